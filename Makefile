@@ -1,0 +1,27 @@
+# `make demo` trains the default VAE on the embedded digits and writes its pictures and metrics;
+# `make test` runs the whole suite. Both build the virtual environment they need on first use.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+.PHONY: demo test venv clean
+
+venv: $(VENV)/.installed
+
+# torch==2.13.0 first and exactly: on this project's machines that is the CPU build on disk,
+# and a looser pin would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check "torch==2.13.0"
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
+	touch $@
+
+demo: venv
+	$(PY) -m vaekit train vae --data digits --out runs/demo --overwrite
+	$(PY) -m vaekit eval runs/demo
+	$(PY) -m vaekit interpolate runs/demo
+
+# Tests read real data from the offline copies beside the checkout unless VAEKIT_DATA_DIR says otherwise.
+test: venv
+	VAEKIT_DATA_DIR=$${VAEKIT_DATA_DIR:-$(abspath ../shared/data)} $(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs

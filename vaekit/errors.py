@@ -1,0 +1,10 @@
+"""The one exception type users see.
+
+Anything that is the user's fault (a bad flag, a missing file, a checksum that does not match)
+raises `VaekitError` with a one-line message that says what was wrong and how to fix it. The CLI
+prints that line and exits with status 2; library users can catch it.
+"""
+
+
+class VaekitError(Exception):
+    """A user-facing error: bad input, missing data, a run directory that already exists."""

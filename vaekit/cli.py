@@ -1,0 +1,62 @@
+"""The `vaekit` command line: one subcommand per module in `vaekit.commands`.
+
+Each command module exports HELP (one line), `add_arguments(parser)` and `run(args) -> int`, and
+keeps heavy imports inside `run`, so `vaekit --help` answers at once. A `VaekitError` is printed
+as one line on stderr with exit status 2; nothing else is caught, so real bugs keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from vaekit import __version__
+from vaekit.errors import VaekitError
+
+COMMANDS: dict[str, str] = {
+    "train": "vaekit.commands.train",
+    "eval": "vaekit.commands.evaluate",
+    "sample": "vaekit.commands.sample",
+    "reconstruct": "vaekit.commands.reconstruct",
+    "interpolate": "vaekit.commands.interpolate",
+    "kl": "vaekit.commands.kl",
+}
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default, and keeps the line breaks of descriptions."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vaekit",
+        description="Train, evaluate and look at autoencoders and variational autoencoders.",
+        epilog="Run 'vaekit COMMAND --help' for the options of a command.",
+    )
+    parser.add_argument("--version", action="version", version=f"vaekit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(module_name)
+        doc = (module.__doc__ or module.HELP).strip()
+        p = sub.add_parser(name, help=module.HELP, description=doc, formatter_class=_HelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except VaekitError as err:
+        print(f"vaekit: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vaekit: interrupted (a training run continues with --resume)", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,193 @@
+"""Train a model on a dataset and write a run directory.
+
+The run directory gets config.json, model.safetensors (best validation loss), last.safetensors
+and last-optimizer.safetensors (for --resume), metrics.json (per-epoch curves),
+training-curves.png, samples.png and reconstructions.png.
+
+examples:
+  vaekit train vae                                     # digits, the embedded default
+  vaekit train vae --data binarized-mnist --epochs 5
+  vaekit train vae --data frey --likelihood gaussian --latent-dim 10
+  vaekit train vae --data ./my_images --image-size 32 --arch conv
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from vaekit.commands._common import int_list
+from vaekit.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaekit.errors import VaekitError
+
+HELP = "train a model and write its checkpoints, metrics and pictures"
+
+_D, _M, _T = DataConfig(), ModelConfig(), TrainConfig()
+# Flags that a resumed run may change; every other setting comes from the run's config.json.
+_RESUMABLE = {"epochs", "device", "quiet", "data_dir"}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from vaekit.models import MODELS
+
+    p.add_argument("model", choices=list(MODELS), help="which model to train")
+    d = p.add_argument_group("data")
+    d.add_argument("--data", default=None, help=f"dataset name or a path to a folder of images / .npy / .npz (default: {_D.name})")
+    d.add_argument("--data-dir", default=None, help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)")
+    d.add_argument("--image-size", type=int, default=None, help="resize images of a folder to this square size")
+    m = p.add_argument_group("model")
+    m.add_argument("--arch", choices=("mlp", "conv"), default=None, help=f"network type (default: {_M.arch})")
+    m.add_argument("--hidden", type=int_list, default=None, help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))})")
+    m.add_argument("--channels", type=int_list, default=None, help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})")
+    m.add_argument("--activation", default=None, help=f"relu, tanh, elu, gelu, silu, leaky-relu, softplus (default: {_M.activation})")
+    m.add_argument("--latent-dim", type=int, default=None, help=f"size of z (default: {_M.latent_dim})")
+    m.add_argument("--likelihood", choices=("auto", "bernoulli", "gaussian"), default=None,
+                   help="p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face (default: auto)")
+    m.add_argument("--gaussian-variance", choices=("pixel", "global"), default=None,
+                   help=f"Gaussian likelihood: a learned scale per pixel or one global scale (default: {_M.gaussian_variance})")
+    m.add_argument("--beta", type=float, default=None, help="weight on the KL term (default: 1; above 1 is a beta-VAE)")
+    m.add_argument("--kl-warmup", type=float, default=None, metavar="EPOCHS", help="raise the KL weight linearly from 0 over this many epochs (default: 0)")
+    m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model-specific option, e.g. --set k=5 (repeatable)")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=None, help=f"passes over the training split (default: {_T.epochs})")
+    t.add_argument("--batch-size", type=int, default=None, help=f"examples per step (default: {_T.batch_size})")
+    t.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default: {_T.lr:g})")
+    t.add_argument("--lr-end", type=float, default=None, help="decay the learning rate log-linearly to this by the last epoch (default: constant)")
+    t.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this (default: no clipping)")
+    t.add_argument("--seed", type=int, default=None, help=f"random seed (default: {_T.seed})")
+    t.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto: cuda when there is one)")
+    t.add_argument("--log-every", type=int, default=None, help=f"steps between progress updates (default: {_T.log_every})")
+    t.add_argument("--eval-every", type=int, default=None, help=f"epochs between validation and checkpoints (default: {_T.eval_every})")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", type=Path, default=None, help="run directory (default: runs/MODEL-DATA, numbered if taken)")
+    o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+    o.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+    o.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _options(args) -> dict:
+    """--beta, --kl-warmup and --set KEY=VALUE as model options (types from the model's defaults)."""
+    from vaekit.models import get_spec
+
+    defaults = get_spec(args.model).options
+    options: dict = {}
+    if args.beta is not None:
+        options["beta"] = args.beta
+    if args.kl_warmup is not None:
+        options["warmup_epochs"] = args.kl_warmup
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise VaekitError(f"--set takes KEY=VALUE, got {item!r}")
+        kind = type(defaults.get(key, ""))
+        try:
+            options[key] = kind(value) if kind is not bool else value.lower() in ("1", "true", "yes")
+        except ValueError:
+            raise VaekitError(f"--set {key}: expected a {kind.__name__}, got {value!r}") from None
+    return options
+
+
+def config_from_args(args) -> RunConfig:
+    """A RunConfig from the flags: given flags override each dataclass's own defaults."""
+    from vaekit.models import resolve_options
+
+    def pick(section, **flags):
+        return dataclasses.replace(section, **{k: v for k, v in flags.items() if v is not None})
+
+    data = pick(_D, name=args.data, data_dir=args.data_dir, image_size=args.image_size)
+    model = pick(_M, name=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
+                 activation=args.activation, latent_dim=args.latent_dim, likelihood=args.likelihood,
+                 gaussian_variance=args.gaussian_variance)
+    model = dataclasses.replace(model, options=resolve_options(args.model, _options(args)))
+    train = pick(_T, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_end=args.lr_end,
+                 grad_clip=args.grad_clip, seed=args.seed, device=args.device, log_every=args.log_every,
+                 eval_every=args.eval_every)
+    _check_numbers(model, train)
+    return RunConfig(data=data, model=model, train=train)
+
+
+def _check_numbers(model: ModelConfig, train: TrainConfig) -> None:
+    for name, value in (("--epochs", train.epochs), ("--batch-size", train.batch_size), ("--latent-dim", model.latent_dim), ("--log-every", train.log_every), ("--eval-every", train.eval_every)):
+        if value < 1:
+            raise VaekitError(f"{name} must be at least 1, got {value}")
+    if train.lr <= 0 or (train.lr_end is not None and train.lr_end <= 0):
+        raise VaekitError(f"learning rates must be positive, got --lr {train.lr:g}" + (f" --lr-end {train.lr_end:g}" if train.lr_end else ""))
+
+
+def _resumed_config(args) -> RunConfig:
+    given = sorted(k for k, v in vars(args).items()
+                   if k not in _RESUMABLE | {"model", "out", "resume", "overwrite", "set", "_run", "command"} and v is not None)
+    if given or args.set:
+        flags = ", ".join("--" + k.replace("_", "-") for k in given + (["set"] if args.set else []))
+        raise VaekitError(f"--resume continues with the run's saved config.json: drop {flags} (only --epochs and --device may change)")
+    cfg = RunConfig.load(args.out / "config.json")
+    if cfg.model.name != args.model:
+        raise VaekitError(f"{args.out} holds a {cfg.model.name!r} run, not {args.model!r}")
+    train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in ("epochs", "device") if getattr(args, k) is not None})
+    data = dataclasses.replace(cfg.data, data_dir=args.data_dir or cfg.data.data_dir)
+    return dataclasses.replace(cfg, train=train, data=data)
+
+
+def _default_out(cfg: RunConfig) -> Path:
+    stem = f"{cfg.model.name}-{Path(cfg.data.name).stem}"
+    out, n = Path("runs") / stem, 2
+    while out.exists():
+        out, n = Path("runs") / f"{stem}-{n}", n + 1
+    return out
+
+
+def run(args) -> int:
+    from vaekit.data import load_dataset
+    from vaekit.train import checkpoint as ckpt
+    from vaekit.train.trainer import Trainer
+
+    if args.resume:
+        if args.out is None:
+            raise VaekitError("--resume needs --out RUN_DIR: the run to continue")
+        ckpt.prepare_run_dir(args.out, overwrite=False, resume=True)
+        cfg = _resumed_config(args)
+    else:
+        cfg = config_from_args(args)
+        args.out = args.out or _default_out(cfg)
+    data = load_dataset(cfg.data.name, cfg.data.data_dir, image_size=cfg.data.image_size)
+    if not args.resume:
+        cfg = cfg.for_data(data)
+        ckpt.prepare_run_dir(args.out, args.overwrite, resume=False)
+        cfg.save(args.out / "config.json")
+    trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet)
+    if args.resume:
+        trainer.resume()
+    print(f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} images {'x'.join(map(str, data.image_shape))}) "
+          f"on {trainer.device} -> {args.out}", file=sys.stderr)
+    history = trainer.fit()
+    _write_pictures(trainer, data, args.out)
+    if history:
+        best = min(history, key=lambda r: r["val_loss"])
+        print(f"best validation loss {best['val_loss']:.3f} nats at epoch {best['epoch']}; run saved in {args.out}")
+    return 0
+
+
+def _write_pictures(trainer, data, out: Path) -> None:
+    """Curves, samples and reconstructions of the best checkpoint, so every run can be looked at."""
+    import torch
+
+    from vaekit.generate import reconstruct, sample
+    from vaekit.plots import plot_curves, save_grid, save_reconstructions
+    from vaekit.train import checkpoint as ckpt
+    from vaekit.train.trainer import ckpt_metrics
+
+    history = ckpt_metrics(out)["epochs"]
+    if not history:
+        return
+    plot_curves(out / "training-curves.png", history)
+    model = trainer.model
+    ckpt.load_weights(out / ckpt.BEST, model)
+    model.eval()
+    torch.manual_seed(trainer.cfg.train.seed)
+    x, y = data.test_x[:32].to(trainer.device), data.test_y[:32].to(trainer.device)
+    labels = torch.arange(64, device=trainer.device) % max(1, data.num_classes) if getattr(model, "num_labels", 0) else None
+    if hasattr(model, "prior"):
+        save_grid(out / "samples.png", sample(model, 64, labels=labels), nrow=8)
+    save_reconstructions(out / "reconstructions.png", x, reconstruct(model, x, y if labels is not None else None))

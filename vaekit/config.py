@@ -1,0 +1,105 @@
+"""Run configuration: three frozen dataclasses, saved beside every checkpoint as JSON.
+
+Each dataclass owns its defaults. The CLI maps its flags onto them; `from_dict` rejects unknown
+keys so a typo in a saved or hand-written config is an error, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vaekit.errors import VaekitError
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "digits"  # a registry name (vaekit.data.DATASETS) or a path to a folder / .npy / .npz
+    data_dir: str | None = None  # where dataset files live; None: $VAEKIT_DATA_DIR or the user cache
+    image_size: int | None = None  # resize user images to this square size
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "vae"  # a key of vaekit.models.MODELS
+    arch: str = "mlp"  # mlp | conv
+    hidden: tuple[int, ...] = (512, 256)  # MLP hidden sizes (encoder order; the decoder mirrors them)
+    channels: tuple[int, ...] = (32, 64)  # conv channels per stride-2 layer
+    activation: str = "relu"
+    latent_dim: int = 32
+    likelihood: str = "auto"  # bernoulli | gaussian | auto (the one that suits the data)
+    gaussian_variance: str = "pixel"  # pixel (decoder outputs a scale per pixel) | global
+    options: dict[str, Any] = field(default_factory=dict)  # model/objective options, e.g. beta, k
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 50
+    batch_size: int = 100
+    lr: float = 1e-3
+    lr_end: float | None = None  # decay the learning rate log-linearly to this by the last epoch
+    grad_clip: float | None = None  # clip the global gradient norm to this
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    log_every: int = 50  # steps between progress updates: the only host syncs in the loop
+    eval_every: int = 1  # epochs between validation + checkpoint (and always after the last)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    # Facts about the data the model was built for, filled in at training time so a saved run
+    # can be rebuilt without loading its dataset.
+    image_shape: tuple[int, int, int] | None = None
+    num_classes: int = 0
+
+    def for_data(self, data) -> "RunConfig":
+        """This config with what depends on the data filled in: 'auto' likelihood, image shape, classes."""
+        likelihood = data.likelihood if self.model.likelihood == "auto" else self.model.likelihood
+        return dataclasses.replace(self, model=dataclasses.replace(self.model, likelihood=likelihood),
+                                   image_shape=tuple(data.image_shape), num_classes=data.num_classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
+        raw = dict(raw)
+        sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
+        parts = {key: _build(kind, raw.pop(key, {}), key) for key, kind in sections.items()}
+        top = _build(_TopLevel, raw, "run config")
+        return cls(**parts, image_shape=tuple(top.image_shape) if top.image_shape else None,
+                   num_classes=top.num_classes)
+
+    def save(self, path: Path) -> None:
+        from vaekit.train.checkpoint import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "RunConfig":
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise VaekitError(f"cannot read run config {path}: {err}") from None
+
+
+@dataclass(frozen=True)
+class _TopLevel:
+    image_shape: Any = None
+    num_classes: int = 0
+
+
+def _build(kind, values: dict[str, Any], where: str):
+    names = {f.name for f in dataclasses.fields(kind)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise VaekitError(f"unknown key(s) {', '.join(unknown)} in {where}: known keys are {', '.join(sorted(names))}")
+    # JSON has no tuples: give tuple-typed fields their type back.
+    fixed = {k: tuple(v) if isinstance(v, list) and k in ("hidden", "channels") else v for k, v in values.items()}
+    return kind(**fixed)

@@ -1,0 +1,78 @@
+"""The variational autoencoder: q(z|x) and p(x|z) as distributions, p(z) = N(0, I).
+
+    p(x) = ∫ p(x|z) p(z) dz  is intractable; the encoder's q(z|x) makes the ELBO tractable.
+
+The network is composed, not inherited: an encoder backbone and a Gaussian head give q(z|x), a
+decoder backbone and a likelihood head give p(x|z). The objective (ELBO, IWAE bound, ...) is a
+separate callable, so VAE, beta-VAE and IWAE share this one class.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.distributions import Distribution, Independent, Normal
+
+from vaekit.models.registry import MODELS, ModelSpec
+from vaekit.nn import GaussianLatentHead, build_backbones, build_likelihood
+from vaekit.objectives import ELBO
+
+
+class VAE(nn.Module):
+    """A latent-variable model with a Gaussian encoder, a likelihood decoder and a N(0, I) prior.
+
+    With `num_labels > 0` it is conditional (Sohn et al. 2015): encoder and decoder also see the
+    one-hot label, q(z|x, y) and p(x|z, y), and the prior stays N(0, I).
+    """
+
+    def __init__(self, encoder: nn.Module, latent_head: nn.Module, decoder: nn.Module,
+                 likelihood: nn.Module, latent_dim: int, num_labels: int = 0):
+        super().__init__()
+        self.encoder, self.latent_head = encoder, latent_head
+        self.decoder, self.likelihood = decoder, likelihood
+        self.latent_dim, self.num_labels = latent_dim, num_labels
+        self.register_buffer("prior_loc", torch.zeros(latent_dim))
+        self.register_buffer("prior_scale", torch.ones(latent_dim))
+
+    def _labels(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        if not self.num_labels:
+            return None
+        if y is None:
+            raise ValueError("this model is conditional: pass labels y")
+        return nn.functional.one_hot(y, self.num_labels).to(self.prior_loc.dtype)  # (B, L)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """q(z|x): batch shape (B,), event shape (D,)."""
+        return self.latent_head(self.encoder(x, self._labels(y, x.shape[0])))
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """p(x|z): batch shape z.shape[:-1], event shape (C, H, W). z may carry extra leading dims."""
+        lead = z.shape[:-1]
+        flat = z.reshape(-1, z.shape[-1])  # (N, D)
+        labels = self._labels(y, flat.shape[0])
+        if labels is not None:
+            labels = labels.expand(*lead, self.num_labels).reshape(-1, self.num_labels)
+            flat = torch.cat([flat, labels], dim=1)
+        out = self.decoder(flat)  # (N, P*C, H, W)
+        return self.likelihood(out.reshape(*lead, *out.shape[1:]))
+
+    def prior(self) -> Distribution:
+        """p(z) = N(0, I), event shape (D,)."""
+        return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1, validate_args=False)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean reconstruction E[x | z = E[z|x]], shaped like x."""
+        return self.decode(self.encode(x, y).mean, y).mean
+
+
+def build_vae(cfg, image_shape, num_classes: int, conditional: bool = False) -> VAE:
+    """A VAE from a ModelConfig for images of `image_shape` (C, H, W)."""
+    likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
+    labels = num_classes if conditional else 0
+    enc, dec = build_backbones(cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel,
+                               cfg.hidden, cfg.channels, cfg.activation, extra_in=labels)
+    return VAE(enc, GaussianLatentHead(enc.out_features, cfg.latent_dim), dec, likelihood, cfg.latent_dim, labels)
+
+
+MODELS["vae"] = ModelSpec(build_vae, ELBO, {"beta": 1.0, "warmup_epochs": 0.0},
+                          "variational autoencoder trained on the ELBO (Kingma & Welling 2013)")

@@ -1,0 +1,16 @@
+"""Networks: backbones map images to features and codes to images; heads turn them into distributions."""
+
+from vaekit.nn.backbones import ACTIVATIONS, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, build_backbones
+from vaekit.nn.heads import LIKELIHOODS, GaussianLatentHead, build_likelihood
+
+__all__ = [
+    "ACTIVATIONS",
+    "ConvDecoder",
+    "ConvEncoder",
+    "GaussianLatentHead",
+    "LIKELIHOODS",
+    "MLPDecoder",
+    "MLPEncoder",
+    "build_backbones",
+    "build_likelihood",
+]

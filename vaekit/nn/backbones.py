@@ -1,0 +1,144 @@
+"""Backbones: deterministic networks with no probabilistic meaning of their own.
+
+An encoder backbone maps images (B, C, H, W) to features (B, F); a decoder backbone maps a code
+(B, D) to a tensor (B, P*C, H, W) holding P parameters per pixel (P=1 for Bernoulli logits, 2 for
+a Gaussian mean and scale). What those numbers mean is the job of a head (`vaekit.nn.heads`), so
+one backbone serves every model and every likelihood.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from vaekit.errors import VaekitError
+
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "leaky-relu": nn.LeakyReLU,
+    "softplus": nn.Softplus,
+}
+
+
+def activation(name: str) -> nn.Module:
+    if name not in ACTIVATIONS:
+        raise VaekitError(f"unknown activation {name!r}: choose one of {', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[name]()
+
+
+def _mlp(sizes: Sequence[int], act: str) -> nn.Sequential:
+    """Linear layers between consecutive sizes, each followed by the activation."""
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(n_in, n_out), activation(act)]
+    return nn.Sequential(*layers)
+
+
+class MLPEncoder(nn.Module):
+    """(B, C, H, W) -> flatten -> hidden layers -> (B, hidden[-1])."""
+
+    def __init__(self, image_shape: Sequence[int], hidden: Sequence[int], act: str = "relu", extra_in: int = 0):
+        super().__init__()
+        self.net = _mlp([math.prod(image_shape) + extra_in, *hidden], act)
+        self.out_features = hidden[-1]
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        h = x.flatten(1)  # (B, C*H*W)
+        if extra is not None:
+            h = torch.cat([h, extra], dim=1)
+        return self.net(h)
+
+
+class MLPDecoder(nn.Module):
+    """(B, D) -> hidden layers (mirrored) -> (B, P*C, H, W) with P parameters per pixel."""
+
+    def __init__(self, latent_dim: int, hidden: Sequence[int], image_shape: Sequence[int], params_per_pixel: int, act: str = "relu"):
+        super().__init__()
+        c, h, w = image_shape
+        self.out_shape = (params_per_pixel * c, h, w)
+        self.net = nn.Sequential(_mlp([latent_dim, *hidden], act), nn.Linear(hidden[-1], math.prod(self.out_shape)))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(z.shape[0], *self.out_shape)
+
+
+class _PadToEven(nn.Module):
+    """Pads odd H or W by one pixel (bottom/right), so a stride-2 layer gives exactly ceil(n / 2)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.pad(x, (0, x.shape[-1] % 2, 0, x.shape[-2] % 2))
+
+
+class ConvEncoder(nn.Module):
+    """Stride-2 4x4 convolutions halving H and W each layer, then a linear layer to `hidden` features.
+
+    Works for any image size: odd sizes round up (the decoder crops back).
+    """
+
+    def __init__(self, image_shape: Sequence[int], channels: Sequence[int], hidden: int, act: str = "relu", extra_in: int = 0):
+        super().__init__()
+        c, h, w = image_shape
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip([c, *channels[:-1]], channels):
+            layers += [_PadToEven(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
+            h, w = math.ceil(h / 2), math.ceil(w / 2)
+        self.convs = nn.Sequential(*layers)
+        self.grid = (channels[-1], h, w)  # feature map shape after the convolutions
+        self.fc = nn.Sequential(nn.Linear(math.prod(self.grid) + extra_in, hidden), activation(act))
+        self.out_features = hidden
+
+    def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.convs(x).flatten(1)  # (B, C'*H'*W')
+        if extra is not None:
+            h = torch.cat([h, extra], dim=1)
+        return self.fc(h)
+
+
+class ConvDecoder(nn.Module):
+    """(B, D) -> linear -> (C', H', W') -> stride-2 transposed convolutions -> crop to (P*C, H, W)."""
+
+    def __init__(self, latent_dim: int, channels: Sequence[int], hidden: int, image_shape: Sequence[int], params_per_pixel: int, act: str = "relu"):
+        super().__init__()
+        c, h, w = image_shape
+        for _ in channels:
+            h, w = math.ceil(h / 2), math.ceil(w / 2)
+        self.grid = (channels[-1], h, w)
+        self.image_hw = tuple(image_shape[1:])
+        self.fc = nn.Sequential(
+            nn.Linear(latent_dim, hidden), activation(act), nn.Linear(hidden, math.prod(self.grid)), activation(act)
+        )
+        rev = list(reversed(channels))
+        layers: list[nn.Module] = []
+        for c_in, c_out in zip(rev[:-1], rev[1:]):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
+        layers.append(nn.ConvTranspose2d(rev[-1], params_per_pixel * c, 4, stride=2, padding=1))
+        self.deconvs = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        h = self.fc(z).view(z.shape[0], *self.grid)
+        out = self.deconvs(h)  # (B, P*C, >=H, >=W)
+        return out[..., : self.image_hw[0], : self.image_hw[1]]
+
+
+def build_backbones(arch: str, image_shape: Sequence[int], latent_dim: int, params_per_pixel: int,
+                    hidden: Sequence[int], channels: Sequence[int], act: str, extra_in: int = 0):
+    """The (encoder, decoder) backbone pair for `arch` ('mlp' or 'conv').
+
+    `extra_in` widens the encoder input and the decoder's code input, e.g. for a one-hot label.
+    """
+    if arch == "mlp":
+        enc = MLPEncoder(image_shape, hidden, act, extra_in)
+        dec = MLPDecoder(latent_dim + extra_in, list(reversed(hidden)), image_shape, params_per_pixel, act)
+    elif arch == "conv":
+        enc = ConvEncoder(image_shape, channels, hidden[-1], act, extra_in)
+        dec = ConvDecoder(latent_dim + extra_in, channels, hidden[-1], image_shape, params_per_pixel, act)
+    else:
+        raise VaekitError(f"unknown architecture {arch!r}: choose mlp or conv")
+    return enc, dec

@@ -22,7 +22,7 @@ from vaekit.errors import VaekitError
 
 
 def _require_posterior(model) -> None:
-    if not (hasattr(model, "encode") and hasattr(model, "prior")) or getattr(model, "deterministic", False):
+    if not (hasattr(model, "encode") and hasattr(model, "prior")):
         raise VaekitError(f"{type(model).__name__} has no probabilistic encoder q(z|x), so its likelihood cannot be estimated")
 
 
@@ -60,6 +60,9 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100
              max_elements: int | None = None, seed: int = 0, progress=None) -> dict:
     """ELBO, importance-sampled NLL with K samples, bits/dim and active units over images x.
 
+    A model without a probabilistic encoder provides `evaluate_split(x, y, batch_size, seed)`
+    returning its own measures (reconstruction error, codebook usage, ...) and is asked for those.
+
     x: (N, C, H, W) on the model's device. Returns a dict of floats (nats per image):
       elbo          E_q[log p(x|z)] - KL(q||p)  (a lower bound on log p(x); negative)
       recon         -E_q[log p(x|z)], the reconstruction term as a loss
@@ -69,6 +72,8 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100
       active_units  latents u with Cov_x(E_q[z_u]) > 0.01 (Burda et al. 2015)
       k, n          samples per image, images evaluated
     """
+    if hasattr(model, "evaluate_split"):  # models without q(z|x) (AE, WAE, VQ-VAE) report their own measures
+        return model.evaluate_split(x, y, batch_size=batch_size, seed=seed)
     _require_posterior(model)
     if k < 1:
         raise VaekitError(f"--iw-samples must be at least 1, got {k}")

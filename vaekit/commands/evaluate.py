@@ -54,6 +54,10 @@ def run(args) -> int:
 
 
 def _table(r: dict) -> str:
+    if "nll" not in r:  # a model with its own measures: print them as they come
+        head = f"{r['split']} split, {r['n']} images"
+        return "\n".join([head] + [f"  {k:<16}{v:10.4f}" if isinstance(v, float) else f"  {k:<16}{v!s:>10}"
+                                    for k, v in r.items() if k not in ("split", "n")])
     return "\n".join([
         f"{r['split']} split, {r['n']} images, K={r['k']} importance samples (nats per image)",
         f"  ELBO            {r['elbo']:10.3f}   (recon {r['recon']:.3f} + KL {r['kl']:.3f})",

@@ -1,0 +1,106 @@
+"""The command line end to end on the embedded digits, as a user would type it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import TINY
+from vaekit.cli import COMMANDS, main
+
+EVAL_KEYS = {"elbo", "nll", "recon", "kl", "bits_per_dim", "active_units", "k", "n"}
+
+
+def test_help_explains_every_command_with_defaults(capsys):
+    with pytest.raises(SystemExit) as top:
+        main(["--help"])
+    assert top.value.code == 0
+    listing = capsys.readouterr().out
+    for name in COMMANDS:
+        assert name in listing
+        with pytest.raises(SystemExit) as sub:
+            main([name, "--help"])
+        assert sub.value.code == 0
+        assert "default" in capsys.readouterr().out
+
+
+def test_python_dash_m_trains_and_evaluates(tmp_path):
+    """The real entry point in a fresh process: train, then eval --json prints one JSON object."""
+    run = tmp_path / "run"
+    cmd = [sys.executable, "-m", "vaekit"]
+    subprocess.run([*cmd, "train", "vae", "--epochs", "2", "--out", str(run), *TINY], check=True, capture_output=True)
+    for name in ("config.json", "model.safetensors", "last.safetensors", "metrics.json",
+                 "training-curves.png", "samples.png", "reconstructions.png"):
+        assert (run / name).is_file(), name
+    done = subprocess.run([*cmd, "eval", str(run), "--iw-samples", "20", "--json"], check=True, capture_output=True, text=True)
+    result = json.loads(done.stdout)
+    assert EVAL_KEYS <= set(result)
+    assert result["k"] == 20 and result["n"] == 200
+    assert result["nll"] <= -result["elbo"] + 1.0  # the K=20 bound is tighter than the ELBO, up to noise
+
+
+def test_pictures_and_arrays(digits_run, tmp_path, capsys):
+    assert main(["sample", str(digits_run), "-n", "10", "--out", str(tmp_path / "s.png"), "--save-array", str(tmp_path / "s.npy")]) == 0
+    samples = np.load(tmp_path / "s.npy")
+    assert samples.shape == (10, 1, 8, 8) and samples.dtype == np.float32
+    assert 0.0 <= samples.min() and samples.max() <= 1.0 and samples.std() > 0.01
+    assert main(["reconstruct", str(digits_run), "-n", "8", "--out", str(tmp_path / "r.png")]) == 0
+    assert main(["interpolate", str(digits_run), "--steps", "5", "--out", str(tmp_path / "i.png")]) == 0
+    for name in ("s.png", "r.png", "i.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_existing_run_is_never_overwritten(digits_run, capsys):
+    before = {p.name: p.read_bytes() for p in digits_run.iterdir() if p.is_file()}
+    assert main(["train", "vae", "--epochs", "1", "--out", str(digits_run), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--overwrite" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in digits_run.iterdir() if p.is_file()} == before
+
+
+def test_overwrite_replaces_a_run(tmp_path):
+    run = tmp_path / "run"
+    assert main(["train", "vae", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    assert main(["train", "vae", "--epochs", "2", "--out", str(run), "--overwrite", *TINY]) == 0
+    assert len(json.loads((run / "metrics.json").read_text())["epochs"]) == 2
+
+
+def test_default_out_numbers_new_runs(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "vae", "--epochs", "1", *TINY]) == 0
+    assert main(["train", "vae", "--epochs", "1", *TINY]) == 0
+    assert (tmp_path / "runs" / "vae-digits").is_dir() and (tmp_path / "runs" / "vae-digits-2").is_dir()
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "vae", "--data", "no-such-data"], ["unknown dataset", "digits"]),
+    (["train", "vae", "--set", "k=5"], ["do not apply", "beta"]),
+    (["train", "vae", "--set", "beta"], ["KEY=VALUE"]),
+    (["train", "vae", "--epochs", "0"], ["--epochs", "at least 1"]),
+    (["train", "vae", "--activation", "sigmoidish"], ["unknown activation", "relu"]),
+    (["train", "vae", "--device", "cuda:0"], ["no CUDA device"]),
+    (["eval", "/no/such/run"], ["not a vaekit run"]),
+])
+def test_bad_input_is_one_clear_line(argv, words, capsys, tmp_path):
+    if argv[0] == "train":
+        argv = [*argv, "--out", str(tmp_path / "run"), "--quiet"]
+    if "cuda:0" in argv:
+        pytest.importorskip("torch")
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("this machine has CUDA")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vaekit: error: ") and err.count("\n") == 1
+    for word in words:
+        assert word in err
+
+
+def test_resume_refuses_changed_settings(digits_run, capsys):
+    assert main(["train", "vae", "--out", str(digits_run), "--resume", "--lr", "0.1", "--quiet"]) == 2
+    assert "--lr" in capsys.readouterr().err

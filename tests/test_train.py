@@ -1,0 +1,124 @@
+"""The trainer: it learns, resumes exactly, stops on NaN, and writes checkpoints that load back."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+import torch
+
+from tests.conftest import TINY
+from vaekit.cli import main
+from vaekit.config import ModelConfig, RunConfig, TrainConfig
+from vaekit.data import load_dataset
+from vaekit.errors import VaekitError
+from vaekit.objectives import ELBO
+from vaekit.train import checkpoint as ckpt
+from vaekit.train import load_run
+from vaekit.train.trainer import Trainer
+
+
+def _config(epochs: int = 3, **model) -> RunConfig:
+    return RunConfig(model=ModelConfig(hidden=(64,), latent_dim=8, **model), train=TrainConfig(epochs=epochs, lr=3e-3))
+
+
+def test_training_lowers_the_validation_loss(digits_run):
+    history = json.loads((digits_run / "metrics.json").read_text())["epochs"]
+    assert len(history) == 40
+    assert history[-1]["val_loss"] < history[0]["val_loss"] - 5.0
+    assert all(r["val_loss"] == pytest.approx(r["val_recon"] + r["val_kl"], rel=1e-5) for r in history)
+
+
+def test_resume_replays_the_uninterrupted_run_exactly(tmp_path):
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", "vae", "--epochs", "4", "--out", str(straight), *TINY]) == 0
+    assert main(["train", "vae", "--epochs", "2", "--out", str(split), *TINY]) == 0
+    assert main(["train", "vae", "--epochs", "4", "--out", str(split), "--resume", "--quiet"]) == 0
+    a, _ = ckpt.load_tensors(straight / ckpt.LAST)
+    b, _ = ckpt.load_tensors(split / ckpt.LAST)
+    assert a.keys() == b.keys()
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+    history = json.loads((split / "metrics.json").read_text())["epochs"]
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+
+
+def test_save_load_round_trip_gives_identical_outputs(digits_run):
+    model, cfg = load_run(digits_run)
+    again, _ = load_run(digits_run)
+    x = load_dataset("digits").test_x[:16]
+    z = torch.randn(5, cfg.model.latent_dim)
+    torch.testing.assert_close(model(x), again(x), rtol=0, atol=0)
+    torch.testing.assert_close(model.decode(z).mean, again.decode(z).mean, rtol=0, atol=0)
+    assert cfg.image_shape == (1, 8, 8) and cfg.model.likelihood == "bernoulli"
+
+
+def test_checkpoints_are_safetensors_without_pickle(digits_run):
+    from safetensors.torch import load_file
+
+    for name in (ckpt.BEST, ckpt.LAST, ckpt.OPTIMIZER):
+        tensors = load_file(digits_run / name)  # would fail on a pickle
+        assert tensors and all(isinstance(t, torch.Tensor) for t in tensors.values())
+    assert not list(digits_run.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def test_nan_loss_stops_with_advice_and_keeps_no_bad_checkpoint(tmp_path):
+    data = load_dataset("digits")
+    data = dataclasses.replace(data, train_x=data.train_x.clone())
+    data.train_x[5, 0, 3, 3] = float("nan")
+    with pytest.raises(VaekitError, match="--lr"):
+        Trainer(_config(), data, tmp_path, show_progress=False).fit()
+    assert not (tmp_path / ckpt.BEST).exists()
+
+
+def test_dynamic_binarization_draws_fresh_binary_batches(tmp_path):
+    data = dataclasses.replace(load_dataset("digits"), dynamic_binarize=True)
+    trainer = Trainer(_config(epochs=1), data, tmp_path, show_progress=False)
+    seen = []
+    objective = trainer.objective
+
+    def spy(model, x, y, progress):
+        if model.training:  # validation batches are the (already fixed) validation images
+            seen.append(x.clone())
+        return objective(model, x, y, progress)
+
+    trainer.objective = spy
+    trainer.fit()
+    batches = torch.cat(seen)
+    assert set(batches.unique().tolist()) == {0.0, 1.0}
+    assert abs(batches.mean().item() - data.train_x.mean().item()) < 0.02  # a Bernoulli draw keeps the mean
+
+
+def test_kl_warmup_and_learning_rate_schedule(tmp_path):
+    elbo = ELBO(beta=2.0, warmup_epochs=4)
+    assert elbo.kl_weight(torch.tensor(0.0)).item() == 0.0
+    assert elbo.kl_weight(torch.tensor(2.0)).item() == pytest.approx(1.0)
+    assert elbo.kl_weight(torch.tensor(9.0)).item() == pytest.approx(2.0)
+    cfg = dataclasses.replace(_config(epochs=8), train=TrainConfig(epochs=8, lr=1e-3, lr_end=1e-4))
+    trainer = Trainer(cfg, load_dataset("digits"), tmp_path, show_progress=False)
+    assert trainer.lr_at(0) == pytest.approx(1e-3) and trainer.lr_at(7) == pytest.approx(1e-4)
+    assert trainer.lr_at(3) == pytest.approx(1e-3 * 0.1 ** (3 / 7))
+
+
+def test_config_rejects_unknown_keys():
+    raw = RunConfig().to_dict()
+    raw["train"]["epochz"] = 3
+    with pytest.raises(VaekitError, match="epochz"):
+        RunConfig.from_dict(raw)
+    assert RunConfig.from_dict(RunConfig().to_dict()) == RunConfig()
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("likelihood", ["bernoulli", "gaussian"])
+@pytest.mark.parametrize("shape", [(1, 8, 8), (1, 28, 20), (3, 13, 17)])
+def test_networks_fit_any_image_shape(arch, likelihood, shape):
+    from vaekit.models import build_model, build_objective
+
+    cfg = ModelConfig(arch=arch, likelihood=likelihood, hidden=(32,), channels=(8, 16), latent_dim=4)
+    model = build_model(cfg, shape, 0)
+    x = torch.rand(3, *shape)
+    out = build_objective(cfg)(model, x, None, torch.tensor(0.0))
+    out.loss.backward()
+    assert model(x).shape == x.shape and torch.isfinite(out.loss)
+    assert model.decode(torch.randn(7, 3, 4)).batch_shape == (7, 3)

@@ -151,11 +151,11 @@ def run(args) -> int:
     else:
         cfg = config_from_args(args)
         args.out = args.out or _default_out(cfg)
+        ckpt.prepare_run_dir(args.out, args.overwrite, resume=False, check_only=True)
     data = load_dataset(cfg.data.name, cfg.data.data_dir, image_size=cfg.data.image_size)
     if not args.resume:
         cfg = cfg.for_data(data)
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False)
-        cfg.save(args.out / "config.json")
     trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet)
     if args.resume:
         trainer.resume()

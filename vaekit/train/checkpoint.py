@@ -110,8 +110,12 @@ def load_optimizer(path: Path, optimizer: torch.optim.Optimizer) -> dict:
     return meta["trainer"]
 
 
-def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
-    """Creates `run_dir`, refusing to touch an existing run unless asked to."""
+def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool, check_only: bool = False) -> None:
+    """Creates `run_dir`, refusing to touch an existing run unless asked to.
+
+    With check_only, raises what it would raise but changes nothing: callers check before slow
+    work (loading data) and clear the old run only once the new one is ready to start.
+    """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise VaekitError(f"{run_dir} is a file, not a run directory: choose another --out")
@@ -122,9 +126,11 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool) -> None:
         return
     if exists and not overwrite:
         raise VaekitError(f"run directory {run_dir} already exists: pass --overwrite to replace it, --resume to continue it, or choose another --out")
+    if exists and not (run_dir / "config.json").is_file():
+        raise VaekitError(f"{run_dir} is not empty and is not a vaekit run: refusing to overwrite it; choose another --out")
+    if check_only:
+        return
     if exists:
-        if not (run_dir / "config.json").is_file():
-            raise VaekitError(f"{run_dir} is not empty and is not a vaekit run: refusing to overwrite it; choose another --out")
         for child in run_dir.iterdir():
             if child.is_file():
                 child.unlink()

@@ -47,6 +47,9 @@ class Trainer:
     def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True):
         cfg = cfg.for_data(data)
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not (self.run_dir / "config.json").is_file():
+            cfg.save(self.run_dir / "config.json")
         self.show_progress = show_progress
         self.device = resolve_device(cfg.train.device)
         torch.manual_seed(cfg.train.seed)
@@ -71,6 +74,9 @@ class Trainer:
 
     # -- resume -----------------------------------------------------------------------------
     def resume(self) -> None:
+        """Continues from the last finished epoch; a run killed before its first one starts over."""
+        if not (self.run_dir / ckpt.LAST).is_file():
+            return
         ckpt.load_weights(self.run_dir / ckpt.LAST, self.model)
         state = ckpt.load_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer)
         self.start_epoch, self.best_val = state["epoch"], state["best_val"]

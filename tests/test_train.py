@@ -83,7 +83,7 @@ def test_dynamic_binarization_draws_fresh_binary_batches(tmp_path):
             seen.append(x.clone())
         return objective(model, x, y, progress)
 
-    trainer.objective = spy
+    trainer.step_fn.objective = spy
     trainer.fit()
     batches = torch.cat(seen)
     assert set(batches.unique().tolist()) == {0.0, 1.0}

@@ -141,6 +141,7 @@ def _default_out(cfg: RunConfig) -> Path:
 def run(args) -> int:
     from vaekit.data import load_dataset
     from vaekit.train import checkpoint as ckpt
+    from vaekit.train import distributed
     from vaekit.train.trainer import Trainer
 
     if args.resume:
@@ -153,15 +154,21 @@ def run(args) -> int:
         args.out = args.out or _default_out(cfg)
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False, check_only=True)
     data = load_dataset(cfg.data.name, cfg.data.data_dir, image_size=cfg.data.image_size)
-    if not args.resume:
-        cfg = cfg.for_data(data)
+    world = distributed.current_world()
+    if not args.resume and world.is_main:
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False)
     trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet)
     if args.resume:
         trainer.resume()
-    print(f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} images {'x'.join(map(str, data.image_shape))}) "
-          f"on {trainer.device} -> {args.out}", file=sys.stderr)
-    history = trainer.fit()
+    if world.is_main:
+        print(f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} images {'x'.join(map(str, data.image_shape))}) "
+              f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "") + f" -> {args.out}", file=sys.stderr)
+    try:
+        history = trainer.fit()
+    finally:
+        distributed.shutdown()
+    if not world.is_main:
+        return 0
     _write_pictures(trainer, data, args.out)
     if history:
         best = min(history, key=lambda r: r["val_loss"])
@@ -176,9 +183,9 @@ def _write_pictures(trainer, data, out: Path) -> None:
     from vaekit.generate import reconstruct, sample
     from vaekit.plots import plot_curves, save_grid, save_reconstructions
     from vaekit.train import checkpoint as ckpt
-    from vaekit.train.trainer import ckpt_metrics
+    from vaekit.train.trainer import read_metrics
 
-    history = ckpt_metrics(out)["epochs"]
+    history = read_metrics(out)["epochs"]
     if not history:
         return
     plot_curves(out / "training-curves.png", history)

@@ -7,16 +7,19 @@ loss terms stay on the device and are read only every `log_every` steps and at e
 
 Every epoch is reproducible from (seed, epoch) alone: the permutation, the binarization draws
 and the reparameterization noise are all seeded from it, so `--resume` after a kill replays
-exactly the epochs the uninterrupted run would have.
+exactly the epochs the uninterrupted run would have. Under torchrun the same loop runs on every
+rank with DistributedDataParallel (see `vaekit.train.distributed`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from pathlib import Path
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from vaekit.config import RunConfig
@@ -24,21 +27,36 @@ from vaekit.data.splits import DataSplits
 from vaekit.errors import VaekitError
 from vaekit.models import build_model, build_objective
 from vaekit.train import checkpoint as ckpt
+from vaekit.train import distributed
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise VaekitError(f"--device {name} asked for, but PyTorch sees no CUDA device: use --device cpu or auto")
+    if name == "cuda" and local_rank:
+        name = f"cuda:{local_rank}"
     try:
         return torch.device(name)
     except RuntimeError:
         raise VaekitError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
 
 
-def _epoch_seed(seed: int, epoch: int) -> int:
-    return (seed * 1_000_003 + epoch) % (2**63)
+def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    return (seed * 1_000_003 + epoch + rank * 7_919_000_003) % (2**63)
+
+
+class _Loss(nn.Module):
+    """The objective as a module, so DistributedDataParallel sees the whole step as one forward."""
+
+    def __init__(self, model: nn.Module, objective):
+        super().__init__()
+        self.model, self.objective = model, objective
+
+    def forward(self, x, y, progress):
+        out = self.objective(self.model, x, y, progress)
+        return out.loss, out.terms
 
 
 class Trainer:
@@ -47,21 +65,28 @@ class Trainer:
     def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True):
         cfg = cfg.for_data(data)
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        if not (self.run_dir / "config.json").is_file():
-            cfg.save(self.run_dir / "config.json")
-        self.show_progress = show_progress
-        self.device = resolve_device(cfg.train.device)
-        torch.manual_seed(cfg.train.seed)
+        self.world = distributed.current_world()
+        distributed.init(self.world, cfg.train.device)
+        if self.world.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if not (self.run_dir / "config.json").is_file():
+                cfg.save(self.run_dir / "config.json")
+        self.show_progress = show_progress and self.world.is_main
+        self.device = resolve_device(cfg.train.device, self.world.local_rank)
+        self.local_batch = distributed.shard_size(self.world, min(cfg.train.batch_size, data.train_x.shape[0]))
+        torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
         self.model = build_model(cfg.model, cfg.image_shape, cfg.num_classes).to(self.device)
         self.objective = build_objective(cfg.model)
+        self.step_fn = _Loss(self.model, self.objective)
+        if self.world.active:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.step_fn = nn.parallel.DistributedDataParallel(self.step_fn, device_ids=ids)
         fused = self.device.type == "cuda"  # one kernel for the whole Adam update
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, fused=fused)
         self.history: list[dict] = []
         self.start_epoch, self.best_val = 0, math.inf
         # The dataset lives on the device from here on.
-        self.train_x = data.train_x.to(self.device)
-        self.train_y = data.train_y.to(self.device)
+        self.train_x, self.train_y = data.train_x.to(self.device), data.train_y.to(self.device)
         self.val_x, self.val_y = data.val_x.to(self.device), data.val_y.to(self.device)
 
     # -- schedule ---------------------------------------------------------------------------
@@ -80,43 +105,41 @@ class Trainer:
         ckpt.load_weights(self.run_dir / ckpt.LAST, self.model)
         state = ckpt.load_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer)
         self.start_epoch, self.best_val = state["epoch"], state["best_val"]
-        self.history = ckpt_metrics(self.run_dir)["epochs"][: self.start_epoch]
+        self.history = read_metrics(self.run_dir)["epochs"][: self.start_epoch]
 
     # -- one epoch --------------------------------------------------------------------------
-    def _batch_size(self) -> int:
-        n = self.train_x.shape[0]
-        return min(self.cfg.train.batch_size, n)
-
     def train_epoch(self, epoch: int, bar) -> dict[str, float]:
-        gen = torch.Generator(self.device).manual_seed(_epoch_seed(self.cfg.train.seed, epoch))
-        torch.manual_seed(_epoch_seed(self.cfg.train.seed, epoch))
-        n, bsz = self.train_x.shape[0], self._batch_size()
-        steps = n // bsz  # the last partial batch is dropped: static shapes, fresh order each epoch
-        perm = torch.randperm(n, device=self.device, generator=gen)
+        seed, rank, b = self.cfg.train.seed, self.world.rank, self.local_batch
+        order = torch.Generator(self.device).manual_seed(_epoch_seed(seed, epoch))  # alike on every rank
+        noise = torch.Generator(self.device).manual_seed(_epoch_seed(seed, epoch, rank))  # this rank's own
+        torch.manual_seed(_epoch_seed(seed, epoch, rank))
+        global_batch = b * self.world.size
+        steps = self.train_x.shape[0] // global_batch  # the last partial batch is dropped: static shapes
+        perm = torch.randperm(self.train_x.shape[0], device=self.device, generator=order)
         progress = torch.tensor(float(epoch), device=self.device)
         sums, names = None, None
         self.model.train()
         for step in range(steps):
-            idx = perm[step * bsz : (step + 1) * bsz]
+            idx = perm[step * global_batch + rank * b : step * global_batch + (rank + 1) * b]
             x, y = self.train_x[idx], self.train_y[idx]
             if self.data.dynamic_binarize:
-                x = torch.bernoulli(x, generator=gen)
-            out = self.objective(self.model, x, y, progress)
+                x = torch.bernoulli(x, generator=noise)
+            loss, terms = self.step_fn(x, y, progress)
             self.optimizer.zero_grad(set_to_none=True)
-            out.loss.backward()
+            loss.backward()
             if self.cfg.train.grad_clip:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
             self.optimizer.step()
             progress += 1.0 / steps
-            terms = torch.stack([out.loss.detach(), *(v.detach().mean() for v in out.terms.values())])
-            sums = terms if sums is None else sums + terms
-            names = names or ["loss", *out.terms]
-            if (step + 1) % self.cfg.train.log_every == 0 or step + 1 == steps:
-                done = self.cfg.train.log_every if (step + 1) % self.cfg.train.log_every == 0 else steps % self.cfg.train.log_every
-                self._report(bar, epoch, names, sums / (step + 1), done, bsz)
-        return dict(zip(names, (sums / steps).tolist()))
+            values = torch.stack([loss.detach(), *(v.detach().mean() for v in terms.values())])
+            sums = values if sums is None else sums + values
+            names = names or ["loss", *terms]
+            every = self.cfg.train.log_every
+            if (step + 1) % every == 0 or step + 1 == steps:
+                self._report(bar, epoch, names, sums / (step + 1), (step % every) + 1, global_batch)
+        return dict(zip(names, distributed.all_mean(self.world, sums / steps).tolist()))
 
-    def _report(self, bar, epoch: int, names, means: torch.Tensor, steps_done: int, bsz: int) -> None:
+    def _report(self, bar, epoch: int, names, means: torch.Tensor, steps_done: int, batch: int) -> None:
         values = dict(zip(names, means.tolist()))  # the one host sync every log_every steps
         if not math.isfinite(values["loss"]):
             raise VaekitError(
@@ -126,7 +149,7 @@ class Trainer:
             bar.update(steps_done)
             shown = {k: f"{v:.2f}" for k, v in values.items() if k in ("loss", "kl", "recon")}
             rate = bar.format_dict.get("rate") or 0.0
-            bar.set_postfix(shown | {"img/s": f"{rate * bsz:,.0f}"}, refresh=False)
+            bar.set_postfix(shown | {"img/s": f"{rate * batch:,.0f}"}, refresh=False)
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -138,37 +161,42 @@ class Trainer:
         for start in range(0, n, 1000):
             x, y = self.val_x[start : start + 1000], self.val_y[start : start + 1000]
             out = self.objective(self.model, x, y, done)
-            terms = torch.stack([out.loss * x.shape[0], *(v.sum() for v in out.terms.values())])
-            sums = terms if sums is None else sums + terms
+            values = torch.stack([out.loss * x.shape[0], *(v.sum() for v in out.terms.values())])
+            sums = values if sums is None else sums + values
             names = names or ["loss", *out.terms]
         return dict(zip(names, (sums / n).tolist()))
 
     # -- the loop ---------------------------------------------------------------------------
     def fit(self) -> list[dict]:
         t = self.cfg.train
-        steps_per_epoch = self.train_x.shape[0] // self._batch_size()
+        steps_per_epoch = self.train_x.shape[0] // (self.local_batch * self.world.size)
         total = (t.epochs - self.start_epoch) * steps_per_epoch
-        bar = tqdm(total=total, unit="step", dynamic_ncols=True, disable=not self.show_progress or total == 0)
+        bar = tqdm(total=total, unit="step", dynamic_ncols=True, mininterval=1.0,
+                   disable=not self.show_progress or total == 0)
         try:
             for epoch in range(self.start_epoch, t.epochs):
-                bar.set_description(f"epoch {epoch + 1}/{t.epochs}")
+                bar.set_description(f"epoch {epoch + 1}/{t.epochs}", refresh=False)
                 for group in self.optimizer.param_groups:
                     group["lr"] = self.lr_at(epoch)
                 began = time.perf_counter()
-                train = self.train_epoch(epoch, bar)
+                train = self.train_epoch(epoch, bar if self.show_progress else None)
                 seconds = time.perf_counter() - began
                 if (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs:
                     self._end_epoch(epoch, train, self.validate(), seconds)
         finally:
             bar.close()
+        distributed.barrier(self.world)
         return self.history
 
     def _end_epoch(self, epoch: int, train: dict, val: dict, seconds: float) -> None:
         record = {"epoch": epoch + 1, "lr": self.lr_at(epoch), "seconds": seconds,
                   **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
         self.history.append(record)
-        if val["loss"] < self.best_val:
-            self.best_val = val["loss"]
+        improved = val["loss"] < self.best_val
+        self.best_val = min(self.best_val, val["loss"])
+        if not self.world.is_main:
+            return
+        if improved:
             ckpt.save_weights(self.run_dir / ckpt.BEST, self.model)
         ckpt.save_weights(self.run_dir / ckpt.LAST, self.model)
         ckpt.save_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer, {"epoch": epoch + 1, "best_val": self.best_val})
@@ -176,15 +204,11 @@ class Trainer:
 
 
 def write_metrics(run_dir: Path, history: list[dict]) -> None:
-    import json
-
     best = min(history, key=lambda r: r["val_loss"]) if history else None
     payload = {"best_epoch": best and best["epoch"], "best_val_loss": best and best["val_loss"], "epochs": history}
     ckpt.atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(payload, indent=2) + "\n")
 
 
-def ckpt_metrics(run_dir: Path) -> dict:
-    import json
-
+def read_metrics(run_dir: Path) -> dict:
     path = Path(run_dir) / "metrics.json"
     return json.loads(path.read_text()) if path.is_file() else {"epochs": []}

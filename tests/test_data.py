@@ -26,19 +26,9 @@ MNIST_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]  # all 60000
 
 
-def _find_data_dir() -> Path | None:
-    if os.environ.get("VAEKIT_DATA_DIR"):
-        return Path(os.environ["VAEKIT_DATA_DIR"])
-    beside_checkout = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return beside_checkout if beside_checkout.is_dir() else None
-
-
 @pytest.fixture(scope="module")
-def data_dir() -> Path:
-    found = _find_data_dir()
-    if found is None or not (found / "mnist").is_dir():
-        pytest.skip("real data not found: set VAEKIT_DATA_DIR to the shared/data folder")
-    return found
+def data_dir(real_data_dir) -> Path:
+    return real_data_dir  # see conftest.py: $VAEKIT_DATA_DIR, else ../shared/data
 
 
 @pytest.fixture(scope="module")

@@ -52,6 +52,23 @@ def test_pictures_and_arrays(digits_run, tmp_path, capsys):
     assert main(["interpolate", str(digits_run), "--steps", "5", "--out", str(tmp_path / "i.png")]) == 0
     for name in ("s.png", "r.png", "i.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["latents", str(digits_run), "--rows", "3"]) == 0
+    assert (digits_run / "latent-scatter.png").is_file() and (digits_run / "traversals.png").is_file()
+
+
+def test_traversal_rows_move_only_their_latent():
+    import torch
+
+    from vaekit.generate import traversal_codes
+
+    base = torch.randn(1, 4)
+    codes = traversal_codes(base, [2, 0], steps=5, span=3.0)  # (10, 4)
+    assert codes.shape == (10, 4)
+    torch.testing.assert_close(codes[:5, 2], torch.linspace(-3, 3, 5))
+    torch.testing.assert_close(codes[5:, 0], torch.linspace(-3, 3, 5))
+    untouched = torch.ones(10, 4, dtype=torch.bool)
+    untouched[:5, 2] = untouched[5:, 0] = False
+    assert torch.equal(codes[untouched], base.expand(10, 4)[untouched])
 
 
 def test_existing_run_is_never_overwritten(digits_run, capsys):

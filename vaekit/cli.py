@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "sample": "vaekit.commands.sample",
     "reconstruct": "vaekit.commands.reconstruct",
     "interpolate": "vaekit.commands.interpolate",
+    "latents": "vaekit.commands.latents",
     "kl": "vaekit.commands.kl",
 }
 

@@ -63,3 +63,24 @@ def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int, mode: s
     else:
         raise VaekitError(f"unknown interpolation {mode!r}: choose linear or slerp")
     return model.decode(path.flatten(0, 1)).mean
+
+
+@torch.no_grad()
+def traverse(model, x: torch.Tensor, dims: list[int], steps: int = 9, span: float = 3.0) -> torch.Tensor:
+    """Decoded codes of one image with one latent at a time swept over [-span, span] -> (len(dims) * steps, C, H, W).
+
+    Under a N(0, I) prior, ±3 covers nearly all the prior's mass in each coordinate; a latent the
+    model uses changes the image along the row, an unused one leaves the row constant.
+    """
+    if getattr(model, "num_labels", 0):
+        raise VaekitError("traversals of a conditional model need labels; not supported yet")
+    return model.decode(traversal_codes(model.encode(x[:1]).mean, dims, steps, span)).mean
+
+
+def traversal_codes(base: torch.Tensor, dims: list[int], steps: int, span: float) -> torch.Tensor:
+    """(1, D) code -> (len(dims) * steps, D): row r sweeps latent dims[r] over [-span, span], the rest stay."""
+    values = torch.linspace(-span, span, steps, device=base.device)
+    codes = base.repeat(len(dims) * steps, 1)
+    for row, dim in enumerate(dims):
+        codes[row * steps : (row + 1) * steps, dim] = values
+    return codes

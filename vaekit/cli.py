@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'vaekit COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"vaekit {__version__}")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="CPU threads for PyTorch (default: PyTorch's choice; 1 is fastest when other "
+                             "programs keep the cores busy)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
@@ -50,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.threads is not None:
+            _set_threads(args.threads)
         return int(args._run(args) or 0)
     except VaekitError as err:
         print(f"vaekit: error: {err}", file=sys.stderr)
@@ -57,6 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vaekit: interrupted (a training run continues with --resume)", file=sys.stderr)
         return 130
+
+
+def _set_threads(n: int) -> None:
+    if n < 1:
+        raise VaekitError(f"--threads must be at least 1, got {n}")
+    import torch
+
+    torch.set_num_threads(n)
 
 
 if __name__ == "__main__":

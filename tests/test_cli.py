@@ -31,7 +31,7 @@ def test_help_explains_every_command_with_defaults(capsys):
 def test_python_dash_m_trains_and_evaluates(tmp_path):
     """The real entry point in a fresh process: train, then eval --json prints one JSON object."""
     run = tmp_path / "run"
-    cmd = [sys.executable, "-m", "vaekit"]
+    cmd = [sys.executable, "-m", "vaekit", "--threads", "1"]
     subprocess.run([*cmd, "train", "vae", "--epochs", "2", "--out", str(run), *TINY], check=True, capture_output=True)
     for name in ("config.json", "model.safetensors", "last.safetensors", "metrics.json",
                  "training-curves.png", "samples.png", "reconstructions.png"):

@@ -57,7 +57,8 @@ def _tensor(x, device: torch.device) -> torch.Tensor:
     """float64 tensor of ``x`` on ``device`` (tensors keep their autograd graph)."""
     if isinstance(x, torch.Tensor):
         return x.to(device=device, dtype=torch.float64)
-    return torch.as_tensor(np.asarray(x, dtype=np.float64), device=device)
+    a = np.asarray(x, dtype=np.float64)
+    return torch.as_tensor(a if a.flags.writeable else a.copy(), device=device)
 
 
 def _out(t: torch.Tensor, kind: str, dtype: torch.dtype):
@@ -199,7 +200,7 @@ def conditional_entropy(joint, *, base=None, normalize: bool = False):
     """
     pxy, kind, dtype = _prepare_joint(joint, normalize)
     py = pxy.sum(-2)  # (..., n_y)
-    h = -_xlogy(pxy, pxy).sum((-2, -1)) + _xlogy(py, py).sum(-1)
+    h = -_xlogy(pxy, pxy).sum((-2, -1)) + _xlogy(py, py).sum(-1) + 0.0
     return _out(h / _log_base(base), kind, dtype)
 
 
@@ -300,8 +301,8 @@ def kl_monte_carlo(p: torch.distributions.Distribution, q: torch.distributions.D
 
     Works for any pair of ``torch.distributions`` objects with matching event shapes (uses
     ``rsample`` when p has it, so the estimate is differentiable). The standard error is
-    std(log p - log q) / sqrt(n). ``seed`` makes the draws repeatable without touching the
-    global random state.
+    std(log p - log q) / sqrt(n). ``seed`` makes the draws repeatable; it leaves the global CPU
+    random state as it was (on CUDA it reseeds the device generator).
 
     Returns
     -------

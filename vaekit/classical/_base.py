@@ -25,7 +25,11 @@ def as_tensor(X, dtype: torch.dtype = torch.float64, name: str = "X") -> tuple[t
     Tensors keep their device, so a CUDA input runs on the GPU.
     """
     is_numpy = not isinstance(X, torch.Tensor)
-    t = torch.as_tensor(np.asarray(X), dtype=dtype) if is_numpy else X.detach().to(dtype)
+    if is_numpy:
+        a = np.asarray(X)
+        t = torch.as_tensor(a if a.flags.writeable else a.copy(), dtype=dtype)
+    else:
+        t = X.detach().to(dtype)
     if t.ndim != 2:
         raise InputError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(t.shape)}")
     if not torch.isfinite(t).all():

@@ -102,7 +102,8 @@ def gaussian_statistics(X: torch.Tensor, resp: torch.Tensor, reg_covar: float, c
     for j in range(k):
         diff = X - means[j]  # (n, d)
         if cov_type == "full":
-            c = (resp[:, j, None] * diff).T @ diff / nk[j]
+            w = diff * resp[:, j, None].sqrt()  # (n, d): w^T w = sum_n r_nj diff diff^T
+            c = w.T @ w / nk[j]
             c = c + reg_covar * torch.eye(d, dtype=X.dtype, device=X.device)
         else:
             c = resp[:, j] @ diff.pow(2) / nk[j] + reg_covar  # (d,)

@@ -74,17 +74,18 @@ class PCA:
         self.explained_variance_ratio_ = to_kind(var[:m] / var.sum(), np_)
         return self
 
-    def _check(self, X, width: int) -> tuple[torch.Tensor, bool]:
+    def _check(self, X, scores: bool) -> tuple[torch.Tensor, bool]:
         if not hasattr(self, "_components"):
             raise InputError("this PCA is not fitted yet: call fit(X) first")
         X, is_numpy = as_tensor(X, self.dtype)
+        width = self.n_components_ if scores else self._components.shape[1]
         if X.shape[1] != width:
             raise InputError(f"expected {width} columns, got {X.shape[1]}")
         return X.to(self._mean.device), is_numpy
 
     def transform(self, X):
         """Scores (X - mean) V_m: (n, d) -> (n, m)."""
-        X, np_ = self._check(X, self._components.shape[1])
+        X, np_ = self._check(X, scores=False)
         return to_kind((X - self._mean) @ self._components.T, np_)
 
     def fit_transform(self, X, y=None):
@@ -92,5 +93,5 @@ class PCA:
 
     def inverse_transform(self, Z):
         """Reconstruction Z V_m^T + mean: (n, m) -> (n, d)."""
-        Z, np_ = self._check(Z, self.n_components_)
+        Z, np_ = self._check(Z, scores=True)
         return to_kind(Z @ self._components + self._mean, np_)

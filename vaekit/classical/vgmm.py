@@ -9,7 +9,7 @@ from torch.distributions import Dirichlet, kl_divergence
 
 from vaekit.classical import _gaussian as G
 from vaekit.classical import _wishart as W
-from vaekit.classical._base import MixtureBase
+from vaekit.classical._base import MixtureBase, to_kind
 from vaekit.info import InputError
 
 
@@ -154,8 +154,6 @@ class VariationalGaussianMixture(MixtureBase):
     def _publish(self) -> None:
         super()._publish()
         s, np_ = self._state, self._numpy
-        from vaekit.classical._base import to_kind
-
         self.weight_concentration_ = to_kind(s["alpha"], np_)
         self.mean_precision_ = to_kind(s["beta"], np_)
         self.degrees_of_freedom_ = to_kind(s["nu"], np_)

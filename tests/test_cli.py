@@ -52,6 +52,10 @@ def test_pictures_and_arrays(digits_run, tmp_path, capsys):
     assert main(["interpolate", str(digits_run), "--steps", "5", "--out", str(tmp_path / "i.png")]) == 0
     for name in ("s.png", "r.png", "i.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["sample", str(digits_run), "-n", "6", "--prior", "gmm:3", "--out", str(tmp_path / "g.png"),
+                 "--save-array", str(tmp_path / "g.npy")]) == 0
+    assert np.load(tmp_path / "g.npy").shape == (6, 1, 8, 8)
+    assert main(["sample", str(digits_run), "--prior", "gmm:x"]) == 2
     assert main(["latents", str(digits_run), "--rows", "3"]) == 0
     assert (digits_run / "latent-scatter.png").is_file() and (digits_run / "traversals.png").is_file()
 

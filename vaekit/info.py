@@ -93,7 +93,7 @@ def _check(t: torch.Tensor, name: str, dims, normalize: bool) -> torch.Tensor:
     bad = (total - 1).abs() > SUM_TOL
     if bad.any():
         raise InputError(f"{name} does not sum to 1 (it sums to {total[bad][0].item():.6g}); "
-                         "pass normalize=True to rescale it")
+                         "pass normalize=True (vaekit kl --normalize) to rescale it")
     return t
 
 

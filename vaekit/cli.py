@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "interpolate": "vaekit.commands.interpolate",
     "latents": "vaekit.commands.latents",
     "kl": "vaekit.commands.kl",
+    "train-prior": "vaekit.commands.train_prior",
 }
 
 

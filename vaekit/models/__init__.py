@@ -5,6 +5,7 @@ Importing this package registers every model in `MODELS` (see `vaekit.models.reg
 
 from vaekit.models.registry import MODELS, ModelSpec, build_model, build_objective, get_spec, resolve_options
 from vaekit.models import vae  # noqa: F401  (registers vae)
+from vaekit.models import vqvae  # noqa: F401  (registers vqvae)
 from vaekit.models.vae import VAE
 
 __all__ = ["MODELS", "ModelSpec", "VAE", "build_model", "build_objective", "get_spec", "resolve_options"]

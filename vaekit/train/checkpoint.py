@@ -154,4 +154,8 @@ def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "c
     cfg = RunConfig.load(run_dir / "config.json")
     model = build_model(cfg.model, cfg.image_shape, cfg.num_classes).to(device)
     load_weights(run_dir / (BEST if which == "best" else LAST), model)
+    if hasattr(model, "attach_prior"):  # a VQ-VAE: attach its code prior (prior.safetensors) when fitted
+        from vaekit.models.code_prior import load_code_prior
+
+        model.attach_prior(load_code_prior(run_dir, device))
     return model.eval(), cfg

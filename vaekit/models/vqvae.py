@@ -1,0 +1,270 @@
+"""The VQ-VAE (van den Oord, Vinyals & Kavukcuoglu 2017): a grid of discrete codes instead of a Gaussian z.
+
+    z_e = enc(x)                  (B, D, h, w)   a D-dim vector per cell, e.g. 7x7 for 28x28 images
+    k   = argmin_k ||z_e - e_k||  (B, h, w)      the codes
+    z_q = e_k                     (B, D, h, w)   decoded to p(x | z_q) by a likelihood head
+
+q(k|x) is a point mass, so the model has no ELBO to train on; `VQLoss` below is the paper's
+objective, and sampling needs a prior over the code grid fitted afterwards
+(`vaekit train-prior RUN_DIR`, see `vaekit.models.code_prior`).
+
+Under the vaekit contract the latent z of this model is the *pre-quantization* grid flattened
+to (B, D*h*w): `encode(x)` returns a point mass there, and `decode(z)` quantizes z to its
+nearest codes before decoding. So reconstructions go through the codes, and interpolation
+walks between two images' encoder outputs and decodes the quantized points along the way.
+The networks are always convolutional (whatever `arch` says): stride-2 4x4 convolutions and
+residual blocks, mirrored by transposed convolutions in the decoder; `latent_dim` is the code
+dimension D and `channels` the widths of the stride-2 layers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.distributions import Distribution, constraints
+
+from vaekit.errors import VaekitError
+from vaekit.models.registry import MODELS, ModelSpec, resolve_options
+from vaekit.nn import build_likelihood
+from vaekit.nn.backbones import activation
+from vaekit.nn.quantize import build_quantizer, perplexity
+from vaekit.objectives import LossOutput
+
+
+class PointMass(Distribution):
+    """A point mass at `loc` (B, F), event shape (F,): the VQ-VAE's deterministic q(z|x)."""
+
+    arg_constraints: dict = {}
+    support = constraints.real_vector
+    has_rsample = True
+
+    def __init__(self, loc: torch.Tensor):
+        self.loc = loc
+        super().__init__(loc.shape[:-1], loc.shape[-1:], validate_args=False)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return torch.zeros_like(self.loc)
+
+    def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        return self.loc.expand(*sample_shape, *self.loc.shape)
+
+
+class ResidualBlock(nn.Module):
+    """x + conv1x1(act(conv3x3(act(x)))), as in the paper's encoder and decoder."""
+
+    def __init__(self, channels: int, hidden: int, act: str):
+        super().__init__()
+        self.net = nn.Sequential(activation(act), nn.Conv2d(channels, hidden, 3, padding=1),
+                                 activation(act), nn.Conv2d(hidden, channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.net(x)
+
+
+def _encoder(c: int, channels, code_dim: int, blocks: int, act: str) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for c_in, c_out in zip([c, *channels[:-1]], channels):
+        layers += [nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
+    width = channels[-1]
+    layers += [nn.Conv2d(width, width, 3, padding=1)]
+    layers += [ResidualBlock(width, max(1, width // 2), act) for _ in range(blocks)]
+    return nn.Sequential(*layers, activation(act), nn.Conv2d(width, code_dim, 1))
+
+
+def _decoder(code_dim: int, channels, out_channels: int, blocks: int, act: str) -> nn.Sequential:
+    rev = list(reversed(channels))
+    layers: list[nn.Module] = [nn.Conv2d(code_dim, rev[0], 3, padding=1)]
+    layers += [ResidualBlock(rev[0], max(1, rev[0] // 2), act) for _ in range(blocks)]
+    layers.append(activation(act))
+    for c_in, c_out in zip(rev[:-1], rev[1:]):
+        layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
+    layers.append(nn.ConvTranspose2d(rev[-1], out_channels, 4, stride=2, padding=1))
+    return nn.Sequential(*layers)
+
+
+class VQVAE(nn.Module):
+    """Encoder -> vector quantizer -> decoder -> likelihood, with an optional prior over codes.
+
+    `prior` exists only once a code prior is attached (`attach_prior`, done by `load_run` when the
+    run has one), so `hasattr(model, "prior")` says whether the model can sample; asking for it
+    before then raises a VaekitError that says to run `vaekit train-prior`.
+    """
+
+    def __init__(self, image_shape, channels, code_dim: int, quantizer: nn.Module, likelihood: nn.Module,
+                 blocks: int = 2, act: str = "relu"):
+        super().__init__()
+        c, h, w = image_shape
+        scale = 2 ** len(channels)
+        self.pad = (math.ceil(h / scale) * scale - h, math.ceil(w / scale) * scale - w)
+        self.image_hw = (h, w)
+        self.grid = (code_dim, (h + self.pad[0]) // scale, (w + self.pad[1]) // scale)  # (D, h, w)
+        self.encoder = _encoder(c, channels, code_dim, blocks, act)
+        self.quantizer, self.likelihood = quantizer, likelihood
+        self.decoder = _decoder(code_dim, channels, likelihood.params_per_pixel * c, blocks, act)
+        self.code_prior: nn.Module | None = None
+
+    # -- the networks -------------------------------------------------------------------------
+    def encode_grid(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-quantization encoder outputs z_e: (B, C, H, W) -> (B, D, h, w)."""
+        x = nn.functional.pad(x, (0, self.pad[1], 0, self.pad[0]))  # odd sizes round up; decode crops
+        return self.encoder(x)
+
+    def decode_grid(self, z_q: torch.Tensor) -> Distribution:
+        """p(x | z_q) for quantized vectors (B, D, h, w); event shape (C, H, W)."""
+        out = self.decoder(z_q)[..., : self.image_hw[0], : self.image_hw[1]]  # (B, P*C, H, W)
+        return self.likelihood(out)
+
+    def codes(self, x: torch.Tensor) -> torch.Tensor:
+        """The code grid of images: (B, C, H, W) -> (B, h, w) int64."""
+        return self.quantizer.quantize(self.encode_grid(x))
+
+    def decode_codes(self, codes: torch.Tensor) -> Distribution:
+        """p(x | e_codes) for a code grid (B, h, w)."""
+        return self.decode_grid(self.quantizer.lookup(codes))
+
+    # -- the vaekit contract ------------------------------------------------------------------
+    def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """A point mass at the flattened encoder output, event shape (D*h*w,)."""
+        return PointMass(self.encode_grid(x).flatten(1))  # (B, D*h*w)
+
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
+        """p(x|z) for z (..., D*h*w): each D-vector is replaced by its nearest code first."""
+        lead = z.shape[:-1]
+        z_q = self.quantizer.lookup(self.quantizer.quantize(z.reshape(-1, *self.grid)))  # (N, D, h, w)
+        out = self.decoder(z_q)[..., : self.image_hw[0], : self.image_hw[1]]  # (N, P*C, H, W)
+        return self.likelihood(out.reshape(*lead, *out.shape[1:]))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """The mean reconstruction through the codes, shaped like x."""
+        return self.decode_codes(self.codes(x)).mean
+
+    # -- the code prior -----------------------------------------------------------------------
+    def attach_prior(self, code_prior: nn.Module | None) -> None:
+        """Use `code_prior` (a `vaekit.models.code_prior.CodePrior`, or None for none) for sampling."""
+        if code_prior is None:
+            return
+        if code_prior.num_codes != self.quantizer.num_codes or tuple(code_prior.grid_hw) != self.grid[1:]:
+            raise VaekitError(f"the code prior is for {code_prior.num_codes} codes on a {code_prior.grid_hw} grid, "
+                              f"this model has {self.quantizer.num_codes} on {self.grid[1:]}: run 'vaekit train-prior' again")
+        self.code_prior = code_prior
+
+    def __getattr__(self, name: str):
+        if name == "prior":
+            if self._modules.get("code_prior") is None:
+                raise NoCodePrior("this VQ-VAE has no prior over its codes yet: run 'vaekit train-prior RUN_DIR' first")
+            return self._code_prior
+        return super().__getattr__(name)
+
+    def _code_prior(self) -> "CodeGridPrior":
+        return CodeGridPrior(self)
+
+    # -- evaluation ---------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate_split(self, x: torch.Tensor, y=None, batch_size: int = 500, seed: int = 0) -> dict:
+        """Reconstruction and codebook measures over images x (N, C, H, W); see `vqvae_measures`."""
+        return vqvae_measures(self, x, batch_size, seed)
+
+
+class NoCodePrior(VaekitError, AttributeError):
+    """A VQ-VAE asked to sample before a code prior was fitted (also an AttributeError, for hasattr)."""
+
+
+class CodeGridPrior:
+    """p(z) of a VQ-VAE with a code prior: draws code grids, returns their vectors flattened (n, D*h*w)."""
+
+    def __init__(self, model: VQVAE):
+        self.model = model
+
+    @torch.no_grad()
+    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        n = math.prod(sample_shape) if len(sample_shape) else 1
+        codes = self.model.code_prior.sample(n)  # (n, h, w)
+        z = self.model.quantizer.lookup(codes).flatten(1)  # (n, D*h*w)
+        return z.reshape(*sample_shape, z.shape[-1])
+
+
+@torch.no_grad()
+def vqvae_measures(model: VQVAE, x: torch.Tensor, batch_size: int = 500, seed: int = 0) -> dict:
+    """What `vaekit eval` reports for a VQ-VAE (per image unless said otherwise):
+
+      recon         -log p(x | z_q(x)) in nats
+      mse           mean squared error per pixel of the mean reconstruction
+      perplexity    exp(entropy of code usage over the split); K if all codes are used evenly
+      codes_used    how many of the K codes the split uses; usage = codes_used / K
+      prior_nll     -log p(codes) under the code prior, in nats (only with a prior)
+      nll_bound     recon + prior_nll: an upper bound on -log p(x), the paper's bound, since
+                    q(k|x) is one-hot and KL(q || p) = -log p(k(x)); bits_per_dim: the same per pixel
+    """
+    from vaekit.evaluate import bits_per_dim
+
+    model.eval()
+    torch.manual_seed(seed)
+    k = model.quantizer.num_codes
+    counts = torch.zeros(k, dtype=torch.float64, device=x.device)
+    totals = torch.zeros(3, dtype=torch.float64, device=x.device)  # recon, squared error, prior nll
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start : start + batch_size]
+        codes = model.codes(xb)  # (B, h, w)
+        p = model.decode_codes(codes)
+        prior_nll = -model.code_prior.log_prob(codes).sum() if model.code_prior is not None else xb.new_zeros(())
+        totals += torch.stack([-p.log_prob(xb).sum(), (p.mean - xb).pow(2).sum(), prior_nll]).double()
+        counts += torch.bincount(codes.flatten(), minlength=k).double()
+    n = x.shape[0]
+    recon, sq, prior_nll = (totals / n).tolist()
+    used = int((counts > 0).sum())
+    out = {"recon": recon, "mse": sq / x[0].numel(), "perplexity": float(perplexity(counts)),
+           "codes_used": used, "usage": used / k, "n": n}
+    if model.code_prior is not None:
+        binary = type(model.likelihood).__name__ == "BernoulliLikelihood"
+        out |= {"prior_nll": prior_nll, "nll_bound": recon + prior_nll,
+                "bits_per_dim": bits_per_dim(recon + prior_nll, x[0].numel(), discrete=binary)}
+    return out
+
+
+class VQLoss:
+    """The VQ-VAE objective (van den Oord et al. 2017, eq. 3), per example, summed over the code grid:
+
+        L(x) = -log p(x | z_q(x)) + ||sg[z_e(x)] - e||^2 + beta ||z_e(x) - sg[e]||^2
+
+    The gradient of the first term reaches the encoder through the straight-through estimator
+    (z_q := z_e + sg[z_q - z_e]). With the EMA codebook the second term is zero: the codebook is
+    updated by moving averages inside the quantizer's training-mode forward. beta = `commitment`
+    (0.25 in the paper; robust from 0.1 to 2.0). Logged terms (B,): recon, codebook, commitment,
+    and the batch's perplexity and usage (repeated per example).
+    """
+
+    def __init__(self, commitment: float = 0.25, **model_options):
+        self.commitment = commitment  # the other options shape the model, not the loss
+
+    def __call__(self, model: VQVAE, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
+        z_e = model.encode_grid(x)  # (B, D, h, w)
+        q = model.quantizer(z_e)
+        recon = -model.decode_grid(q.quantized).log_prob(x)  # (B,)
+        loss = (recon + q.codebook_loss + self.commitment * q.commitment_loss).mean()
+        ones = torch.ones_like(recon)
+        return LossOutput(loss, {"recon": recon, "codebook": q.codebook_loss, "commitment": q.commitment_loss,
+                                 "perplexity": q.perplexity * ones, "usage": q.usage * ones})
+
+
+OPTIONS = {"codebook_size": 128, "commitment": 0.25, "ema": True, "decay": 0.99, "restart_after": 100, "res_blocks": 2}
+
+
+def build_vqvae(cfg, image_shape, num_classes: int) -> VQVAE:
+    """A VQ-VAE from a ModelConfig: latent_dim = code dimension D, channels = stride-2 widths."""
+    o = resolve_options("vqvae", cfg.options)
+    likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
+    quantizer = build_quantizer(int(o["codebook_size"]), cfg.latent_dim, bool(o["ema"]), float(o["decay"]),
+                                int(o["restart_after"]))
+    return VQVAE(image_shape, cfg.channels, cfg.latent_dim, quantizer, likelihood, int(o["res_blocks"]), cfg.activation)
+
+
+MODELS["vqvae"] = ModelSpec(build_vqvae, VQLoss, OPTIONS,
+                            "VQ-VAE: discrete code grid, EMA or learned codebook (van den Oord et al. 2017); "
+                            "sample after 'vaekit train-prior'")

@@ -36,6 +36,7 @@ from vaekit.data.splits import (
     resize_images,
     split_counts,
 )
+from vaekit.data.sprites import load_sprites  # generated, dSprites-like, with its factors
 from vaekit.errors import VaekitError
 
 ImageSize = int | tuple[int, int] | None
@@ -199,4 +200,5 @@ DATASETS: dict[str, Loader] = {
     "fashion-mnist": load_fashion_mnist,
     "binarized-mnist": load_binarized_mnist,
     "frey": load_frey,
+    "sprites": load_sprites,
 }

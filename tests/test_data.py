@@ -79,7 +79,7 @@ def test_frey_accepts_roweis_original_by_md5(data_dir):
 
 
 def test_registry_holds_every_builtin_dataset():
-    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "binarized-mnist", "frey"}
+    assert set(DATASETS) == {"digits", "mnist", "fashion-mnist", "binarized-mnist", "frey", "sprites"}
     assert all(callable(loader) for loader in DATASETS.values())
 
 

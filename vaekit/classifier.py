@@ -1,0 +1,125 @@
+"""A small MNIST classifier, trained once and cached, to check what generated digits look like.
+
+>>> from vaekit.classifier import label_accuracy            # doctest: +SKIP
+>>> label_accuracy(samples, torch.full((100,), 7))          # share of samples read as a 7
+
+The network is two 3x3 convolutions (16 and 32 channels, each followed by ReLU and 2x2 max
+pooling) and two linear layers: about 0.2M parameters. Trained on the 59,000 MNIST training
+images for 3 epochs with Adam (lr 1e-3 decayed to 1e-4, batch 128, seed 0) it reaches about 99%
+test accuracy in under two minutes on one CPU core. The weights are cached as safetensors (never
+pickle) at `<data dir>/classifiers/mnist-cnn.safetensors`, with the test accuracy and the
+training settings in the file's metadata; the first call trains them (and downloads MNIST if
+needed), later calls only read the file.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vaekit.errors import VaekitError
+
+FILE_NAME = "mnist-cnn.safetensors"
+SETTINGS = {"epochs": 3, "batch_size": 128, "lr": 1e-3, "lr_end": 1e-4, "seed": 0}
+
+
+class DigitCNN(nn.Module):
+    """(B, 1, 28, 28) images in [0, 1] -> (B, 10) logits."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 16, 14, 14)
+            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, 7, 7)
+        )
+        self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))  # (B, 10)
+
+
+def cache_path(data_dir: str | Path | None = None) -> Path:
+    from vaekit.data import default_data_dir
+
+    return (Path(data_dir).expanduser() if data_dir is not None else default_data_dir()) / "classifiers" / FILE_NAME
+
+
+def train_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", verbose: bool = True) -> DigitCNN:
+    """Trains the classifier on MNIST's training split, writes it to `cache_path`, returns it."""
+    from vaekit.data import load_dataset
+    from vaekit.train.checkpoint import save_tensors
+
+    s = SETTINGS
+    data = load_dataset("mnist", data_dir)
+    x, y = data.train_x.to(device), data.train_y.to(device)
+    torch.manual_seed(s["seed"])
+    net = DigitCNN().to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=s["lr"])
+    steps = x.shape[0] // s["batch_size"]
+    for epoch in range(s["epochs"]):
+        for group in opt.param_groups:
+            group["lr"] = s["lr"] * (s["lr_end"] / s["lr"]) ** (epoch / max(1, s["epochs"] - 1))
+        perm = torch.randperm(x.shape[0], device=device)
+        for step in range(steps):
+            idx = perm[step * s["batch_size"] : (step + 1) * s["batch_size"]]
+            loss = nn.functional.cross_entropy(net(x[idx]), y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        if verbose:
+            print(f"classifier epoch {epoch + 1}/{s['epochs']}: last batch loss {loss.item():.3f}", file=sys.stderr)
+    net.eval()
+    accuracy = label_accuracy(data.test_x.to(device), data.test_y.to(device), classifier=net)
+    path = cache_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_tensors(path, net.state_dict(), {"test_accuracy": accuracy, **s})
+    if verbose:
+        print(f"classifier test accuracy {accuracy:.4f}; cached in {path}", file=sys.stderr)
+    return net
+
+
+def load_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", train: bool = True) -> DigitCNN:
+    """The cached classifier in eval mode; trained first when missing (unless train=False)."""
+    from vaekit.train.checkpoint import load_tensors
+
+    path = cache_path(data_dir)
+    if not path.is_file():
+        if not train:
+            raise VaekitError(f"no cached MNIST classifier at {path}: call vaekit.classifier.train_classifier() first")
+        print(f"training the MNIST classifier once (about two minutes on a CPU) -> {path}", file=sys.stderr)
+        return train_classifier(data_dir, device)
+    net = DigitCNN().to(device)
+    tensors, _ = load_tensors(path, device)
+    net.load_state_dict(tensors)
+    return net.eval()
+
+
+@torch.no_grad()
+def predict(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None, batch_size: int = 1000) -> torch.Tensor:
+    """The classifier's label (N,) int64 for images (N, 1, 28, 28) in [0, 1]."""
+    if tuple(images.shape[1:]) != (1, 28, 28):
+        raise VaekitError(f"the digit classifier reads 28x28 grey MNIST-like images (N, 1, 28, 28), got {tuple(images.shape)}")
+    device = images.device
+    net = classifier if classifier is not None else load_classifier(data_dir, device)
+    was_training = net.training
+    net.eval()
+    labels = torch.cat([net(images[i : i + batch_size].clamp(0, 1)).argmax(1) for i in range(0, images.shape[0], batch_size)])
+    net.train(was_training)
+    return labels
+
+
+def label_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None, data_dir=None) -> float:
+    """The share of images (N, 1, 28, 28) the classifier assigns to their given labels (N,)."""
+    predicted = predict(images, classifier, data_dir)
+    return float((predicted == labels.to(predicted.device)).double().mean())
+
+
+def per_label_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None,
+                       data_dir=None) -> dict[int, float]:
+    """label -> share of the images asked to show that label that the classifier reads as it."""
+    predicted = predict(images, classifier, data_dir)
+    labels = labels.to(predicted.device)
+    return {int(c): float((predicted[labels == c] == c).double().mean()) for c in labels.unique()}

@@ -1,0 +1,57 @@
+"""The VAE family as registry entries: one network class each, different objectives.
+
+    beta-vae   the VAE with weight beta on the KL (Higgins et al. 2017), or with a KL capacity
+               raised over training (Burgess et al. 2018) when capacity_max > 0
+    cvae       the conditional VAE (Sohn et al. 2015): encoder and decoder see the one-hot label
+    iwae       the VAE's networks trained on the k-sample importance-weighted bound (Burda et al. 2015)
+    wae        a deterministic autoencoder whose codes are pulled onto N(0, I) by an MMD penalty
+               (Tolstikhin et al. 2017)
+
+VAE, beta-VAE, CVAE and IWAE share `vaekit.models.vae.VAE`; the AE and WAE share
+`vaekit.models.ae.Autoencoder`. The math lives with each objective in `vaekit.objectives`.
+"""
+
+from __future__ import annotations
+
+from vaekit.errors import VaekitError
+from vaekit.models.ae import build_wae
+from vaekit.models.registry import MODELS, ModelSpec
+from vaekit.models.vae import build_vae
+from vaekit.objectives import ELBO, IWAE, WAEMMD, CapacityELBO
+
+
+def beta_vae_objective(beta: float = 4.0, warmup_epochs: float = 0.0, capacity_max: float = 0.0,
+                       capacity_epochs: float = 20.0, gamma: float = 1000.0):
+    """ELBO with weight beta on the KL; with capacity_max > 0 the capacity objective instead
+    (loss = recon + gamma * |KL - C(t)|, C rising to capacity_max nats over capacity_epochs; beta unused)."""
+    if capacity_max < 0 or gamma < 0:
+        raise VaekitError(f"--set capacity_max and gamma must be >= 0, got {capacity_max} and {gamma}")
+    if capacity_max > 0:
+        return CapacityELBO(capacity_max, capacity_epochs, gamma)
+    return ELBO(beta, warmup_epochs)
+
+
+def build_cvae(cfg, image_shape, num_classes: int):
+    """The VAE with the one-hot label fed to encoder and decoder; needs a labelled dataset."""
+    if num_classes < 1:
+        raise VaekitError("cvae needs a dataset with class labels (digits, mnist, fashion-mnist); "
+                          "this one has none: train vae instead")
+    return build_vae(cfg, image_shape, num_classes, conditional=True)
+
+
+def iwae_objective(k: int = 5):
+    if k < 1:
+        raise VaekitError(f"--set k must be at least 1 (importance samples), got {k}")
+    return IWAE(k)
+
+
+MODELS["beta-vae"] = ModelSpec(
+    build_vae, beta_vae_objective,
+    {"beta": 4.0, "warmup_epochs": 0.0, "capacity_max": 0.0, "capacity_epochs": 20.0, "gamma": 1000.0},
+    "beta-VAE: KL weighted by beta (Higgins et al. 2017); --set capacity_max=25 for capacity annealing (Burgess et al. 2018)")
+MODELS["cvae"] = ModelSpec(build_cvae, ELBO, {"beta": 1.0, "warmup_epochs": 0.0},
+                           "conditional VAE: q(z|x,y), p(x|z,y) (Sohn et al. 2015); sample with --label L")
+MODELS["iwae"] = ModelSpec(build_vae, iwae_objective, {"k": 5},
+                           "importance-weighted autoencoder: the VAE trained on the k-sample bound (Burda et al. 2015)")
+MODELS["wae"] = ModelSpec(build_wae, WAEMMD, {"mmd_weight": 10.0, "cost": "nll"},
+                          "Wasserstein autoencoder, MMD penalty with IMQ kernels (Tolstikhin et al. 2017)")

@@ -28,7 +28,7 @@ PRIOR_WEIGHTS, PRIOR_RECORD = "prior.safetensors", "prior.json"
 class CodePrior(nn.Module):
     """A causal transformer over code grids (B, h, w) with values in [0, num_codes)."""
 
-    def __init__(self, num_codes: int, grid_hw: tuple[int, int], dim: int = 128, layers: int = 4,
+    def __init__(self, num_codes: int, grid_hw: tuple[int, int], dim: int = 128, layers: int = 2,
                  heads: int = 4, dropout: float = 0.1):
         super().__init__()
         self.config = {"num_codes": num_codes, "grid_hw": list(grid_hw), "dim": dim, "layers": layers,

@@ -249,3 +249,17 @@ def test_cli_options_reach_the_objective(tmp_path):
     assert main(["train", "ae", "--set", "corruption=blur", "--epochs", "1", "--out", str(tmp_path / "y"), *TINY]) == 2
     cfg = dataclasses.replace(tiny_config("iwae", load_dataset("digits")).model, options={"k": 7})
     assert build_objective(cfg).k == 7
+
+
+def test_classifier_reads_real_digits(real_data_dir):
+    from vaekit.classifier import cache_path, label_accuracy, load_classifier, per_label_accuracy
+
+    if not cache_path(real_data_dir).is_file():
+        pytest.skip("no cached MNIST classifier (benchmarks/bench_family.py cvae trains it once, ~2 min)")
+    net = load_classifier(real_data_dir, train=False)
+    test = load_dataset("mnist", real_data_dir)
+    x, y = test.test_x[:1000], test.test_y[:1000]
+    assert label_accuracy(x, y, net) > 0.97
+    assert set(per_label_accuracy(x, y, net)) == set(range(10))
+    with pytest.raises(VaekitError, match="28x28"):
+        label_accuracy(torch.zeros(2, 1, 8, 8), torch.zeros(2), net)

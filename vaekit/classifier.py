@@ -5,8 +5,8 @@
 
 The network is two 3x3 convolutions (16 and 32 channels, each followed by ReLU and 2x2 max
 pooling) and two linear layers: about 0.2M parameters. Trained on the 59,000 MNIST training
-images for 3 epochs with Adam (lr 1e-3 decayed to 1e-4, batch 128, seed 0) it reaches about 99%
-test accuracy in under two minutes on one CPU core. The weights are cached as safetensors (never
+images for 4 epochs with Adam (lr 1e-3 decayed log-linearly to 1e-4, batch 64, seed 0) it
+reaches 98.9% test accuracy in about two minutes on one (shared) CPU core. The weights are cached as safetensors (never
 pickle) at `<data dir>/classifiers/mnist-cnn.safetensors`, with the test accuracy and the
 training settings in the file's metadata; the first call trains them (and downloads MNIST if
 needed), later calls only read the file.
@@ -23,7 +23,7 @@ from torch import nn
 from vaekit.errors import VaekitError
 
 FILE_NAME = "mnist-cnn.safetensors"
-SETTINGS = {"epochs": 3, "batch_size": 128, "lr": 1e-3, "lr_end": 1e-4, "seed": 0}
+SETTINGS = {"epochs": 4, "batch_size": 64, "lr": 1e-3, "lr_end": 1e-4, "seed": 0}
 
 
 class DigitCNN(nn.Module):

@@ -25,7 +25,7 @@ from torch.distributions import Distribution, Independent, Normal, constraints
 from vaekit.errors import VaekitError
 from vaekit.models.registry import MODELS, ModelSpec
 from vaekit.nn import build_backbones, build_likelihood
-from vaekit.objectives import Reconstruction
+from vaekit.objectives import Reconstruction, imq_mmd
 
 
 class PointMass(Distribution):
@@ -110,29 +110,28 @@ def reconstruction_measures(model: Autoencoder, x: torch.Tensor, batch_size: int
       recon   -log p(x | f(x)) in nats (the training loss without corruption)
       sse     sum over pixels of (x - E[x|f(x)])^2; mse is the same per pixel
       bce     binary cross-entropy of x against E[x|f(x)] clipped to [1e-6, 1 - 1e-6], summed over pixels
-      mmd     (WAE only) unbiased MMD^2 between the codes and N(0, I) draws, averaged over blocks
+      mmd     (WAE only) unbiased MMD^2 between the codes and N(0, I) draws, averaged over blocks of batch_size
       n       images evaluated
     """
-    from vaekit.objectives import imq_mmd
-
     model.eval()
     torch.manual_seed(seed)
-    totals = torch.zeros(4, dtype=torch.float64, device=x.device)  # recon, sse, bce, mmd * blocks
-    blocks = 0
+    totals = torch.zeros(4, dtype=torch.float64, device=x.device)  # recon, sse, bce, mmd weighted by block size
+    mmd_images = 0
     for start in range(0, x.shape[0], batch_size):
         xb = x[start : start + batch_size]  # (B, C, H, W)
         z = model.encode(xb).mean  # (B, D)
         p = model.decode(z)
         mean = p.mean.clamp(1e-6, 1 - 1e-6)
-        bce = nn.functional.binary_cross_entropy(mean, xb.clamp(0, 1), reduction="none").flatten(1).sum(1)
-        mmd = imq_mmd(z, model.prior().sample((xb.shape[0],))) if model.standard_prior and xb.shape[0] > 1 else z.new_zeros(())
+        bce = nn.functional.binary_cross_entropy(mean, xb.clamp(0, 1), reduction="none").flatten(1).sum(1)  # (B,)
+        mmd = z.new_zeros(())
+        if model.standard_prior and xb.shape[0] > 1:  # the unbiased estimate needs two codes at least
+            mmd, mmd_images = imq_mmd(z, model.prior().sample((xb.shape[0],))), mmd_images + xb.shape[0]
         totals += torch.stack([-p.log_prob(xb).sum(), (p.mean - xb).pow(2).sum(), bce.sum(), mmd * xb.shape[0]]).double()
-        blocks += xb.shape[0] if model.standard_prior and xb.shape[0] > 1 else 0
     n = x.shape[0]
     recon, sse, bce, mmd = totals.tolist()
     out = {"recon": recon / n, "sse": sse / n, "mse": sse / n / x[0].numel(), "bce": bce / n, "n": n}
     if model.standard_prior:
-        out["mmd"] = mmd / max(blocks, 1)
+        out["mmd"] = mmd / max(mmd_images, 1)
     return out
 
 

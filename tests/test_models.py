@@ -251,15 +251,16 @@ def test_cli_options_reach_the_objective(tmp_path):
     assert build_objective(cfg).k == 7
 
 
-def test_classifier_reads_real_digits(real_data_dir):
-    from vaekit.classifier import cache_path, label_accuracy, load_classifier, per_label_accuracy
+def test_classifier_reads_real_digits(real_data_dir, tmp_path):
+    from vaekit.classifier import cache_path, label_accuracy, load_classifier, per_label_accuracy, train_classifier
 
-    if not cache_path(real_data_dir).is_file():
-        pytest.skip("no cached MNIST classifier (benchmarks/bench_family.py cvae trains it once, ~2 min)")
-    net = load_classifier(real_data_dir, train=False)
+    # A short training (2 epochs on 10,000 images) into a private cache; the full one is 4 epochs on 59,000.
+    train_classifier(real_data_dir, verbose=False, cache_dir=tmp_path, epochs=2, limit=10_000)
+    assert cache_path(tmp_path).is_file()
+    net = load_classifier(real_data_dir, train=False, cache_dir=tmp_path)
     test = load_dataset("mnist", real_data_dir)
     x, y = test.test_x[:1000], test.test_y[:1000]
-    assert label_accuracy(x, y, net) > 0.97
+    assert label_accuracy(x, y, net) > 0.93
     assert set(per_label_accuracy(x, y, net)) == set(range(10))
     with pytest.raises(VaekitError, match="28x28"):
         label_accuracy(torch.zeros(2, 1, 8, 8), torch.zeros(2), net)

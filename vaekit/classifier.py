@@ -7,13 +7,16 @@ The network is two 3x3 convolutions (16 and 32 channels, each followed by ReLU a
 pooling) and two linear layers: about 0.2M parameters. Trained on the 59,000 MNIST training
 images for 4 epochs with Adam (lr 1e-3 decayed log-linearly to 1e-4, batch 64, seed 0) it
 reaches 98.9% test accuracy in about two minutes on one (shared) CPU core. The weights are cached as safetensors (never
-pickle) at `<data dir>/classifiers/mnist-cnn.safetensors`, with the test accuracy and the
+pickle) at `<cache dir>/classifiers/mnist-cnn.safetensors` (the cache dir is $VAEKIT_CACHE_DIR,
+else $XDG_CACHE_HOME/vaekit, else ~/.cache/vaekit: never the data folder, which may be read-only
+and shared), with the test accuracy and the
 training settings in the file's metadata; the first call trains them (and downloads MNIST if
 needed), later calls only read the file.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -41,20 +44,25 @@ class DigitCNN(nn.Module):
         return self.head(self.features(x))  # (B, 10)
 
 
-def cache_path(data_dir: str | Path | None = None) -> Path:
-    from vaekit.data import default_data_dir
+def cache_path(cache_dir: str | Path | None = None) -> Path:
+    if cache_dir is None:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        cache_dir = os.environ.get("VAEKIT_CACHE_DIR") or (Path(xdg) / "vaekit" if xdg else Path.home() / ".cache" / "vaekit")
+    return Path(cache_dir).expanduser() / "classifiers" / FILE_NAME
 
-    return (Path(data_dir).expanduser() if data_dir is not None else default_data_dir()) / "classifiers" / FILE_NAME
 
+def train_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", verbose: bool = True,
+                     cache_dir: str | Path | None = None, epochs: int | None = None, limit: int | None = None) -> DigitCNN:
+    """Trains the classifier on MNIST's training split, writes it to `cache_path(cache_dir)`, returns it.
 
-def train_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", verbose: bool = True) -> DigitCNN:
-    """Trains the classifier on MNIST's training split, writes it to `cache_path`, returns it."""
+    `epochs` and `limit` (training images) shorten training below the cached default, for tests.
+    """
     from vaekit.data import load_dataset
     from vaekit.train.checkpoint import save_tensors
 
-    s = SETTINGS
+    s = {**SETTINGS, **({"epochs": epochs} if epochs else {}), **({"limit": limit} if limit else {})}
     data = load_dataset("mnist", data_dir)
-    x, y = data.train_x.to(device), data.train_y.to(device)
+    x, y = data.train_x[:limit].to(device), data.train_y[:limit].to(device)
     torch.manual_seed(s["seed"])
     net = DigitCNN().to(device)
     opt = torch.optim.Adam(net.parameters(), lr=s["lr"])
@@ -73,7 +81,7 @@ def train_classifier(data_dir: str | Path | None = None, device: str | torch.dev
             print(f"classifier epoch {epoch + 1}/{s['epochs']}: last batch loss {loss.item():.3f}", file=sys.stderr)
     net.eval()
     accuracy = label_accuracy(data.test_x.to(device), data.test_y.to(device), classifier=net)
-    path = cache_path(data_dir)
+    path = cache_path(cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     save_tensors(path, net.state_dict(), {"test_accuracy": accuracy, **s})
     if verbose:
@@ -81,16 +89,17 @@ def train_classifier(data_dir: str | Path | None = None, device: str | torch.dev
     return net
 
 
-def load_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", train: bool = True) -> DigitCNN:
+def load_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", train: bool = True,
+                    cache_dir: str | Path | None = None) -> DigitCNN:
     """The cached classifier in eval mode; trained first when missing (unless train=False)."""
     from vaekit.train.checkpoint import load_tensors
 
-    path = cache_path(data_dir)
+    path = cache_path(cache_dir)
     if not path.is_file():
         if not train:
             raise VaekitError(f"no cached MNIST classifier at {path}: call vaekit.classifier.train_classifier() first")
         print(f"training the MNIST classifier once (about two minutes on a CPU) -> {path}", file=sys.stderr)
-        return train_classifier(data_dir, device)
+        return train_classifier(data_dir, device, cache_dir=cache_dir)
     net = DigitCNN().to(device)
     tensors, _ = load_tensors(path, device)
     net.load_state_dict(tensors)

@@ -20,35 +20,13 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.distributions import Distribution, Independent, Normal, constraints
+from torch.distributions import Distribution, Independent, Normal
 
 from vaekit.errors import VaekitError
 from vaekit.models.registry import MODELS, ModelSpec
 from vaekit.nn import build_backbones, build_likelihood
+from vaekit.nn.heads import PointMass
 from vaekit.objectives import Reconstruction, imq_mmd
-
-
-class PointMass(Distribution):
-    """A point mass at `loc` (B, D): batch shape (B,), event shape (D,); rsample = mean = loc."""
-
-    arg_constraints: dict = {}
-    support = constraints.real_vector
-    has_rsample = True
-
-    def __init__(self, loc: torch.Tensor):
-        self.loc = loc
-        super().__init__(loc.shape[:-1], loc.shape[-1:], validate_args=False)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        return self.loc
-
-    @property
-    def variance(self) -> torch.Tensor:
-        return torch.zeros_like(self.loc)
-
-    def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
-        return self.loc.expand(*sample_shape, *self.loc.shape)  # (*S, B, D)
 
 
 class NoPrior(VaekitError, AttributeError):

@@ -23,37 +23,15 @@ import math
 
 import torch
 from torch import nn
-from torch.distributions import Distribution, constraints
+from torch.distributions import Distribution
 
 from vaekit.errors import VaekitError
 from vaekit.models.registry import MODELS, ModelSpec, resolve_options
 from vaekit.nn import build_likelihood
+from vaekit.nn.heads import PointMass
 from vaekit.nn.backbones import activation
 from vaekit.nn.quantize import build_quantizer, perplexity
 from vaekit.objectives import LossOutput
-
-
-class PointMass(Distribution):
-    """A point mass at `loc` (B, F), event shape (F,): the VQ-VAE's deterministic q(z|x)."""
-
-    arg_constraints: dict = {}
-    support = constraints.real_vector
-    has_rsample = True
-
-    def __init__(self, loc: torch.Tensor):
-        self.loc = loc
-        super().__init__(loc.shape[:-1], loc.shape[-1:], validate_args=False)
-
-    @property
-    def mean(self) -> torch.Tensor:
-        return self.loc
-
-    @property
-    def variance(self) -> torch.Tensor:
-        return torch.zeros_like(self.loc)
-
-    def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
-        return self.loc.expand(*sample_shape, *self.loc.shape)
 
 
 class ResidualBlock(nn.Module):

@@ -12,7 +12,7 @@ import math
 
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Distribution, Independent, Normal
+from torch.distributions import Bernoulli, Distribution, Independent, Normal, constraints
 
 from vaekit.errors import VaekitError
 
@@ -31,6 +31,33 @@ class GaussianLatentHead(nn.Module):
     def forward(self, h: torch.Tensor) -> Distribution:
         mu, raw = self.linear(h).chunk(2, dim=-1)  # (B, D) each
         return Independent(Normal(mu, nn.functional.softplus(raw) + 1e-4, validate_args=False), 1, validate_args=False)
+
+
+class PointMass(Distribution):
+    """A point mass at `loc` (B, D): batch shape (B,), event shape (D,); rsample = mean = loc.
+
+    The q(z|x) of deterministic encoders (AE, WAE, VQ-VAE), so they keep the encode/decode
+    contract; it has no density, so likelihood estimates that need log q(z|x) do not apply.
+    """
+
+    arg_constraints: dict = {}
+    support = constraints.real_vector
+    has_rsample = True
+
+    def __init__(self, loc: torch.Tensor):
+        self.loc = loc
+        super().__init__(loc.shape[:-1], loc.shape[-1:], validate_args=False)
+
+    @property
+    def mean(self) -> torch.Tensor:
+        return self.loc
+
+    @property
+    def variance(self) -> torch.Tensor:
+        return torch.zeros_like(self.loc)
+
+    def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        return self.loc.expand(*sample_shape, *self.loc.shape)  # (*S, B, D)
 
 
 class BernoulliLikelihood(nn.Module):

@@ -67,16 +67,17 @@ class Trainer:
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
         self.world = distributed.current_world()
         distributed.init(self.world, cfg.train.device)
-        if self.world.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            if not (self.run_dir / "config.json").is_file():
-                cfg.save(self.run_dir / "config.json")
         self.show_progress = show_progress and self.world.is_main
         self.device = resolve_device(cfg.train.device, self.world.local_rank)
         self.local_batch = distributed.shard_size(self.world, min(cfg.train.batch_size, data.train_x.shape[0]))
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
         self.model = build_model(cfg.model, cfg.image_shape, cfg.num_classes).to(self.device)
         self.objective = build_objective(cfg.model)
+        # Only a config that built a model is written: a bad one leaves no run folder behind.
+        if self.world.is_main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            if not (self.run_dir / "config.json").is_file():
+                cfg.save(self.run_dir / "config.json")
         self.step_fn = _Loss(self.model, self.objective)
         if self.world.active:
             ids = [self.device.index] if self.device.type == "cuda" else None

@@ -6,6 +6,7 @@ an integer factor so 8x8 digits are visible), so a picture shows exactly what th
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Sequence
 
@@ -39,8 +40,6 @@ def image_grid(images: torch.Tensor | np.ndarray, nrow: int, pad: int = 1, min_s
 
 def save_png(path: Path, array: np.ndarray) -> Path:
     """Writes an image array atomically."""
-    import io
-
     buf = io.BytesIO()
     plt.imsave(buf, array, cmap="gray" if array.ndim == 2 else None, vmin=0.0, vmax=1.0, format="png")
     atomic_write_bytes(Path(path), buf.getvalue())
@@ -59,10 +58,18 @@ def save_reconstructions(path: Path, originals: torch.Tensor, recons: torch.Tens
     return save_grid(path, torch.cat(rows), per_row)
 
 
+def _save_figure(fig, path: Path) -> Path:
+    """Lays out, writes atomically as PNG, and closes a matplotlib figure."""
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
+    return Path(path)
+
+
 def plot_curves(path: Path, history: Sequence[dict]) -> Path:
     """Training curves from metrics.json's per-epoch records: one panel per logged term."""
-    import io
-
     terms = [k[len("train_"):] for k in history[0] if k.startswith("train_")]
     epochs = [r["epoch"] for r in history]
     fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.2), squeeze=False)
@@ -74,18 +81,11 @@ def plot_curves(path: Path, history: Sequence[dict]) -> Path:
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
     axes[0][0].legend()
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
+    return _save_figure(fig, path)
 
 
 def plot_latent_scatter(path: Path, codes: torch.Tensor, labels: torch.Tensor | None, title: str) -> Path:
     """Posterior means (N, 2) as points, coloured by label when there are labels."""
-    import io
-
     codes = codes.detach().cpu().numpy()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     has_labels = labels is not None and bool((labels >= 0).all())
@@ -95,9 +95,4 @@ def plot_latent_scatter(path: Path, codes: torch.Tensor, labels: torch.Tensor | 
         fig.colorbar(points, ax=ax, label="label")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(Path(path), buf.getvalue())
-    return Path(path)
+    return _save_figure(fig, path)

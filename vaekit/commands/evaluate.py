@@ -42,7 +42,9 @@ def run(args) -> int:
         x, y = x[: args.limit], y[: args.limit]
     x, y = x.to(device), y.to(device)
     labels = y if getattr(model, "num_labels", 0) else None
-    with tqdm(total=x.shape[0], unit="img", desc=f"K={args.iw_samples}", disable=args.json, file=sys.stderr) as bar:
+    own_measures = hasattr(model, "evaluate_split")  # no importance sampling: its own measures, no per-image bar
+    with tqdm(total=x.shape[0], unit="img", desc=f"K={args.iw_samples}", disable=args.json or own_measures,
+              file=sys.stderr) as bar:
         result = evaluate(model, x, labels, k=args.iw_samples, batch_size=args.batch_size, seed=args.seed, progress=bar)
     result = {"split": args.split, **result}
     atomic_write_text(args.run_dir / f"eval-{args.split}.json", json.dumps(result, indent=2) + "\n")

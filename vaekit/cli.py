@@ -27,7 +27,17 @@ COMMANDS: dict[str, str] = {
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default, and keeps the line breaks of descriptions."""
+    """Shows each option's default, and keeps the line breaks of descriptions.
+
+    Options whose help already states the default (their parser default is None, meaning "the
+    config's own default") are left as written.
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "(default" in text or action.default is None or action.default is False:
+            return text
+        return super()._get_help_string(action)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,7 +23,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_dir_argument(p)
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="which split to evaluate")
     p.add_argument("--iw-samples", "-k", type=int, default=1000, help="importance samples K per image (papers: 5000)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images of the split")
+    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images of the split (default: all)")
     p.add_argument("--batch-size", type=int, default=500, help="images per block (samples are chunked to fit memory)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 

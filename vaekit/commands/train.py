@@ -36,7 +36,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("data")
     d.add_argument("--data", default=None, help=f"dataset name or a path to a folder of images / .npy / .npz (default: {_D.name})")
     d.add_argument("--data-dir", default=None, help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)")
-    d.add_argument("--image-size", type=int, default=None, help="resize images of a folder to this square size")
+    d.add_argument("--image-size", type=int, default=None, help="resize images to this square size (default: keep their size)")
     m = p.add_argument_group("model")
     m.add_argument("--arch", choices=("mlp", "conv"), default=None, help=f"network type (default: {_M.arch})")
     m.add_argument("--hidden", type=int_list, default=None, help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))})")

@@ -21,6 +21,7 @@ import torch
 
 from vaekit import info
 from vaekit.errors import VaekitError
+from vaekit.generate import posterior_means  # noqa: F401  (re-exported: MIG is computed on these codes)
 
 
 def discretize(codes: torch.Tensor, bins: int = 20) -> torch.Tensor:
@@ -72,10 +73,3 @@ def mig(codes: torch.Tensor, factors: torch.Tensor, bins: int = 20) -> dict:
     top = mi.topk(2, dim=0).values  # (2, F)
     gap = (top[0] - top[1]) / h.clamp_min(1e-12)  # (F,); a constant factor scores 0
     return {"mig": float(gap.mean()), "per_factor": gap.tolist(), "mi": mi.tolist(), "entropy": h.tolist()}
-
-
-@torch.no_grad()
-def posterior_means(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """E_q[z|x] of images x (N, C, H, W) in blocks -> (N, D): the codes MIG is computed on."""
-    model.eval()
-    return torch.cat([model.encode(x[i : i + batch_size]).mean for i in range(0, x.shape[0], batch_size)])

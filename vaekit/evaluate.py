@@ -115,7 +115,9 @@ def active_units(posterior_means: torch.Tensor, threshold: float = 0.01) -> int:
 
 
 def _is_binary(model) -> bool:
-    return type(getattr(model, "likelihood", None)).__name__ == "BernoulliLikelihood"
+    from vaekit.nn.heads import BernoulliLikelihood
+
+    return isinstance(getattr(model, "likelihood", None), BernoulliLikelihood)
 
 
 def _memory_budget(device: torch.device) -> int:

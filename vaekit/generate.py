@@ -28,6 +28,15 @@ def sample(model, n: int, prior: Distribution | None = None, labels: torch.Tenso
 
 
 @torch.no_grad()
+def posterior_means(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
+    """E_q[z|x] of images x (N, C, H, W), in blocks -> (N, D); labels y only for a conditional model."""
+    model.eval()
+    labels = y if getattr(model, "num_labels", 0) else None
+    return torch.cat([model.encode(x[i : i + batch_size], None if labels is None else labels[i : i + batch_size]).mean
+                      for i in range(0, x.shape[0], batch_size)])
+
+
+@torch.no_grad()
 def reconstruct(model, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
     """Mean reconstructions of x through the posterior mean: decode(E[z|x])."""
     return model(x, y)

@@ -27,16 +27,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import torch
 
-    from vaekit.generate import traverse
+    from vaekit.generate import posterior_means, traverse
     from vaekit.plots import plot_latent_scatter, save_grid
 
     model, cfg, device = open_run(args)
     x, y = open_split(cfg, args, "test")
     x, y = x[: args.limit].to(device), y[: args.limit]
-    labels = y.to(device) if getattr(model, "num_labels", 0) else None
-    with torch.no_grad():
-        codes = torch.cat([model.encode(x[i : i + 1000], None if labels is None else labels[i : i + 1000]).mean
-                           for i in range(0, x.shape[0], 1000)])  # (N, D)
+    codes = posterior_means(model, x, y.to(device))  # (N, D)
     if codes.shape[1] > 2:
         from vaekit.classical import PCA
 
@@ -47,7 +44,7 @@ def run(args) -> int:
     out = plot_latent_scatter(args.run_dir / "latent-scatter.png", codes_2d, y, title)
     print(f"wrote {out}", file=sys.stderr)
     order = codes.var(dim=0).argsort(descending=True)[: args.rows].tolist()  # most active latents first
-    if labels is None:
+    if not getattr(model, "num_labels", 0):
         grid = traverse(model, x, order, steps=args.steps)
         out = save_grid(args.run_dir / "traversals.png", grid, nrow=args.steps)
         print(f"wrote {out}", file=sys.stderr)

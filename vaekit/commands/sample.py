@@ -33,17 +33,14 @@ def _gmm_prior(model, cfg, args, device):
     import torch
 
     from vaekit.classical import GaussianMixture
+    from vaekit.generate import posterior_means
 
     try:
         k = int(args.prior.split(":", 1)[1])
     except (IndexError, ValueError):
         raise VaekitError(f"--prior takes 'standard' or gmm:K with K a whole number, got {args.prior!r}") from None
     x, y = open_split(cfg, args, "train")
-    x, y = x[:10_000].to(device), y[:10_000].to(device)
-    labels = y if getattr(model, "num_labels", 0) else None
-    with torch.no_grad():
-        codes = torch.cat([model.encode(x[i : i + 1000], None if labels is None else labels[i : i + 1000]).mean
-                           for i in range(0, x.shape[0], 1000)])
+    codes = posterior_means(model, x[:10_000].to(device), y[:10_000].to(device))
     gmm = GaussianMixture(n_components=k, covariance_type="full", random_state=args.seed).fit(codes.double())
 
     class _MixturePrior:

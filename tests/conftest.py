@@ -37,3 +37,13 @@ def digits_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "vae-digits"
     assert main(["train", "vae", "--data", "digits", "--epochs", "40", "--lr", "3e-3", "--out", str(out), *TINY]) == 0
     return out
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked gpu are skipped where PyTorch sees no CUDA device (CI, the dev machine)."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)

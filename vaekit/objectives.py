@@ -43,7 +43,7 @@ class ELBO:
 
     def kl_weight(self, progress: torch.Tensor) -> torch.Tensor:
         if self.warmup_epochs <= 0:
-            return torch.as_tensor(self.beta, device=progress.device)
+            return torch.full_like(progress, self.beta)  # no host-to-device copy: capturable
         return self.beta * torch.clamp(progress / self.warmup_epochs, max=1.0)
 
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
@@ -72,7 +72,7 @@ class CapacityELBO:
 
     def capacity(self, progress: torch.Tensor) -> torch.Tensor:
         if self.capacity_epochs <= 0:
-            return torch.as_tensor(self.capacity_max, device=progress.device)
+            return torch.full_like(progress, self.capacity_max)
         return self.capacity_max * torch.clamp(progress / self.capacity_epochs, max=1.0)
 
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:

@@ -26,7 +26,8 @@ HELP = "train a model and write its checkpoints, metrics and pictures"
 
 _D, _M, _T = DataConfig(), ModelConfig(), TrainConfig()
 # Flags that a resumed run may change; every other setting comes from the run's config.json.
-_RESUMABLE = {"epochs", "device", "quiet", "data_dir"}
+# How the step runs (compile, CUDA graph) changes its speed, not what it computes.
+_RESUMABLE = {"epochs", "device", "quiet", "data_dir", "compile", "cuda_graph"}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -60,6 +61,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto: cuda when there is one)")
     t.add_argument("--log-every", type=int, default=None, help=f"steps between progress updates (default: {_T.log_every})")
     t.add_argument("--eval-every", type=int, default=None, help=f"epochs between validation and checkpoints (default: {_T.eval_every})")
+    s = p.add_argument_group("speed")
+    s.add_argument("--precision", choices=("float32", "tf32", "bf16"), default=None,
+                   help=f"tf32: TensorFloat-32 matrix products on recent GPUs; bf16: the network under bfloat16 autocast (default: {_T.precision})")
+    s.add_argument("--compile", action="store_true", default=None, help="torch.compile the objective (first steps slower while it compiles)")
+    s.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false", default=None,
+                   help="on a GPU, run each step eagerly instead of replaying it from one captured CUDA graph")
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, default=None, help="run directory (default: runs/MODEL-DATA, numbered if taken)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -103,7 +110,7 @@ def config_from_args(args) -> RunConfig:
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args)))
     train = pick(_T, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_end=args.lr_end,
                  grad_clip=args.grad_clip, seed=args.seed, device=args.device, log_every=args.log_every,
-                 eval_every=args.eval_every)
+                 eval_every=args.eval_every, precision=args.precision, compile=args.compile, cuda_graph=args.cuda_graph)
     _check_numbers(model, train)
     return RunConfig(data=data, model=model, train=train)
 
@@ -121,11 +128,13 @@ def _resumed_config(args) -> RunConfig:
                    if k not in _RESUMABLE | {"model", "out", "resume", "overwrite", "set", "_run", "command"} and v is not None)
     if given or args.set:
         flags = ", ".join("--" + k.replace("_", "-") for k in given + (["set"] if args.set else []))
-        raise VaekitError(f"--resume continues with the run's saved config.json: drop {flags} (only --epochs and --device may change)")
+        raise VaekitError(f"--resume continues with the run's saved config.json: drop {flags} "
+                          "(only --epochs, --device, --compile and --no-cuda-graph may change)")
     cfg = RunConfig.load(args.out / "config.json")
     if cfg.model.name != args.model:
         raise VaekitError(f"{args.out} holds a {cfg.model.name!r} run, not {args.model!r}")
-    train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in ("epochs", "device") if getattr(args, k) is not None})
+    train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in ("epochs", "device", "compile", "cuda_graph")
+                                              if getattr(args, k) is not None})
     data = dataclasses.replace(cfg.data, data_dir=args.data_dir or cfg.data.data_dir)
     return dataclasses.replace(cfg, train=train, data=data)
 

@@ -100,7 +100,8 @@ def save_optimizer(path: Path, optimizer: torch.optim.Optimizer, trainer_state: 
                 tensors[f"state.{idx}.{key}"] = value
             else:
                 scalars[f"{idx}.{key}"] = value
-    save_tensors(path, tensors, {"param_groups": sd["param_groups"], "scalars": scalars, "trainer": trainer_state})
+    groups = [{k: v.item() if torch.is_tensor(v) else v for k, v in g.items()} for g in sd["param_groups"]]  # a tensor lr
+    save_tensors(path, tensors, {"param_groups": groups, "scalars": scalars, "trainer": trainer_state})
 
 
 def load_optimizer(path: Path, optimizer: torch.optim.Optimizer) -> dict:
@@ -113,7 +114,12 @@ def load_optimizer(path: Path, optimizer: torch.optim.Optimizer) -> dict:
     for name, value in meta["scalars"].items():
         idx, key = name.split(".", 1)
         state.setdefault(int(idx), {})[key] = value
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    # How this optimizer runs (fused, capturable for a CUDA graph) is this process's choice,
+    # not the saved run's: a run trained eagerly on the CPU resumes in a graph on a GPU.
+    how = ("fused", "capturable", "foreach", "differentiable")
+    groups = [{**saved, **{k: now[k] for k in how if k in now}}
+              for saved, now in zip(meta["param_groups"], optimizer.param_groups)]
+    optimizer.load_state_dict({"state": state, "param_groups": groups})
     return meta["trainer"]
 
 

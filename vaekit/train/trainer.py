@@ -2,8 +2,9 @@
 
 A Python DataLoader per batch, a `.item()` per step and a per-step progress print are what make
 small models slow in popular libraries. Here the whole dataset is moved to the device once;
-each epoch draws a permutation on the device and indexes batches out of it; running sums of the
-loss terms stay on the device and are read only every `log_every` steps and at epoch end.
+each epoch draws a permutation on the device, and the step itself (`vaekit.train.step`) indexes
+its batch out of it, keeps running sums of the loss terms on the device, and on a GPU is replayed
+from one captured CUDA graph. The host reads the sums only every `log_every` steps and at epoch end.
 
 Every epoch is reproducible from (seed, epoch) alone: the permutation, the binarization draws
 and the reparameterization noise are all seeded from it, so `--resume` after a kill replays
@@ -28,6 +29,8 @@ from vaekit.errors import VaekitError
 from vaekit.models import build_model, build_objective
 from vaekit.train import checkpoint as ckpt
 from vaekit.train import distributed
+from vaekit.precision import precision
+from vaekit.train.step import GraphedStep, StepProgram, make_optimizer, set_lr
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -82,13 +85,25 @@ class Trainer:
         if self.world.active:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.step_fn = nn.parallel.DistributedDataParallel(self.step_fn, device_ids=ids)
-        fused = self.device.type == "cuda"  # one kernel for the whole Adam update
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.train.lr, fused=fused)
+        # One CUDA graph per step where it can work: on a GPU, in one process (DDP's bucketed
+        # all-reduce is left to run eagerly).
+        self.graphed = cfg.train.cuda_graph and self.device.type == "cuda" and not self.world.active
+        self.optimizer = make_optimizer(self.model.parameters(), cfg.train.lr, self.device, capturable=self.graphed)
         self.history: list[dict] = []
         self.start_epoch, self.best_val = 0, math.inf
         # The dataset lives on the device from here on.
         self.train_x, self.train_y = data.train_x.to(self.device), data.train_y.to(self.device)
         self.val_x, self.val_y = data.val_x.to(self.device), data.val_y.to(self.device)
+        loss_fn = self.step_fn
+        if cfg.train.compile:
+            # Our own graph capture replaces Inductor's CUDA graphs; elsewhere the default mode.
+            mode = "max-autotune-no-cudagraphs" if self.graphed else None
+            loss_fn = torch.compile(self.step_fn, mode=mode, dynamic=False)
+        self.program = StepProgram(loss_fn, self.model, self.optimizer, self.train_x, self.train_y,
+                                   local_batch=self.local_batch, rank=self.world.rank, world_size=self.world.size,
+                                   binarize=data.dynamic_binarize, grad_clip=cfg.train.grad_clip,
+                                   precision_name=cfg.train.precision)
+        self.run_step = GraphedStep(self.program) if self.graphed else self.program
 
     # -- schedule ---------------------------------------------------------------------------
     def lr_at(self, epoch: int) -> float:
@@ -110,35 +125,18 @@ class Trainer:
 
     # -- one epoch --------------------------------------------------------------------------
     def train_epoch(self, epoch: int, bar) -> dict[str, float]:
-        seed, rank, b = self.cfg.train.seed, self.world.rank, self.local_batch
+        seed, rank, program = self.cfg.train.seed, self.world.rank, self.program
         order = torch.Generator(self.device).manual_seed(_epoch_seed(seed, epoch))  # alike on every rank
-        noise = torch.Generator(self.device).manual_seed(_epoch_seed(seed, epoch, rank))  # this rank's own
-        torch.manual_seed(_epoch_seed(seed, epoch, rank))
-        global_batch = b * self.world.size
-        steps = self.train_x.shape[0] // global_batch  # the last partial batch is dropped: static shapes
         perm = torch.randperm(self.train_x.shape[0], device=self.device, generator=order)
-        progress = torch.tensor(float(epoch), device=self.device)
-        sums, names = None, None
+        torch.manual_seed(_epoch_seed(seed, epoch, rank))  # this rank's own binarization and noise
+        program.start_epoch(perm, epoch)
+        steps, every = program.steps_per_epoch, self.cfg.train.log_every
         self.model.train()
         for step in range(steps):
-            idx = perm[step * global_batch + rank * b : step * global_batch + (rank + 1) * b]
-            x, y = self.train_x[idx], self.train_y[idx]
-            if self.data.dynamic_binarize:
-                x = torch.bernoulli(x, generator=noise)
-            loss, terms = self.step_fn(x, y, progress)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if self.cfg.train.grad_clip:
-                nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
-            self.optimizer.step()
-            progress += 1.0 / steps
-            values = torch.stack([loss.detach(), *(v.detach().mean() for v in terms.values())])
-            sums = values if sums is None else sums + values
-            names = names or ["loss", *terms]
-            every = self.cfg.train.log_every
+            self.run_step()
             if (step + 1) % every == 0 or step + 1 == steps:
-                self._report(bar, epoch, names, sums / (step + 1), (step % every) + 1, global_batch)
-        return dict(zip(names, distributed.all_mean(self.world, sums / steps).tolist()))
+                self._report(bar, epoch, program.names, program.sums / (step + 1), (step % every) + 1, program.global_batch)
+        return dict(zip(program.names, distributed.all_mean(self.world, program.sums / steps).tolist()))
 
     def _report(self, bar, epoch: int, names, means: torch.Tensor, steps_done: int, batch: int) -> None:
         values = dict(zip(names, means.tolist()))  # the one host sync every log_every steps
@@ -161,7 +159,8 @@ class Trainer:
         sums, names, n = None, None, self.val_x.shape[0]
         for start in range(0, n, 1000):
             x, y = self.val_x[start : start + 1000], self.val_y[start : start + 1000]
-            out = self.objective(self.model, x, y, done)
+            with precision(self.cfg.train.precision, self.device):
+                out = self.objective(self.model, x, y, done)
             values = torch.stack([out.loss * x.shape[0], *(v.sum() for v in out.terms.values())])
             sums = values if sums is None else sums + values
             names = names or ["loss", *out.terms]
@@ -170,15 +169,13 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------
     def fit(self) -> list[dict]:
         t = self.cfg.train
-        steps_per_epoch = self.train_x.shape[0] // (self.local_batch * self.world.size)
-        total = (t.epochs - self.start_epoch) * steps_per_epoch
+        total = (t.epochs - self.start_epoch) * self.program.steps_per_epoch
         bar = tqdm(total=total, unit="step", dynamic_ncols=True, mininterval=1.0,
                    disable=not self.show_progress or total == 0)
         try:
             for epoch in range(self.start_epoch, t.epochs):
                 bar.set_description(f"epoch {epoch + 1}/{t.epochs}", refresh=False)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = self.lr_at(epoch)
+                set_lr(self.optimizer, self.lr_at(epoch))
                 began = time.perf_counter()
                 train = self.train_epoch(epoch, bar if self.show_progress else None)
                 seconds = time.perf_counter() - began

@@ -13,12 +13,14 @@ memory budget, and halved on an out-of-memory error, so large K fits any device.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
-from torch.distributions import kl_divergence
+from torch.distributions import Normal, kl_divergence
 
 from vaekit.errors import VaekitError
+from vaekit.precision import precision as numeric_precision
 
 
 def _require_posterior(model) -> None:
@@ -42,7 +44,7 @@ def log_weights(model, x: torch.Tensor, y: torch.Tensor | None, k: int, max_elem
     while done < k:
         take = min(chunk, k - done)
         try:
-            z = q.sample((take,))  # (k_c, B, D)
+            z = _draw(q, take)  # (k_c, B, D)
             lp = model.decode(z, y).log_prob(x)  # (k_c, B)
         except torch.OutOfMemoryError:
             if chunk == 1:
@@ -55,15 +57,27 @@ def log_weights(model, x: torch.Tensor, y: torch.Tensor | None, k: int, max_elem
     return torch.cat(log_w), torch.cat(log_px), q
 
 
+def _draw(q, n: int) -> torch.Tensor:
+    """n draws from q(z|x), (n, B, D). A Gaussian q draws its noise in float32 whatever the
+    precision, so evaluations in float32, bf16 and float64 see the same z and differ only by
+    their arithmetic (two dtypes' generators give unrelated numbers)."""
+    base = getattr(q, "base_dist", q)
+    if not isinstance(base, Normal):
+        return q.sample((n,))
+    eps = torch.randn((n, *base.loc.shape), device=base.loc.device)  # float32
+    return base.loc + base.scale * eps.to(base.loc.dtype)
+
+
 @torch.no_grad()
 def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1000, batch_size: int = 500,
-             max_elements: int | None = None, seed: int = 0, progress=None) -> dict:
+             max_elements: int | None = None, seed: int = 0, progress=None, precision: str = "float32") -> dict:
     """ELBO, importance-sampled NLL with K samples, bits/dim and active units over images x.
 
     A model without a probabilistic encoder provides `evaluate_split(x, y, batch_size, seed)`
     returning its own measures (reconstruction error, codebook usage, ...) and is asked for those.
 
-    x: (N, C, H, W) on the model's device. Returns a dict of floats (nats per image):
+    x: (N, C, H, W) on the model's device. `precision` is one of vaekit.precision.PRECISIONS;
+    float64 evaluates a double copy of the model. Returns a dict of floats (nats per image):
       elbo          E_q[log p(x|z)] - KL(q||p)  (a lower bound on log p(x); negative)
       recon         -E_q[log p(x|z)], the reconstruction term as a loss
       kl            KL(q(z|x) || p(z)), closed form
@@ -72,8 +86,15 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100
       active_units  latents u with Cov_x(E_q[z_u]) > 0.01 (Burda et al. 2015)
       k, n          samples per image, images evaluated
     """
-    if hasattr(model, "evaluate_split"):  # models without q(z|x) (AE, WAE, VQ-VAE) report their own measures
-        return model.evaluate_split(x, y, batch_size=batch_size, seed=seed)
+    if precision == "float64":
+        model, x = copy.deepcopy(model).double(), x.double()
+    with numeric_precision(precision, x.device):
+        if hasattr(model, "evaluate_split"):  # models without q(z|x) (AE, WAE, VQ-VAE) report their own measures
+            return model.evaluate_split(x, y, batch_size=batch_size, seed=seed)
+        return _evaluate_likelihood(model, x, y, k, batch_size, max_elements, seed, progress)
+
+
+def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int | None, seed: int, progress) -> dict:
     _require_posterior(model)
     if k < 1:
         raise VaekitError(f"--iw-samples must be at least 1, got {k}")

@@ -17,6 +17,12 @@ from torch.distributions import Bernoulli, Distribution, Independent, Normal, co
 from vaekit.errors import VaekitError
 
 
+def _densities_dtype(t: torch.Tensor) -> torch.Tensor:
+    """Distribution parameters in float32 at least: under bfloat16 autocast the network's products
+    are bf16, but log-densities summed over hundreds of pixels need float32 (float64 stays)."""
+    return t if t.dtype in (torch.float32, torch.float64) else t.float()
+
+
 class GaussianLatentHead(nn.Module):
     """Features (B, F) -> q(z|x) = N(mu, diag(sigma^2)), event shape (D,).
 
@@ -29,7 +35,7 @@ class GaussianLatentHead(nn.Module):
         self.linear = nn.Linear(in_features, 2 * latent_dim)
 
     def forward(self, h: torch.Tensor) -> Distribution:
-        mu, raw = self.linear(h).chunk(2, dim=-1)  # (B, D) each
+        mu, raw = _densities_dtype(self.linear(h)).chunk(2, dim=-1)  # (B, D) each
         return Independent(Normal(mu, nn.functional.softplus(raw) + 1e-4, validate_args=False), 1, validate_args=False)
 
 
@@ -73,7 +79,7 @@ class BernoulliLikelihood(nn.Module):
         super().__init__()
 
     def forward(self, out: torch.Tensor) -> Distribution:
-        return Independent(Bernoulli(logits=out, validate_args=False), 3, validate_args=False)
+        return Independent(Bernoulli(logits=_densities_dtype(out), validate_args=False), 3, validate_args=False)
 
 
 class GaussianLikelihood(nn.Module):
@@ -97,6 +103,7 @@ class GaussianLikelihood(nn.Module):
             self.raw_scale = nn.Parameter(torch.tensor(math.log(math.expm1(0.1))))  # sigma starts at ~0.1
 
     def forward(self, out: torch.Tensor) -> Distribution:
+        out = _densities_dtype(out)
         if self.variance == "pixel":
             mean_raw, scale_raw = out.chunk(2, dim=-3)  # (..., C, H, W) each
         else:

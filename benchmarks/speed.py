@@ -1,18 +1,32 @@
 """Training and evaluation speed of vaekit against a plain PyTorch loop, side by side in one run.
 
 The model is issue 5's reference: the 784-512-16 VAE with ReLU and a Bernoulli likelihood on
-MNIST, batch 100, Adam 1e-3. Each way of training runs whole epochs, alternating, and the median
-seconds per epoch are printed with their ratio. Evaluation compares vaekit's batched K-sample
-importance-sampled NLL with a loop over images (the way pythae's get_nll works).
+MNIST, batch 100, Adam 1e-3. Every way of training runs `--epochs` whole epochs from the same
+seed, one way after the other; printed are the median seconds per epoch after the first (the
+first holds CUDA-graph capture and compilation, printed apart), the test loss (negative ELBO,
+nats, 10,000 test images) after the last epoch, and each way's speed-up over the plain loop.
 
-    VAEKIT_DATA_DIR=../shared/data python benchmarks/speed.py [--device cpu|cuda] [--repeats 3]
+    ways     plain      a hand-written loop over the same device-resident tensors
+             eager      vaekit's Trainer, each step run op by op (--no-cuda-graph)
+             graph      vaekit's default on a GPU: the whole step replayed from one CUDA graph
+             compiled   graph + torch.compile of the objective (max-autotune)
+    (on a CPU: plain, vaekit, and vaekit with torch.compile)
+
+Evaluation: the K=5000 importance-sampled NLL over `--eval-images` test images, batched, in
+float32, tf32, bf16 and the float64 reference (the figure's change against float64 is printed),
+and a loop over images as pythae's `get_nll` does it (extrapolated from `--loop-images`).
+`--family` adds one row of seconds per epoch for every model of the registry.
+
+    VAEKIT_DATA_DIR=../shared/data python benchmarks/speed.py [--device cpu|cuda] [--epochs 6] [--family]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import statistics
+import tempfile
 import time
 
 import torch
@@ -22,6 +36,7 @@ from torch.nn import functional as F
 from vaekit.config import ModelConfig, RunConfig, TrainConfig
 from vaekit.data import load_dataset
 from vaekit.evaluate import evaluate
+from vaekit.models import MODELS
 from vaekit.train.trainer import Trainer
 
 
@@ -34,11 +49,14 @@ class PlainVAE(nn.Module):
         self.dec = nn.Sequential(nn.Linear(latent, hidden), nn.ReLU(), nn.Linear(hidden, 784))
 
     def loss(self, x: torch.Tensor) -> torch.Tensor:
+        return self.per_example(x).mean()
+
+    def per_example(self, x: torch.Tensor) -> torch.Tensor:
         mu, logvar = self.enc(x).chunk(2, dim=1)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
         recon = F.binary_cross_entropy_with_logits(self.dec(z), x, reduction="none").sum(1)
         kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)
-        return (recon + kl).mean()
+        return recon + kl
 
 
 def plain_epoch(model, opt, x: torch.Tensor, batch: int) -> float:
@@ -70,47 +88,100 @@ def per_image_nll(model, x: torch.Tensor, k: int) -> float:
     return total / x.shape[0]
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--eval-images", type=int, default=1000)
-    ap.add_argument("--loop-images", type=int, default=20, help="images for the per-image loop (it is slow)")
-    ap.add_argument("-k", type=int, default=5000)
-    args = ap.parse_args()
-    device = torch.device(args.device)
-    data = load_dataset("mnist")
-    cfg = RunConfig(model=ModelConfig(hidden=(512,), latent_dim=16, likelihood="bernoulli"),
-                    train=TrainConfig(epochs=args.repeats, batch_size=100, lr=1e-3, device=args.device, log_every=10**9))
-    import tempfile
+def _summary(name: str, times: list[float], test_loss: float, base: float | None = None) -> str:
+    steady = statistics.median(times[1:]) if len(times) > 1 else times[0]
+    ratio = f"  x{base / steady:5.2f} vs plain" if base else ""
+    return f"{name:<9} first epoch {times[0]:7.3f} s  then {steady:7.3f} s/epoch  test loss {test_loss:7.2f}{ratio}"
 
-    trainer = Trainer(cfg, data, tempfile.mkdtemp(), show_progress=False)
-    plain = PlainVAE().to(device)
-    opt = torch.optim.Adam(plain.parameters(), lr=1e-3)
-    x_flat = data.train_x.to(device).flatten(1)
-    ours, theirs = [], []
-    for epoch in range(args.repeats):
+
+def train_plain(data, device, epochs: int, seed: int = 0) -> tuple[list[float], float]:
+    torch.manual_seed(seed)
+    model = PlainVAE().to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x = data.train_x.to(device).flatten(1)
+    times = [plain_epoch(model, opt, x, 100) for _ in range(epochs)]
+    with torch.no_grad():
+        test = data.test_x.to(device).flatten(1)
+        loss = float(torch.cat([model.per_example(test[i : i + 1000]) for i in range(0, test.shape[0], 1000)]).mean())
+    return times, loss
+
+
+def train_vaekit(data, device, epochs: int, model: str = "vae", **train) -> tuple[list[float], float, Trainer]:
+    cfg = RunConfig(model=ModelConfig(name=model, hidden=(512,), latent_dim=16, likelihood="bernoulli"),
+                    train=TrainConfig(epochs=epochs, batch_size=100, lr=1e-3, device=str(device), log_every=10**9, **train))
+    if model == "vqvae":  # a code grid needs the convolutional network
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, arch="conv", latent_dim=16))
+    trainer = Trainer(cfg, data, tempfile.mkdtemp(prefix="vaekit-speed-"), show_progress=False)
+    times = []
+    for epoch in range(epochs):
         start = time.perf_counter()
         trainer.train_epoch(epoch, None)
         _sync(device)
-        ours.append(time.perf_counter() - start)
-        theirs.append(plain_epoch(plain, opt, x_flat, 100))
-    v, p = statistics.median(ours), statistics.median(theirs)
-    print(f"device={device} threads={torch.get_num_threads()} train_images={x_flat.shape[0]}")
-    print(f"train s/epoch: vaekit {v:.3f}  plain loop {p:.3f}  ratio plain/vaekit {p / v:.2f}")
+        times.append(time.perf_counter() - start)
+    test = data.test_x.to(device)
+    with torch.no_grad():
+        trainer.model.eval()
+        losses = [trainer.objective(trainer.model, test[i : i + 1000], data.test_y[i : i + 1000].to(device),
+                                    torch.tensor(float(epochs), device=device)).loss for i in range(0, test.shape[0], 1000)]
+    return times, float(torch.stack(losses).mean()), trainer
 
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--epochs", type=int, default=6)
+    ap.add_argument("--ways", default=None, help="comma-separated subset of the ways to train (default: all)")
+    ap.add_argument("--eval-images", type=int, default=None, help="test images for the NLL (default: all on a GPU, 1000 on a CPU)")
+    ap.add_argument("--loop-images", type=int, default=None, help="images for the per-image loop (default: 100 on a GPU, 20 on a CPU)")
+    ap.add_argument("-k", type=int, default=5000)
+    ap.add_argument("--family", action="store_true", help="also time every model of the registry (graph on a GPU)")
+    args = ap.parse_args()
+    device = torch.device(args.device)
+    gpu = device.type == "cuda"
+    data = load_dataset("mnist")
+    print(f"device={torch.cuda.get_device_name(device) if gpu else 'cpu'} torch={torch.__version__} "
+          f"threads={torch.get_num_threads()} train_images={data.train_x.shape[0]} epochs={args.epochs}")
+
+    ways = {"plain": None, "eager": {"cuda_graph": False}, "graph": {}, "compiled": {"compile": True}} if gpu else \
+        {"plain": None, "vaekit": {}, "compiled": {"compile": True}}
+    chosen = args.ways.split(",") if args.ways else list(ways)
+    base, trainer = None, None
+    for name in chosen:
+        if ways[name] is None:
+            times, loss = train_plain(data, device, args.epochs)
+            base = statistics.median(times[1:]) if len(times) > 1 else times[0]
+        else:
+            times, loss, t = train_vaekit(data, device, args.epochs, **ways[name])
+            trainer = trainer if name == "compiled" else t  # evaluate a model without compiled wrappers
+        print(_summary(name, times, loss, base if name != "plain" else None), flush=True)
+
+    if args.family:
+        for name in sorted(MODELS):
+            times, loss, _ = train_vaekit(data, device, min(args.epochs, 3), model=name)
+            print(_summary(f"[{name}]", times, loss, base), flush=True)
+
+    if trainer is None:
+        return
     model = trainer.model.eval()
-    x = data.test_x[: args.eval_images].to(device)
+    n = args.eval_images or (data.test_x.shape[0] if gpu else 1000)
+    x = data.test_x[:n].to(device)
+    ref = None
+    for prec in ("float64", "float32", "tf32", "bf16"):
+        evaluate(model, x[:100], k=100, precision=prec)  # warm-up: kernels, cuBLAS handles
+        _sync(device)
+        start = time.perf_counter()
+        result = evaluate(model, x, k=args.k, precision=prec)
+        _sync(device)
+        seconds = time.perf_counter() - start
+        ref = ref if ref is not None else result["nll"]
+        print(f"K={args.k} NLL over {n} test images, batched, {prec:<8} {seconds:8.3f} s  ({seconds / n * 1000:.3f} s per 1000)  "
+              f"nll {result['nll']:.4f}  vs float64 {result['nll'] - ref:+.4f}", flush=True)
+    loop_n = args.loop_images or (100 if gpu else 20)
     start = time.perf_counter()
-    result = evaluate(model, x, k=args.k)
+    per_image_nll(model, x[:loop_n], args.k)
     _sync(device)
-    batched = time.perf_counter() - start
-    start = time.perf_counter()
-    looped_nll = per_image_nll(model, x[: args.loop_images], args.k)
-    looped = (time.perf_counter() - start) / args.loop_images * args.eval_images
-    print(f"K={args.k} NLL over {args.eval_images} test images: batched {batched:.2f} s (nll {result['nll']:.2f}), "
-          f"per-image loop {looped:.2f} s (extrapolated from {args.loop_images}; nll of those {looped_nll:.2f}); "
-          f"ratio {looped / batched:.1f}")
+    looped = (time.perf_counter() - start) / loop_n * 1000
+    print(f"K={args.k} NLL, per-image loop: {looped:.3f} s per 1000 images (extrapolated from {loop_n})")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from tests.conftest import TINY
 from vaekit.cli import main
 from vaekit.config import ModelConfig, RunConfig
 from vaekit.data import load_dataset
-from vaekit.errors import VaekitError
+from vaekit.errors import NoPrior, VaekitError
 from vaekit.generate import interpolate, sample
 from vaekit.models import MODELS, build_model, build_objective
 from vaekit.objectives import ELBO, IWAE, CapacityELBO, Reconstruction, imq_mmd
@@ -89,8 +89,8 @@ def test_samples_have_the_image_shape_or_a_clear_error(name, digits):
     model, _, _ = build(name, digits)
     model.eval()
     labels = torch.arange(5) if getattr(model, "num_labels", 0) else None
-    if not hasattr(model, "prior"):  # AE, a VQ-VAE without its code prior: a VaekitError saying what to do
-        with pytest.raises(VaekitError):
+    if not model.has_prior:  # AE, a VQ-VAE without its code prior: an error saying what to do
+        with pytest.raises(NoPrior, match="vaekit"):
             sample(model, 5)
         return
     images = sample(model, 5, labels=labels)

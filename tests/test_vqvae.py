@@ -13,7 +13,7 @@ import torch
 from vaekit import info
 from vaekit.cli import main
 from vaekit.config import ModelConfig
-from vaekit.errors import VaekitError
+from vaekit.errors import NoPrior, VaekitError
 from vaekit.generate import sample
 from vaekit.models import build_model, build_objective
 from vaekit.models.code_prior import CodePrior, fit_code_prior, load_code_prior, save_code_prior
@@ -145,13 +145,13 @@ def test_model_contract_forward_backward(ema):
 
 def test_sampling_needs_a_code_prior_then_works():
     model, _ = _tiny()
-    assert not hasattr(model, "prior")
-    with pytest.raises(VaekitError, match="train-prior"):
+    assert not model.has_prior
+    with pytest.raises(NoPrior, match="train-prior"):
         sample(model, 4)
     torch.manual_seed(0)
     model.attach_prior(CodePrior(16, (2, 2), dim=16, layers=1, heads=2))
     images = sample(model.eval(), 5)
-    assert images.shape == (5, 1, 8, 8) and hasattr(model, "prior")
+    assert images.shape == (5, 1, 8, 8) and model.has_prior
     with pytest.raises(VaekitError, match="train-prior"):
         model.attach_prior(CodePrior(8, (2, 2), dim=16, layers=1, heads=2))
 

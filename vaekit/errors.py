@@ -8,3 +8,8 @@ prints that line and exits with status 2; library users can catch it.
 
 class VaekitError(Exception):
     """A user-facing error: bad input, missing data, a run directory that already exists."""
+
+
+class NoPrior(VaekitError):
+    """A model without p(z) (an AE, a VQ-VAE before `train-prior`) was asked to sample; the
+    message says what to do instead. `model.has_prior` tells beforehand."""

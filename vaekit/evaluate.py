@@ -24,7 +24,7 @@ from vaekit.precision import precision as numeric_precision
 
 
 def _require_posterior(model) -> None:
-    if not (hasattr(model, "encode") and hasattr(model, "prior")):
+    if not getattr(model, "has_prior", False):
         raise VaekitError(f"{type(model).__name__} has no probabilistic encoder q(z|x), so its likelihood cannot be estimated")
 
 

@@ -1,4 +1,12 @@
-"""Models under one contract: `encode(x, y) -> q(z|x)`, `decode(z, y) -> p(x|z)`, `prior() -> p(z)`.
+"""Models under one contract, which every command and the trainer rely on and nothing more:
+
+    encode(x, y=None) -> q(z|x)      a torch Distribution, batch (B,), event (D,)
+    decode(z, y=None) -> p(x|z)      batch z.shape[:-1], event (C, H, W); z may carry leading dims
+    has_prior                        whether prior() exists (False: an AE, a VQ-VAE before train-prior)
+    prior() -> p(z)                  event (D,); raises vaekit.errors.NoPrior, saying what to do, if none
+    forward(x, y=None)               the mean reconstruction, shaped like x
+    num_labels                       (conditional models) classes of y
+    evaluate_split(x, y, ...)        (optional) a model without a density q(z|x) reports its own measures
 
 Importing this package registers every model in `MODELS` (see `vaekit.models.registry`).
 """

@@ -9,10 +9,9 @@ through rsample), and its variance is zero. It has no density, so nothing asks a
 `log_prob`: `vaekit eval` uses the model's own `evaluate_split` (reconstruction errors) instead
 of the importance-sampled likelihood.
 
-The plain AE has no prior, so it cannot sample on its own: `model.prior` raises a `NoPrior`
-error (a VaekitError that is also an AttributeError, so `hasattr(model, "prior")` is False) that
-suggests `vaekit sample RUN --prior gmm:10`, which fits a mixture to the training codes, or a
-VAE. The WAE (Tolstikhin et al. 2017) is the same network trained so that its codes follow
+The plain AE has no prior, so it cannot sample on its own: `has_prior` is False and `prior()`
+raises a `NoPrior` error that suggests `vaekit sample RUN --prior gmm:10`, which fits a mixture
+to the training codes, or a VAE. The WAE (Tolstikhin et al. 2017) is the same network trained so that its codes follow
 p(z) = N(0, I), so it has that prior and samples through the decoder.
 """
 
@@ -22,22 +21,18 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
-from vaekit.errors import VaekitError
+from vaekit.errors import NoPrior
 from vaekit.models.registry import MODELS, ModelSpec
 from vaekit.nn import build_backbones, build_likelihood
 from vaekit.nn.heads import PointMass
 from vaekit.objectives import Reconstruction, imq_mmd
 
 
-class NoPrior(VaekitError, AttributeError):
-    """An autoencoder without p(z) asked for one (also an AttributeError, so hasattr() is False)."""
-
-
 class Autoencoder(nn.Module):
     """Encoder backbone -> linear code (D,) -> decoder backbone -> likelihood head.
 
     With `standard_prior=True` (the WAE) `prior()` is N(0, I) and the model samples; without it
-    (the plain AE) there is no `prior`, see the module docstring.
+    (the plain AE) it has no prior, see the module docstring.
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, likelihood: nn.Module, latent_dim: int,
@@ -63,16 +58,15 @@ class Autoencoder(nn.Module):
         """The mean reconstruction E[x | z = f(x)], shaped like x."""
         return self.decode(self.encode(x).mean).mean
 
-    def __getattr__(self, name: str):
-        if name == "prior":
-            if not self.standard_prior:
-                raise NoPrior("an autoencoder has no prior p(z) to sample from: use 'vaekit sample RUN --prior gmm:10' "
-                              "(a mixture fitted to the training codes) or train a vae or wae")
-            return self._standard_normal
-        return super().__getattr__(name)
+    @property
+    def has_prior(self) -> bool:
+        return self.standard_prior
 
-    def _standard_normal(self) -> Distribution:
-        """p(z) = N(0, I), event shape (D,) (the WAE's prior)."""
+    def prior(self) -> Distribution:
+        """p(z) = N(0, I), event shape (D,), for the WAE; the plain AE has none."""
+        if not self.standard_prior:
+            raise NoPrior("an autoencoder has no prior p(z) to sample from: use 'vaekit sample RUN --prior gmm:10' "
+                          "(a mixture fitted to the training codes) or train a vae or wae")
         return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1, validate_args=False)
 
     @torch.no_grad()

@@ -56,6 +56,8 @@ class VAE(nn.Module):
         out = self.decoder(flat)  # (N, P*C, H, W)
         return self.likelihood(out.reshape(*lead, *out.shape[1:]))
 
+    has_prior = True  # it samples: z ~ p(z), x ~ p(x|z)
+
     def prior(self) -> Distribution:
         """p(z) = N(0, I), event shape (D,)."""
         return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1, validate_args=False)

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution
 
-from vaekit.errors import VaekitError
+from vaekit.errors import NoPrior, VaekitError
 from vaekit.models.registry import MODELS, ModelSpec, resolve_options
 from vaekit.nn import build_likelihood
 from vaekit.nn.heads import PointMass
@@ -70,9 +70,9 @@ def _decoder(code_dim: int, channels, out_channels: int, blocks: int, act: str) 
 class VQVAE(nn.Module):
     """Encoder -> vector quantizer -> decoder -> likelihood, with an optional prior over codes.
 
-    `prior` exists only once a code prior is attached (`attach_prior`, done by `load_run` when the
-    run has one), so `hasattr(model, "prior")` says whether the model can sample; asking for it
-    before then raises a VaekitError that says to run `vaekit train-prior`.
+    It can sample only once a code prior is attached (`attach_prior`, done by `load_run` when the
+    run has one): `has_prior` says so, and `prior()` before then raises a NoPrior error that says
+    to run `vaekit train-prior`.
     """
 
     def __init__(self, image_shape, channels, code_dim: int, quantizer: nn.Module, likelihood: nn.Module,
@@ -133,14 +133,14 @@ class VQVAE(nn.Module):
                               f"this model has {self.quantizer.num_codes} on {self.grid[1:]}: run 'vaekit train-prior' again")
         self.code_prior = code_prior
 
-    def __getattr__(self, name: str):
-        if name == "prior":
-            if self._modules.get("code_prior") is None:
-                raise NoCodePrior("this VQ-VAE has no prior over its codes yet: run 'vaekit train-prior RUN_DIR' first")
-            return self._code_prior
-        return super().__getattr__(name)
+    @property
+    def has_prior(self) -> bool:
+        return self.code_prior is not None
 
-    def _code_prior(self) -> "CodeGridPrior":
+    def prior(self) -> "CodeGridPrior":
+        """The attached code prior as a distribution over flattened code vectors."""
+        if self.code_prior is None:
+            raise NoPrior("this VQ-VAE has no prior over its codes yet: run 'vaekit train-prior RUN_DIR' first")
         return CodeGridPrior(self)
 
     # -- evaluation ---------------------------------------------------------------------------
@@ -148,10 +148,6 @@ class VQVAE(nn.Module):
     def evaluate_split(self, x: torch.Tensor, y=None, batch_size: int = 500, seed: int = 0) -> dict:
         """Reconstruction and codebook measures over images x (N, C, H, W); see `vqvae_measures`."""
         return vqvae_measures(self, x, batch_size, seed)
-
-
-class NoCodePrior(VaekitError, AttributeError):
-    """A VQ-VAE asked to sample before a code prior was fitted (also an AttributeError, for hasattr)."""
 
 
 class CodeGridPrior:

@@ -12,6 +12,6 @@ start=$(date +%s)
 $PY vaekit train vae --data binarized-mnist --hidden 200,200 --activation tanh --latent-dim 50 \
     --epochs "$EPOCHS" --batch-size 100 --lr 1e-3 --lr-end 1e-4 --eval-every 10 --out "$RUN" --overwrite --quiet
 mid=$(date +%s)
-$PY vaekit eval "$RUN" --iw-samples 5000 --json
+$PY vaekit eval "$RUN" --iw-samples 5000 --precision "${PRECISION:-float32}" --json
 end=$(date +%s)
 echo "epochs=$EPOCHS train_seconds=$((mid - start)) eval_seconds=$((end - mid))"

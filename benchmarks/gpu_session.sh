@@ -52,7 +52,7 @@ iwae)
     echo "train_seconds=$(( $(date +%s) - start ))" | tee -a "$LOGS/iwae.log"
     $PY -m vaekit eval runs/gpu-iwae --iw-samples 5000 --precision tf32 --json 2>&1 | tail -1 | tee -a "$LOGS/iwae.log" ;;
 vqvae)
-    $PY benchmarks/bench_vqvae.py --part vqvae --epochs 15 --prior-epochs 10 --prior-dim 128 --prior-layers 4 \
+    $PY benchmarks/bench_vqvae.py --part vqvae --datasets "$(ls devdata | grep -x -e mnist -e fashion-mnist | paste -sd,)" --epochs 15 --prior-epochs 10 --prior-dim 128 --prior-layers 4 \
         --prior-limit 59000 --runs runs/gpu-vqvae 2>&1 | tee "$LOGS/vqvae.log"
     for d in mnist fashion-mnist; do cp runs/gpu-vqvae/*"$d"*/samples.png "$LOGS/vqvae-$d-samples.png" 2>/dev/null; done ;;
 sprites)

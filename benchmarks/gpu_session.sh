@@ -23,7 +23,7 @@ PY=${PY:-python3}
 
 wheels() {  # pythae and what the GPU image lacks, installed beside its torch
     [ -d .whl ] && $PY -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
-        && export PYTHONPATH=$PYTHONPATH:/tmp/site
+        && export PYTHONPATH=/tmp/site:$PYTHONPATH
 }
 
 case "$STAGE" in

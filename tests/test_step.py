@@ -99,6 +99,9 @@ def test_precision_sets_and_restores_tf32_and_rejects_unknown_names():
     with pytest.raises(VaekitError, match="float32, tf32, bf16, float64"):
         with precision("fp8", torch.device("cpu")):
             pass
+    cfg = RunConfig(train=TrainConfig(precision="float64"))  # an evaluation precision, not a training one
+    with pytest.raises(VaekitError, match="float32, tf32, bf16"):
+        Trainer(cfg, load_dataset("digits"), "unused-run-dir", show_progress=False)
 
 
 def _val_loss(run) -> float:

@@ -67,6 +67,8 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True):
         cfg = cfg.for_data(data)
+        if cfg.train.precision not in ("float32", "tf32", "bf16"):
+            raise VaekitError(f"training precision {cfg.train.precision!r} is not one of float32, tf32, bf16")
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
         self.world = distributed.current_world()
         distributed.init(self.world, cfg.train.device)

@@ -170,8 +170,11 @@ def run(args) -> int:
     if args.resume:
         trainer.resume()
     if world.is_main:
+        how = ", ".join(["CUDA graph" if trainer.graphed else "eager steps", *(["compiled"] if cfg.train.compile else []),
+                         cfg.train.precision])
         print(f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} images {'x'.join(map(str, data.image_shape))}) "
-              f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "") + f" -> {args.out}", file=sys.stderr)
+              f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "") + f" ({how}) -> {args.out}",
+              file=sys.stderr)
     try:
         history = trainer.fit()
     finally:

@@ -122,6 +122,17 @@ def test_bad_input_is_one_clear_line(argv, words, capsys, tmp_path):
         assert word in err
 
 
+@pytest.mark.parametrize("flags, words", [
+    (["--temperature", "0"], ["--temperature", "positive"]),
+    (["--temperature", "0.5", "--prior", "gmm:2"], ["--temperature", "own prior"]),
+])
+def test_sample_temperature_errors(digits_run, flags, words, capsys, tmp_path):
+    assert main(["sample", str(digits_run), "--out", str(tmp_path / "s.png"), *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and all(w in err for w in words)
+    assert not (tmp_path / "s.png").exists()
+
+
 def test_resume_refuses_changed_settings(digits_run, capsys):
     assert main(["train", "vae", "--out", str(digits_run), "--resume", "--lr", "0.1", "--quiet"]) == 2
     assert "--lr" in capsys.readouterr().err

@@ -264,3 +264,12 @@ def test_classifier_reads_real_digits(real_data_dir, tmp_path):
     assert set(per_label_accuracy(x, y, net)) == set(range(10))
     with pytest.raises(VaekitError, match="28x28"):
         label_accuracy(torch.zeros(2, 1, 8, 8), torch.zeros(2), net)
+
+
+def test_temperature_narrows_gaussian_samples(digits):
+    model, _, _ = build("vae", digits)
+    model.eval()
+    torch.manual_seed(0)
+    cold, warm = sample(model, 16, temperature=1e-4), sample(model, 16)
+    assert (cold - cold[:1]).abs().max() < 1e-3  # every draw is (almost) the prior mean
+    assert (warm - warm[:1]).abs().max() > 1e-2

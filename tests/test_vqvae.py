@@ -152,6 +152,8 @@ def test_sampling_needs_a_code_prior_then_works():
     model.attach_prior(CodePrior(16, (2, 2), dim=16, layers=1, heads=2))
     images = sample(model.eval(), 5)
     assert images.shape == (5, 1, 8, 8) and model.has_prior
+    greedy = sample(model, 3, temperature=1e-4)  # softmax(logits / T) -> the most likely code each time
+    torch.testing.assert_close(greedy, greedy[:1].expand_as(greedy))
     with pytest.raises(VaekitError, match="train-prior"):
         model.attach_prior(CodePrior(8, (2, 2), dim=16, layers=1, heads=2))
 

@@ -7,17 +7,28 @@ convention: a single Bernoulli draw of every pixel looks like noise and says les
 from __future__ import annotations
 
 import torch
-from torch.distributions import Distribution
+from torch.distributions import Distribution, Independent, Normal
 
 from vaekit.errors import VaekitError
 
 
 @torch.no_grad()
-def sample(model, n: int, prior: Distribution | None = None, labels: torch.Tensor | None = None) -> torch.Tensor:
-    """n images (n, C, H, W) decoded from z ~ prior (the model's own p(z) unless given)."""
+def sample(model, n: int, prior: Distribution | None = None, labels: torch.Tensor | None = None,
+           temperature: float = 1.0) -> torch.Tensor:
+    """n images (n, C, H, W) decoded from z ~ prior (the model's own p(z) unless given).
+
+    temperature T < 1 trades variety for typicality: a Gaussian prior N(mu, sigma^2) becomes
+    N(mu, (T sigma)^2); a VQ-VAE's code prior draws each code from softmax(logits / T).
+    """
     if n < 1:
         raise VaekitError(f"-n must be at least 1, got {n}")
+    if not temperature > 0:
+        raise VaekitError(f"--temperature must be positive, got {temperature}")
+    if temperature != 1.0 and prior is not None:
+        raise VaekitError("--temperature applies to the model's own prior, not to --prior gmm:K")
     prior = prior if prior is not None else model.prior()
+    if temperature != 1.0:
+        prior = _tempered(prior, temperature)
     z = prior.sample((n,))  # (n, D)
     z = z.to(next(model.parameters()).device)
     if getattr(model, "num_labels", 0) and labels is None:
@@ -25,6 +36,16 @@ def sample(model, n: int, prior: Distribution | None = None, labels: torch.Tenso
     if labels is not None and not getattr(model, "num_labels", 0):
         raise VaekitError("--label works only for a conditional model (vaekit train cvae)")
     return model.decode(z, labels).mean
+
+
+def _tempered(prior, temperature: float):
+    if hasattr(prior, "tempered"):  # a VQ-VAE's code prior
+        return prior.tempered(temperature)
+    base = getattr(prior, "base_dist", prior)
+    if isinstance(base, Normal):
+        return Independent(Normal(base.loc, base.scale * temperature, validate_args=False),
+                           prior.reinterpreted_batch_ndims if base is not prior else 0, validate_args=False)
+    raise VaekitError(f"--temperature is defined for Gaussian and code priors, not {type(base).__name__}")
 
 
 @torch.no_grad()

@@ -25,6 +25,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-array", type=Path, default=None, metavar="FILE.npy", help="also save the samples as an (n, C, H, W) float array in [0, 1]")
     p.add_argument("--label", type=int, default=None, help="class to draw, for a conditional model")
     p.add_argument("--prior", default="standard", help="'standard' for p(z), or gmm:K for a K-component mixture fitted to training codes")
+    p.add_argument("--temperature", type=float, default=1.0,
+                   help="below 1: less varied, more typical samples (Gaussian prior: z ~ N(0, T^2 I); "
+                        "VQ-VAE code prior: softmax(logits / T))")
     p.add_argument("--nrow", type=int, default=8, help="images per row")
 
 
@@ -69,7 +72,7 @@ def run(args) -> int:
         if not 0 <= args.label < max(cfg.num_classes, 1):
             raise VaekitError(f"--label must be a class from 0 to {cfg.num_classes - 1}, got {args.label}")
         labels = torch.full((args.n,), args.label, dtype=torch.long, device=device)
-    images = sample(model, args.n, prior=prior, labels=labels)
+    images = sample(model, args.n, prior=prior, labels=labels, temperature=args.temperature)
     out = save_grid(default_out(args, "samples.png"), images, nrow=args.nrow)
     print(f"wrote {out}", file=sys.stderr)
     if args.save_array:

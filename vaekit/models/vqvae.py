@@ -153,13 +153,17 @@ class VQVAE(nn.Module):
 class CodeGridPrior:
     """p(z) of a VQ-VAE with a code prior: draws code grids, returns their vectors flattened (n, D*h*w)."""
 
-    def __init__(self, model: VQVAE):
-        self.model = model
+    def __init__(self, model: VQVAE, temperature: float = 1.0):
+        self.model, self.temperature = model, temperature
+
+    def tempered(self, temperature: float) -> "CodeGridPrior":
+        """The same prior drawing each code from softmax(logits / temperature)."""
+        return CodeGridPrior(self.model, self.temperature * temperature)
 
     @torch.no_grad()
     def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
         n = math.prod(sample_shape) if len(sample_shape) else 1
-        codes = self.model.code_prior.sample(n)  # (n, h, w)
+        codes = self.model.code_prior.sample(n, self.temperature)  # (n, h, w)
         z = self.model.quantizer.lookup(codes).flatten(1)  # (n, D*h*w)
         return z.reshape(*sample_shape, z.shape[-1])
 

@@ -252,7 +252,8 @@ def test_cli_options_reach_the_objective(tmp_path):
 
 
 def test_classifier_reads_real_digits(real_data_dir, tmp_path):
-    from vaekit.classifier import cache_path, label_accuracy, load_classifier, per_label_accuracy, train_classifier
+    from vaekit.classifier import (cache_path, label_accuracy, load_classifier, per_label_accuracy, sample_quality,
+                                   train_classifier)
 
     # A short training (2 epochs on 10,000 images) into a private cache; the full one is 4 epochs on 59,000.
     train_classifier(real_data_dir, verbose=False, cache_dir=tmp_path, epochs=2, limit=10_000)
@@ -264,6 +265,12 @@ def test_classifier_reads_real_digits(real_data_dir, tmp_path):
     assert set(per_label_accuracy(x, y, net)) == set(range(10))
     with pytest.raises(VaekitError, match="28x28"):
         label_accuracy(torch.zeros(2, 1, 8, 8), torch.zeros(2), net)
+    # sample quality: real digits score high; one digit repeated is not varied; noise is not digit-like
+    real = sample_quality(x, net)
+    assert real["mnist_is"] > 6.0 and real["confident"] > 0.5  # this short-trained classifier is less sure than the cached one
+    assert sample_quality(x[y == 3][:100], net)["mnist_is"] < 1.5
+    torch.manual_seed(0)
+    assert sample_quality(torch.rand(500, 1, 28, 28), net)["mnist_is"] < real["mnist_is"] / 2
 
 
 def test_temperature_narrows_gaussian_samples(digits):

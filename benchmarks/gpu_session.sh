@@ -51,7 +51,8 @@ iwae)
 vqvae)
     $PY benchmarks/bench_vqvae.py --part vqvae --datasets "$(ls devdata | grep -x -e mnist -e fashion-mnist | paste -sd,)" --epochs 15 --prior-epochs 10 --prior-dim 128 --prior-layers 4 \
         --prior-limit 59000 --runs runs/gpu-vqvae 2>&1 | tee "$LOGS/vqvae.log"
-    for d in mnist fashion-mnist; do cp runs/gpu-vqvae/*"$d"*/samples.png "$LOGS/vqvae-$d-samples.png" 2>/dev/null; done ;;
+    $PY benchmarks/sample_quality.py runs/gpu-vqvae/vqvae-mnist --temperatures 1,0.8 2>&1 | tee -a "$LOGS/vqvae.log"
+    cp benchmarks/figures/vqvae-*-samples.png "$LOGS/" 2>/dev/null ;;
 sprites)
     $PY benchmarks/bench_vqvae.py --part sprites --sprites-epochs "${EPOCHS:-60}" --betas 1,4,8 --runs runs/gpu-sprites 2>&1 | tee "$LOGS/sprites.log" ;;
 long)

@@ -107,17 +107,22 @@ def load_classifier(data_dir: str | Path | None = None, device: str | torch.devi
 
 
 @torch.no_grad()
-def predict(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None, batch_size: int = 1000) -> torch.Tensor:
-    """The classifier's label (N,) int64 for images (N, 1, 28, 28) in [0, 1]."""
+def probabilities(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None,
+                  batch_size: int = 1000) -> torch.Tensor:
+    """The classifier's p(y|x) (N, 10) for images (N, 1, 28, 28) in [0, 1]."""
     if tuple(images.shape[1:]) != (1, 28, 28):
         raise VaekitError(f"the digit classifier reads 28x28 grey MNIST-like images (N, 1, 28, 28), got {tuple(images.shape)}")
-    device = images.device
-    net = classifier if classifier is not None else load_classifier(data_dir, device)
+    net = classifier if classifier is not None else load_classifier(data_dir, images.device)
     was_training = net.training
     net.eval()
-    labels = torch.cat([net(images[i : i + batch_size].clamp(0, 1)).argmax(1) for i in range(0, images.shape[0], batch_size)])
+    p = torch.cat([net(images[i : i + batch_size].clamp(0, 1)).softmax(1) for i in range(0, images.shape[0], batch_size)])
     net.train(was_training)
-    return labels
+    return p
+
+
+def predict(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None, batch_size: int = 1000) -> torch.Tensor:
+    """The classifier's label (N,) int64 for images (N, 1, 28, 28) in [0, 1]."""
+    return probabilities(images, classifier, data_dir, batch_size).argmax(1)
 
 
 def label_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None, data_dir=None) -> float:
@@ -145,14 +150,7 @@ def sample_quality(images: torch.Tensor, classifier: nn.Module | None = None, da
       confident       share of images whose most likely digit has probability > 0.9
       mean_confidence mean of that top probability
     """
-    if tuple(images.shape[1:]) != (1, 28, 28):
-        raise VaekitError(f"the digit classifier reads 28x28 grey MNIST-like images (N, 1, 28, 28), got {tuple(images.shape)}")
-    net = classifier if classifier is not None else load_classifier(data_dir, images.device)
-    was_training = net.training
-    net.eval()
-    p = torch.cat([net(images[i : i + batch_size].clamp(0, 1)).softmax(1)
-                   for i in range(0, images.shape[0], batch_size)]).double()  # (N, 10)
-    net.train(was_training)
+    p = probabilities(images, classifier, data_dir, batch_size).double()  # (N, 10)
     p_y = p.mean(0)
     h_y = -torch.special.xlogy(p_y, p_y).sum()
     h_y_given_x = -torch.special.xlogy(p, p).sum(1).mean()

@@ -4,7 +4,6 @@ the same model as the plain step."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import warnings
 

@@ -46,7 +46,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     log_every: int = 50  # steps between progress updates: the only host syncs in the loop
     eval_every: int = 1  # epochs between validation + checkpoint (and always after the last)
-    precision: str = "float32"  # float32 | tf32 | bf16 (autocast); see vaekit.train.step
+    precision: str = "float32"  # float32 | tf32 | bf16 (autocast); see vaekit.precision
     compile: bool = False  # torch.compile the objective
     cuda_graph: bool = True  # on a GPU, capture the whole step in one CUDA graph (falls back if it cannot)
 

@@ -19,6 +19,7 @@ import torch
 from vaekit.errors import VaekitError
 
 PRECISIONS = ("float32", "tf32", "bf16", "float64")
+TRAINING_PRECISIONS = PRECISIONS[:3]  # float64 is an evaluation reference only
 
 
 @contextlib.contextmanager

@@ -14,6 +14,7 @@ import sys
 
 from vaekit.commands._common import add_data_dir_argument, add_run_arguments, open_run, open_split
 from vaekit.errors import VaekitError
+from vaekit.precision import PRECISIONS
 
 HELP = "report ELBO, importance-sampled NLL, bits/dim and active units"
 
@@ -25,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--iw-samples", "-k", type=int, default=1000, help="importance samples K per image (papers: 5000)")
     p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images of the split (default: all)")
     p.add_argument("--batch-size", type=int, default=500, help="images per block (samples are chunked to fit memory)")
-    p.add_argument("--precision", choices=("float32", "tf32", "bf16", "float64"), default="float32",
+    p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="arithmetic of the evaluation: tf32 is much faster on recent GPUs; float64 is the reference")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from vaekit.commands._common import int_list
 from vaekit.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaekit.errors import VaekitError
+from vaekit.precision import TRAINING_PRECISIONS
 
 HELP = "train a model and write its checkpoints, metrics and pictures"
 
@@ -62,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t.add_argument("--log-every", type=int, default=None, help=f"steps between progress updates (default: {_T.log_every})")
     t.add_argument("--eval-every", type=int, default=None, help=f"epochs between validation and checkpoints (default: {_T.eval_every})")
     s = p.add_argument_group("speed")
-    s.add_argument("--precision", choices=("float32", "tf32", "bf16"), default=None,
+    s.add_argument("--precision", choices=TRAINING_PRECISIONS, default=None,
                    help=f"tf32: TensorFloat-32 matrix products on recent GPUs; bf16: the network under bfloat16 autocast (default: {_T.precision})")
     s.add_argument("--compile", action="store_true", default=None, help="torch.compile the objective (first steps slower while it compiles)")
     s.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false", default=None,

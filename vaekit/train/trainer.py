@@ -27,9 +27,9 @@ from vaekit.config import RunConfig
 from vaekit.data.splits import DataSplits
 from vaekit.errors import VaekitError
 from vaekit.models import build_model, build_objective
+from vaekit.precision import TRAINING_PRECISIONS, precision
 from vaekit.train import checkpoint as ckpt
 from vaekit.train import distributed
-from vaekit.precision import precision
 from vaekit.train.step import GraphedStep, StepProgram, make_optimizer, set_lr
 
 
@@ -67,8 +67,8 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True):
         cfg = cfg.for_data(data)
-        if cfg.train.precision not in ("float32", "tf32", "bf16"):
-            raise VaekitError(f"training precision {cfg.train.precision!r} is not one of float32, tf32, bf16")
+        if cfg.train.precision not in TRAINING_PRECISIONS:
+            raise VaekitError(f"training precision {cfg.train.precision!r} is not one of {', '.join(TRAINING_PRECISIONS)}")
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
         self.world = distributed.current_world()
         distributed.init(self.world, cfg.train.device)

@@ -10,7 +10,8 @@
    with that label and read by the cached MNIST classifier (`vaekit.classifier`): the share read
    as the requested digit. Target: at least 90% for every digit.
 
-    PYTHONPATH=. VAEKIT_DATA_DIR=../shared/data python benchmarks/bench_family.py ae-pca [--epochs 6] [--sizes 2,8,16,32]
+    PYTHONPATH=. VAEKIT_DATA_DIR=../shared/data python benchmarks/bench_family.py ae-pca \
+        [--epochs 6] [--sizes 2,8,16,32]
     PYTHONPATH=. VAEKIT_DATA_DIR=../shared/data python benchmarks/bench_family.py cvae [--epochs 20] [--latent-dim 8]
 
 Runs go to runs/bench-family/ (replaced). Prints markdown tables.
@@ -66,7 +67,8 @@ def ae_pca(args) -> None:
         run, seconds = train("ae", f"ae-{d}", "--latent-dim", str(d), "--epochs", str(args.epochs))
         model, _ = load_run(run)
         m = model.evaluate_split(data.test_x, batch_size=1000)
-        print(f"| {d} | {pca_sse:.2f} | {m['sse']:.2f} | {pca_bce:.1f} | {m['bce']:.1f} | {seconds:.0f} | {args.epochs} |", flush=True)
+        print(f"| {d} | {pca_sse:.2f} | {m['sse']:.2f} | {pca_bce:.1f} | {m['bce']:.1f} | {seconds:.0f} "
+              f"| {args.epochs} |", flush=True)
 
 
 def cvae(args) -> None:
@@ -88,8 +90,10 @@ def cvae(args) -> None:
           f"test ELBO {result['elbo']:.2f}, K=100 NLL {result['nll']:.2f} nats (first 1000 test images, grey MNIST)")
     print("| digit | " + " | ".join(map(str, range(10))) + " | min |")
     print("|---" * 12 + "|")
-    print("| samples read as that digit | " + " | ".join(f"{shares[c]:.1%}" for c in range(10)) + f" | {min(shares.values()):.1%} |")
-    print("| real test images (classifier) | " + " | ".join(f"{real[c]:.1%}" for c in range(10)) + f" | {min(real.values()):.1%} |")
+    print("| samples read as that digit | " + " | ".join(f"{shares[c]:.1%}" for c in range(10))
+          + f" | {min(shares.values()):.1%} |")
+    print("| real test images (classifier) | " + " | ".join(f"{real[c]:.1%}" for c in range(10))
+          + f" | {min(real.values()):.1%} |")
 
 
 def main() -> None:
@@ -103,7 +107,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     args.epochs = args.epochs or (6 if args.which == "ae-pca" else 20)
-    print(f"device: {'cuda' if torch.cuda.is_available() else 'cpu'}, torch {torch.__version__}, threads {args.threads}")
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    print(f"device: {device}, torch {torch.__version__}, threads {args.threads}")
     ae_pca(args) if args.which == "ae-pca" else cvae(args)
 
 

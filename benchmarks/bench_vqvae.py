@@ -84,7 +84,8 @@ def parse_args(argv=None):
     p.add_argument("--datasets", default="mnist,fashion-mnist")
     p.add_argument("--epochs", type=int, default=3, help="VQ-VAE training epochs")
     p.add_argument("--prior-epochs", type=int, default=2, help="code prior epochs")
-    p.add_argument("--prior-dim", type=int, default=64, help="code prior width (CPU-sized; the command's default is 128)")
+    p.add_argument("--prior-dim", type=int, default=64,
+                   help="code prior width (CPU-sized; the command's default is 128)")
     p.add_argument("--prior-layers", type=int, default=2)
     p.add_argument("--prior-limit", type=int, default=20000, help="fit the prior on the first N training images")
     p.add_argument("--reuse", action="store_true", help="keep VQ-VAE runs already in --runs (refit only the prior)")

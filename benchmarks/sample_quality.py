@@ -5,7 +5,8 @@ For each run and temperature: n prior samples (decoded means), their MNIST Incep
 the first n real test images give the reference row. Works for any run that can sample
 (VAE-family, WAE, a VQ-VAE with its code prior).
 
-    PYTHONPATH=. VAEKIT_DATA_DIR=../shared/data python benchmarks/sample_quality.py RUN [RUN ...] [--temperatures 1,0.8] [-n 1000]
+    PYTHONPATH=. VAEKIT_DATA_DIR=../shared/data python benchmarks/sample_quality.py RUN [RUN ...] \
+        [--temperatures 1,0.8] [-n 1000]
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def main() -> None:
     print("| images | temperature | MNIST IS | read with p > 0.9 | mean top probability |")
     print("|---|---|---|---|---|")
     real = sample_quality(load_dataset("mnist").test_x[: args.n].to(device), net)
-    print(f"| {args.n} real test images | | {real['mnist_is']:.2f} | {real['confident']:.1%} | {real['mean_confidence']:.3f} |")
+    print(f"| {args.n} real test images | | {real['mnist_is']:.2f} | {real['confident']:.1%} "
+          f"| {real['mean_confidence']:.3f} |")
     for run in args.runs:
         model, _ = load_run(run, device=device)
         for t in (float(v) for v in args.temperatures.split(",")):

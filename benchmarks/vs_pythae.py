@@ -177,7 +177,8 @@ def main() -> None:
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
-    ap.add_argument("--nll-images", type=int, default=None, help="test images for the NLL (default 1000 on a GPU, 100 on a CPU)")
+    ap.add_argument("--nll-images", type=int, default=None,
+                    help="test images for the NLL (default 1000 on a GPU, 100 on a CPU)")
     ap.add_argument("--nll-batch-size", type=int, default=100, help="get_nll's batch_size (its default, 100)")
     ap.add_argument("--nll-rounds", type=int, default=5, help="chunks of the NLL images, pythae and vaekit in turn")
     ap.add_argument("-k", type=int, default=5000, help="importance samples per image")
@@ -192,8 +193,9 @@ def main() -> None:
     data = load_dataset("mnist")
     versions = {p: importlib.metadata.version(p) for p in ("pythae", "pydantic")}
     header = (f"device={_machine(device)} torch={torch.__version__} python={platform.python_version()} "
-              f"vaekit={_vaekit_state()} pythae={versions['pythae']} pydantic={versions['pydantic']} threads={torch.get_num_threads()} "
-              f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')} train_images={data.train_x.shape[0]} epochs={args.epochs}")
+              f"vaekit={_vaekit_state()} pythae={versions['pythae']} pydantic={versions['pydantic']} "
+              f"threads={torch.get_num_threads()} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')} "
+              f"train_images={data.train_x.shape[0]} epochs={args.epochs}")
     print(header, flush=True)
     if not args.show_pythae:
         for name in list(logging.root.manager.loggerDict):
@@ -247,10 +249,12 @@ def main() -> None:
     steady = {name: _steady(t) for name, t in times.items()}
     print()
     for name in ("pythae", "plain", "vaekit"):
-        extra = f"  (whole pythae epoch, eval pass included: {_steady(timer.epoch_times):.3f} s)" if name == "pythae" else ""
+        whole = f"  (whole pythae epoch, eval pass included: {_steady(timer.epoch_times):.3f} s)"
+        extra = whole if name == "pythae" else ""
         print(f"{name:<7} first epoch {times[name][0]:7.3f} s  then {steady[name]:7.3f} s/epoch  "
               f"test loss {losses[name]:7.2f} nats{extra}")
-    print(f"ratios: pythae/vaekit {steady['pythae'] / steady['vaekit']:.2f}   plain/vaekit {steady['plain'] / steady['vaekit']:.2f}",
+    print(f"ratios: pythae/vaekit {steady['pythae'] / steady['vaekit']:.2f}   "
+          f"plain/vaekit {steady['plain'] / steady['vaekit']:.2f}",
           flush=True)
 
     # K-sample importance-sampled NLL: pythae's get_nll (its model) against vaekit's evaluate (vaekit's),
@@ -278,7 +282,8 @@ def main() -> None:
     pythae_s, vaekit_s = secs["pythae"] / n * 1000, secs["vaekit"] / n * 1000
     print(f"K={args.k} NLL on {n} test images ({-(-n // step)} chunks of {step}, in turn): pythae get_nll "
           f"{pythae_s:.3f} s per 1000 images (its model's nll {nlls['pythae']:.2f}, batch_size={args.nll_batch_size})  "
-          f"vaekit evaluate {vaekit_s:.3f} s per 1000 (its model's nll {nlls['vaekit']:.2f})  ratio {pythae_s / vaekit_s:.1f}",
+          f"vaekit evaluate {vaekit_s:.3f} s per 1000 (its model's nll {nlls['vaekit']:.2f})  "
+          f"ratio {pythae_s / vaekit_s:.1f}",
           flush=True)
 
     # a block for BENCHMARKS.md
@@ -291,7 +296,8 @@ def main() -> None:
           f"| test loss pythae / plain / vaekit | K={args.k} NLL s per 1000 images: pythae get_nll / vaekit | ratio |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {date} | {machine}, torch {torch.__version__} | {steady['pythae']:.2f} | {steady['plain']:.2f} | "
-          f"{steady['vaekit']:.2f} | {steady['pythae'] / steady['vaekit']:.2f} | {steady['plain'] / steady['vaekit']:.2f} | "
+          f"{steady['vaekit']:.2f} | {steady['pythae'] / steady['vaekit']:.2f} | "
+          f"{steady['plain'] / steady['vaekit']:.2f} | "
           f"{losses['pythae']:.1f} / {losses['plain']:.1f} / {losses['vaekit']:.1f} | "
           f"{pythae_s:.3g} / {vaekit_s:.3g} ({n} images) | {pythae_s / vaekit_s:.1f} |")
     shutil.rmtree(work, ignore_errors=True)

@@ -36,7 +36,8 @@ def test_python_dash_m_trains_and_evaluates(tmp_path):
     for name in ("config.json", "model.safetensors", "last.safetensors", "metrics.json",
                  "training-curves.png", "samples.png", "reconstructions.png"):
         assert (run / name).is_file(), name
-    done = subprocess.run([*cmd, "eval", str(run), "--iw-samples", "20", "--json"], check=True, capture_output=True, text=True)
+    done = subprocess.run([*cmd, "eval", str(run), "--iw-samples", "20", "--json"], check=True, capture_output=True,
+                          text=True)
     result = json.loads(done.stdout)
     assert EVAL_KEYS <= set(result)
     assert result["k"] == 20 and result["n"] == 200
@@ -44,7 +45,8 @@ def test_python_dash_m_trains_and_evaluates(tmp_path):
 
 
 def test_pictures_and_arrays(digits_run, tmp_path, capsys):
-    assert main(["sample", str(digits_run), "-n", "10", "--out", str(tmp_path / "s.png"), "--save-array", str(tmp_path / "s.npy")]) == 0
+    assert main(["sample", str(digits_run), "-n", "10", "--out", str(tmp_path / "s.png"), "--save-array",
+                 str(tmp_path / "s.npy")]) == 0
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (10, 1, 8, 8) and samples.dtype == np.float32
     assert 0.0 <= samples.min() and samples.max() <= 1.0 and samples.std() > 0.01

@@ -23,7 +23,8 @@ def _env() -> dict:
 
 def test_two_gloo_ranks_match_one_process(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, "-m", "vaekit", *ARGS, "--out", str(one)], check=True, env=_env(), capture_output=True)
+    subprocess.run([sys.executable, "-m", "vaekit", *ARGS, "--out", str(one)], check=True, env=_env(),
+                   capture_output=True)
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "vaekit"]
     done = subprocess.run([*launcher, *ARGS, "--out", str(two)], env=_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]

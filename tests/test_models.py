@@ -34,7 +34,8 @@ def digits():
 
 
 def tiny_config(name: str, digits, **options) -> RunConfig:
-    model = ModelConfig(name=name, hidden=(64,), channels=(8, 16), latent_dim=4, likelihood="bernoulli", options=options)
+    model = ModelConfig(name=name, hidden=(64,), channels=(8, 16), latent_dim=4, likelihood="bernoulli",
+                        options=options)
     return RunConfig(model=model, image_shape=tuple(digits.image_shape), num_classes=digits.num_classes)
 
 
@@ -243,7 +244,8 @@ def test_cli_trains_and_uses_each_model(name, tmp_path, capsys):
 
 def test_cli_options_reach_the_objective(tmp_path):
     run = tmp_path / "dae"
-    assert main(["train", "ae", "--set", "noise=0.3", "--set", "corruption=mask", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    assert main(["train", "ae", "--set", "noise=0.3", "--set", "corruption=mask", "--epochs", "1", "--out", str(run),
+                 *TINY]) == 0
     assert RunConfig.load(run / "config.json").model.options == {"noise": 0.3, "corruption": "mask"}
     assert main(["train", "iwae", "--beta", "2", "--epochs", "1", "--out", str(tmp_path / "x"), *TINY]) == 2
     assert main(["train", "ae", "--set", "corruption=blur", "--epochs", "1", "--out", str(tmp_path / "y"), *TINY]) == 2
@@ -267,7 +269,8 @@ def test_classifier_reads_real_digits(real_data_dir, tmp_path):
         label_accuracy(torch.zeros(2, 1, 8, 8), torch.zeros(2), net)
     # sample quality: real digits score high; one digit repeated is not varied; noise is not digit-like
     real = sample_quality(x, net)
-    assert real["mnist_is"] > 6.0 and real["confident"] > 0.5  # this short-trained classifier is less sure than the cached one
+    # this short-trained classifier is less sure than the cached one
+    assert real["mnist_is"] > 6.0 and real["confident"] > 0.5
     assert sample_quality(x[y == 3][:100], net)["mnist_is"] < 1.5
     torch.manual_seed(0)
     assert sample_quality(torch.rand(500, 1, 28, 28), net)["mnist_is"] < real["mnist_is"] / 2

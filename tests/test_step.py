@@ -72,7 +72,8 @@ def test_a_tensor_learning_rate_survives_a_checkpoint_either_way(tmp_path):
     net(torch.randn(4, 3)).sum().backward()
     graph_like.step()
     set_lr(graph_like, 5e-4)
-    assert torch.is_tensor(graph_like.param_groups[0]["lr"]) and float(graph_like.param_groups[0]["lr"]) == pytest.approx(5e-4)
+    lr = graph_like.param_groups[0]["lr"]
+    assert torch.is_tensor(lr) and float(lr) == pytest.approx(5e-4)
     ckpt.save_optimizer(tmp_path / "opt.safetensors", graph_like, {"epoch": 1})
     eager = make_optimizer(net.parameters(), 1e-3, torch.device("cpu"), capturable=False)
     assert ckpt.load_optimizer(tmp_path / "opt.safetensors", eager) == {"epoch": 1}

@@ -47,18 +47,20 @@ class DigitCNN(nn.Module):
 def cache_path(cache_dir: str | Path | None = None) -> Path:
     if cache_dir is None:
         xdg = os.environ.get("XDG_CACHE_HOME")
-        cache_dir = os.environ.get("VAEKIT_CACHE_DIR") or (Path(xdg) / "vaekit" if xdg else Path.home() / ".cache" / "vaekit")
+        default = Path(xdg) / "vaekit" if xdg else Path.home() / ".cache" / "vaekit"
+        cache_dir = os.environ.get("VAEKIT_CACHE_DIR") or default
     return Path(cache_dir).expanduser() / "classifiers" / FILE_NAME
 
 
 def train_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", verbose: bool = True,
-                     cache_dir: str | Path | None = None, epochs: int | None = None, limit: int | None = None) -> DigitCNN:
+                     cache_dir: str | Path | None = None, epochs: int | None = None,
+                     limit: int | None = None) -> DigitCNN:
     """Trains the classifier on MNIST's training split, writes it to `cache_path(cache_dir)`, returns it.
 
     `epochs` and `limit` (training images) shorten training below the cached default, for tests.
     """
     from vaekit.data import load_dataset
-    from vaekit.train.checkpoint import save_tensors
+    from vaekit.io import save_tensors
 
     s = {**SETTINGS, **({"epochs": epochs} if epochs else {}), **({"limit": limit} if limit else {})}
     data = load_dataset("mnist", data_dir)
@@ -92,7 +94,7 @@ def train_classifier(data_dir: str | Path | None = None, device: str | torch.dev
 def load_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", train: bool = True,
                     cache_dir: str | Path | None = None) -> DigitCNN:
     """The cached classifier in eval mode; trained first when missing (unless train=False)."""
-    from vaekit.train.checkpoint import load_tensors
+    from vaekit.io import load_tensors
 
     path = cache_path(cache_dir)
     if not path.is_file():
@@ -111,21 +113,25 @@ def probabilities(images: torch.Tensor, classifier: nn.Module | None = None, dat
                   batch_size: int = 1000) -> torch.Tensor:
     """The classifier's p(y|x) (N, 10) for images (N, 1, 28, 28) in [0, 1]."""
     if tuple(images.shape[1:]) != (1, 28, 28):
-        raise VaekitError(f"the digit classifier reads 28x28 grey MNIST-like images (N, 1, 28, 28), got {tuple(images.shape)}")
+        raise VaekitError("the digit classifier reads 28x28 grey MNIST-like images (N, 1, 28, 28), "
+                          f"got {tuple(images.shape)}")
     net = classifier if classifier is not None else load_classifier(data_dir, images.device)
     was_training = net.training
     net.eval()
-    p = torch.cat([net(images[i : i + batch_size].clamp(0, 1)).softmax(1) for i in range(0, images.shape[0], batch_size)])
+    p = torch.cat([net(images[i : i + batch_size].clamp(0, 1)).softmax(1)
+                   for i in range(0, images.shape[0], batch_size)])
     net.train(was_training)
     return p
 
 
-def predict(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None, batch_size: int = 1000) -> torch.Tensor:
+def predict(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None,
+            batch_size: int = 1000) -> torch.Tensor:
     """The classifier's label (N,) int64 for images (N, 1, 28, 28) in [0, 1]."""
     return probabilities(images, classifier, data_dir, batch_size).argmax(1)
 
 
-def label_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None, data_dir=None) -> float:
+def label_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None,
+                   data_dir=None) -> float:
     """The share of images (N, 1, 28, 28) the classifier assigns to their given labels (N,)."""
     predicted = predict(images, classifier, data_dir)
     return float((predicted == labels.to(predicted.device)).double().mean())

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from vaekit.errors import VaekitError
+from vaekit.io import atomic_write_text
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ class RunConfig:
     image_shape: tuple[int, int, int] | None = None
     num_classes: int = 0
 
-    def for_data(self, data) -> "RunConfig":
+    def for_data(self, data) -> RunConfig:
         """This config with what depends on the data filled in: 'auto' likelihood, image shape, classes."""
         likelihood = data.likelihood if self.model.likelihood == "auto" else self.model.likelihood
         return dataclasses.replace(self, model=dataclasses.replace(self.model, likelihood=likelihood),
@@ -71,7 +72,7 @@ class RunConfig:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
+    def from_dict(cls, raw: dict[str, Any]) -> RunConfig:
         raw = dict(raw)
         sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
         parts = {key: _build(kind, raw.pop(key, {}), key) for key, kind in sections.items()}
@@ -80,12 +81,10 @@ class RunConfig:
                    num_classes=top.num_classes)
 
     def save(self, path: Path) -> None:
-        from vaekit.train.checkpoint import atomic_write_text
-
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def load(cls, path: Path) -> "RunConfig":
+    def load(cls, path: Path) -> RunConfig:
         try:
             return cls.from_dict(json.loads(Path(path).read_text()))
         except (OSError, json.JSONDecodeError) as err:

@@ -20,16 +20,20 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from vaekit.errors import VaekitError
+from vaekit.info import bits_per_dim
+from vaekit.nn.heads import is_discrete
 from vaekit.precision import precision as numeric_precision
 
 
 def _require_posterior(model) -> None:
     if not getattr(model, "has_prior", False):
-        raise VaekitError(f"{type(model).__name__} has no probabilistic encoder q(z|x), so its likelihood cannot be estimated")
+        raise VaekitError(f"{type(model).__name__} has no probabilistic encoder q(z|x), "
+                          "so its likelihood cannot be estimated")
 
 
 @torch.no_grad()
-def log_weights(model, x: torch.Tensor, y: torch.Tensor | None, k: int, max_elements: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def log_weights(model, x: torch.Tensor, y: torch.Tensor | None, k: int,
+                max_elements: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Importance log-weights for a block of images.
 
     Returns (log_w, log_px_z, q) with log_w and log_px_z shaped (K, B): log_w = log p(x|z) +
@@ -124,21 +128,13 @@ def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int
     }
 
 
-def bits_per_dim(nll: float, dims: int, discrete: bool) -> float:
-    """nats per image -> bits per pixel. A density on [0, 1] becomes one on 256 grey levels by
-    adding log 256 per pixel (uniform dequantization), so continuous figures compare with discrete ones."""
-    return (nll / dims + (0.0 if discrete else math.log(256))) / math.log(2)
-
-
 def active_units(posterior_means: torch.Tensor, threshold: float = 0.01) -> int:
     """Number of latent dimensions whose posterior mean varies across the data: Cov_x(E_q[z_u]) > threshold."""
     return int((posterior_means.double().var(dim=0) > threshold).sum())
 
 
 def _is_binary(model) -> bool:
-    from vaekit.nn.heads import BernoulliLikelihood
-
-    return isinstance(getattr(model, "likelihood", None), BernoulliLikelihood)
+    return is_discrete(getattr(model, "likelihood", None))
 
 
 def _memory_budget(device: torch.device) -> int:

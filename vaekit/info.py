@@ -29,7 +29,7 @@ from vaekit.errors import VaekitError
 
 __all__ = [
     "InputError", "entropy", "cross_entropy", "kl_divergence", "js_divergence",
-    "conditional_entropy", "mutual_information", "gaussian_kl", "kl_monte_carlo", "MonteCarloKL",
+    "conditional_entropy", "mutual_information", "gaussian_kl", "kl_monte_carlo", "MonteCarloKL", "bits_per_dim",
 ]
 
 SUM_TOL = 1e-6
@@ -316,3 +316,9 @@ def kl_monte_carlo(p: torch.distributions.Distribution, q: torch.distributions.D
         x = p.rsample((n,)) if p.has_rsample else p.sample((n,))
     ratio = p.log_prob(x) - q.log_prob(x)  # (n, *batch)
     return MonteCarloKL(ratio.mean(0), ratio.std(0) / math.sqrt(n))
+
+
+def bits_per_dim(nll: float, dims: int, discrete: bool) -> float:
+    """nats per image -> bits per pixel. A density on [0, 1] becomes one on 256 grey levels by
+    adding log 256 per pixel (uniform dequantization), so continuous figures compare with discrete ones."""
+    return (nll / dims + (0.0 if discrete else math.log(256))) / math.log(2)

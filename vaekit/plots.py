@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib
 
@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from vaekit.train.checkpoint import atomic_write_bytes  # noqa: E402
+from vaekit.io import atomic_write_bytes  # noqa: E402
 
 
 def image_grid(images: torch.Tensor | np.ndarray, nrow: int, pad: int = 1, min_size: int = 320) -> np.ndarray:

@@ -56,7 +56,7 @@ class LinearGaussianModel:
         self.dtype = dtype
 
     @classmethod
-    def from_params(cls, W, b, noise_variance: float) -> "LinearGaussianModel":
+    def from_params(cls, W, b, noise_variance: float) -> LinearGaussianModel:
         """A model with given W (d, m), b (d,) and sigma^2, e.g. to check identities."""
         W, np_ = as_tensor(W, torch.float64, "W")
         model = cls(W.shape[1], dtype=W.dtype)
@@ -71,7 +71,7 @@ class LinearGaussianModel:
         self.W_, self.mean_, self.noise_variance_ = to_kind(W, numpy), to_kind(b, numpy), s2
 
     # ------------------------------------------------------------ fitting
-    def fit(self, X, y=None) -> "LinearGaussianModel":
+    def fit(self, X, y=None) -> LinearGaussianModel:
         """Fit by maximum likelihood ('ml', closed form) or EM ('em'); returns ``self``."""
         X, np_ = as_tensor(X, self.dtype)
         n, d = X.shape

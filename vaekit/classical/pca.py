@@ -50,7 +50,7 @@ class PCA:
         self.n_components = n_components
         self.dtype = dtype
 
-    def fit(self, X, y=None) -> "PCA":
+    def fit(self, X, y=None) -> PCA:
         """Fit the axes to X (n_samples, n_features); returns ``self``."""
         X, self._numpy = as_tensor(X, self.dtype)
         n, d = X.shape

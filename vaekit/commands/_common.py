@@ -20,20 +20,23 @@ def int_list(text: str) -> tuple[int, ...]:
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a folder written by 'vaekit train'")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--which", choices=("best", "last"), default="best", help="the best-validation or the last checkpoint")
+    p.add_argument("--which", choices=("best", "last"), default="best",
+                   help="the best-validation or the last checkpoint")
     p.add_argument("--seed", type=int, default=0, help="seed for the random draws")
 
 
 def add_data_dir_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", type=Path, default=None,
-                   help="where dataset files live (default: the run's setting, else $VAEKIT_DATA_DIR, else the user cache)")
+                   help="where dataset files live (default: the run's setting, else $VAEKIT_DATA_DIR, "
+                        "else the user cache)")
 
 
 def open_run(args):
     """(model on the chosen device, RunConfig, device) for a run directory."""
     import torch
 
-    from vaekit.train import load_run, resolve_device
+    from vaekit.models import load_run
+    from vaekit.train.trainer import resolve_device
 
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)

@@ -24,7 +24,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_dir_argument(p)
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="which split to evaluate")
     p.add_argument("--iw-samples", "-k", type=int, default=1000, help="importance samples K per image (papers: 5000)")
-    p.add_argument("--limit", type=int, default=None, help="evaluate only the first N images of the split (default: all)")
+    p.add_argument("--limit", type=int, default=None,
+                   help="evaluate only the first N images of the split (default: all)")
     p.add_argument("--batch-size", type=int, default=500, help="images per block (samples are chunked to fit memory)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="arithmetic of the evaluation: tf32 is much faster on recent GPUs; float64 is the reference")
@@ -35,7 +36,7 @@ def run(args) -> int:
     from tqdm.auto import tqdm
 
     from vaekit.evaluate import evaluate
-    from vaekit.train.checkpoint import atomic_write_text
+    from vaekit.io import atomic_write_text
 
     if args.limit is not None and args.limit < 1:
         raise VaekitError(f"--limit must be at least 1, got {args.limit}")

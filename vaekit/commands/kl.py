@@ -30,7 +30,7 @@ def _parse(text: str, name: str) -> list[float] | None:
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise VaekitError(f"--{name} must be comma-separated numbers or 'uniform', got {text!r}")
+        raise VaekitError(f"--{name} must be comma-separated numbers or 'uniform', got {text!r}") from None
     if not values:
         raise VaekitError(f"--{name} is empty: give comma-separated probabilities")
     return values

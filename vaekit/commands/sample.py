@@ -22,9 +22,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_dir_argument(p)
     p.add_argument("-n", type=int, default=64, help="how many samples")
     p.add_argument("--out", type=Path, default=None, help="the picture (default: RUN_DIR/samples.png)")
-    p.add_argument("--save-array", type=Path, default=None, metavar="FILE.npy", help="also save the samples as an (n, C, H, W) float array in [0, 1]")
+    p.add_argument("--save-array", type=Path, default=None, metavar="FILE.npy",
+                   help="also save the samples as an (n, C, H, W) float array in [0, 1]")
     p.add_argument("--label", type=int, default=None, help="class to draw, for a conditional model")
-    p.add_argument("--prior", default="standard", help="'standard' for p(z), or gmm:K for a K-component mixture fitted to training codes")
+    p.add_argument("--prior", default="standard",
+                   help="'standard' for p(z), or gmm:K for a K-component mixture fitted to training codes")
     p.add_argument("--temperature", type=float, default=1.0,
                    help="below 1: less varied, more typical samples (Gaussian prior: z ~ N(0, T^2 I); "
                         "VQ-VAE code prior: softmax(logits / T))")

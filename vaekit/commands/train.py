@@ -36,36 +36,52 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("model", choices=list(MODELS), help="which model to train")
     d = p.add_argument_group("data")
-    d.add_argument("--data", default=None, help=f"dataset name or a path to a folder of images / .npy / .npz (default: {_D.name})")
-    d.add_argument("--data-dir", default=None, help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)")
-    d.add_argument("--image-size", type=int, default=None, help="resize images to this square size (default: keep their size)")
+    d.add_argument("--data", default=None,
+                   help=f"dataset name or a path to a folder of images / .npy / .npz (default: {_D.name})")
+    d.add_argument("--data-dir", default=None,
+                   help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)")
+    d.add_argument("--image-size", type=int, default=None,
+                   help="resize images to this square size (default: keep their size)")
     m = p.add_argument_group("model")
     m.add_argument("--arch", choices=("mlp", "conv"), default=None, help=f"network type (default: {_M.arch})")
-    m.add_argument("--hidden", type=int_list, default=None, help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))})")
-    m.add_argument("--channels", type=int_list, default=None, help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})")
-    m.add_argument("--activation", default=None, help=f"relu, tanh, elu, gelu, silu, leaky-relu, softplus (default: {_M.activation})")
+    m.add_argument("--hidden", type=int_list, default=None,
+                   help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))})")
+    m.add_argument("--channels", type=int_list, default=None,
+                   help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})")
+    m.add_argument("--activation", default=None,
+                   help=f"relu, tanh, elu, gelu, silu, leaky-relu, softplus (default: {_M.activation})")
     m.add_argument("--latent-dim", type=int, default=None, help=f"size of z (default: {_M.latent_dim})")
     m.add_argument("--likelihood", choices=("auto", "bernoulli", "gaussian"), default=None,
-                   help="p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face (default: auto)")
+                   help="p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face "
+                        "(default: auto)")
     m.add_argument("--gaussian-variance", choices=("pixel", "global"), default=None,
-                   help=f"Gaussian likelihood: a learned scale per pixel or one global scale (default: {_M.gaussian_variance})")
+                   help="Gaussian likelihood: a learned scale per pixel or one global scale "
+                        f"(default: {_M.gaussian_variance})")
     m.add_argument("--beta", type=float, default=None, help="weight on the KL term (default: 1; above 1 is a beta-VAE)")
-    m.add_argument("--kl-warmup", type=float, default=None, metavar="EPOCHS", help="raise the KL weight linearly from 0 over this many epochs (default: 0)")
-    m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a model-specific option, e.g. --set k=5 (repeatable)")
+    m.add_argument("--kl-warmup", type=float, default=None, metavar="EPOCHS",
+                   help="raise the KL weight linearly from 0 over this many epochs (default: 0)")
+    m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="a model-specific option, e.g. --set k=5 (repeatable)")
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=None, help=f"passes over the training split (default: {_T.epochs})")
     t.add_argument("--batch-size", type=int, default=None, help=f"examples per step (default: {_T.batch_size})")
     t.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default: {_T.lr:g})")
-    t.add_argument("--lr-end", type=float, default=None, help="decay the learning rate log-linearly to this by the last epoch (default: constant)")
-    t.add_argument("--grad-clip", type=float, default=None, help="clip the gradient norm to this (default: no clipping)")
+    t.add_argument("--lr-end", type=float, default=None,
+                   help="decay the learning rate log-linearly to this by the last epoch (default: constant)")
+    t.add_argument("--grad-clip", type=float, default=None,
+                   help="clip the gradient norm to this (default: no clipping)")
     t.add_argument("--seed", type=int, default=None, help=f"random seed (default: {_T.seed})")
     t.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto: cuda when there is one)")
-    t.add_argument("--log-every", type=int, default=None, help=f"steps between progress updates (default: {_T.log_every})")
-    t.add_argument("--eval-every", type=int, default=None, help=f"epochs between validation and checkpoints (default: {_T.eval_every})")
+    t.add_argument("--log-every", type=int, default=None,
+                   help=f"steps between progress updates (default: {_T.log_every})")
+    t.add_argument("--eval-every", type=int, default=None,
+                   help=f"epochs between validation and checkpoints (default: {_T.eval_every})")
     s = p.add_argument_group("speed")
     s.add_argument("--precision", choices=TRAINING_PRECISIONS, default=None,
-                   help=f"tf32: TensorFloat-32 matrix products on recent GPUs; bf16: the network under bfloat16 autocast (default: {_T.precision})")
-    s.add_argument("--compile", action="store_true", default=None, help="torch.compile the objective (first steps slower while it compiles)")
+                   help="tf32: TensorFloat-32 matrix products on recent GPUs; bf16: the network under bfloat16 "
+                        f"autocast (default: {_T.precision})")
+    s.add_argument("--compile", action="store_true", default=None,
+                   help="torch.compile the objective (first steps slower while it compiles)")
     s.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false", default=None,
                    help="on a GPU, run each step eagerly instead of replaying it from one captured CUDA graph")
     o = p.add_argument_group("output")
@@ -117,16 +133,20 @@ def config_from_args(args) -> RunConfig:
 
 
 def _check_numbers(model: ModelConfig, train: TrainConfig) -> None:
-    for name, value in (("--epochs", train.epochs), ("--batch-size", train.batch_size), ("--latent-dim", model.latent_dim), ("--log-every", train.log_every), ("--eval-every", train.eval_every)):
+    for name, value in (("--epochs", train.epochs), ("--batch-size", train.batch_size),
+                        ("--latent-dim", model.latent_dim), ("--log-every", train.log_every),
+                        ("--eval-every", train.eval_every)):
         if value < 1:
             raise VaekitError(f"{name} must be at least 1, got {value}")
     if train.lr <= 0 or (train.lr_end is not None and train.lr_end <= 0):
-        raise VaekitError(f"learning rates must be positive, got --lr {train.lr:g}" + (f" --lr-end {train.lr_end:g}" if train.lr_end else ""))
+        raise VaekitError(f"learning rates must be positive, got --lr {train.lr:g}"
+                          + (f" --lr-end {train.lr_end:g}" if train.lr_end else ""))
 
 
 def _resumed_config(args) -> RunConfig:
     given = sorted(k for k, v in vars(args).items()
-                   if k not in _RESUMABLE | {"model", "out", "resume", "overwrite", "set", "_run", "command"} and v is not None)
+                   if k not in _RESUMABLE | {"model", "out", "resume", "overwrite", "set", "_run", "command"}
+                   and v is not None)
     if given or args.set:
         flags = ", ".join("--" + k.replace("_", "-") for k in given + (["set"] if args.set else []))
         raise VaekitError(f"--resume continues with the run's saved config.json: drop {flags} "
@@ -171,10 +191,13 @@ def run(args) -> int:
     if args.resume:
         trainer.resume()
     if world.is_main:
-        how = ", ".join(["CUDA graph" if trainer.graphed else "eager steps", *(["compiled"] if cfg.train.compile else []),
+        how = ", ".join(["CUDA graph" if trainer.graphed else "eager steps",
+                         *(["compiled"] if cfg.train.compile else []),
                          cfg.train.precision])
-        print(f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} images {'x'.join(map(str, data.image_shape))}) "
-              f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "") + f" ({how}) -> {args.out}",
+        print(f"training {cfg.model.name} on {data.name} "
+              f"({data.train_x.shape[0]} images {'x'.join(map(str, data.image_shape))}) "
+              f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "")
+              + f" ({how}) -> {args.out}",
               file=sys.stderr)
     try:
         history = trainer.fit()
@@ -207,7 +230,8 @@ def _write_pictures(trainer, data, out: Path) -> None:
     model.eval()
     torch.manual_seed(trainer.cfg.train.seed)
     x, y = data.test_x[:32].to(trainer.device), data.test_y[:32].to(trainer.device)
-    labels = torch.arange(64, device=trainer.device) % max(1, data.num_classes) if getattr(model, "num_labels", 0) else None
+    conditional = getattr(model, "num_labels", 0)
+    labels = torch.arange(64, device=trainer.device) % max(1, data.num_classes) if conditional else None
     if model.has_prior:
         save_grid(out / "samples.png", sample(model, 64, labels=labels), nrow=8)
     save_reconstructions(out / "reconstructions.png", x, reconstruct(model, x, y if labels is not None else None))

@@ -22,7 +22,7 @@ from ``<data_dir>/frey/frey_rawface.mat``; missing files are downloaded (SHA-256
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch

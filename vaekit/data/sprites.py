@@ -116,7 +116,8 @@ def make_sprites(n: int = SPRITES_COUNT, seed: int = 0, image_size=None) -> Spri
                          likelihood="bernoulli", num_classes=len(SHAPES), factors={k: v[2] for k, v in parts.items()})
 
 
-def load_sprites(data_dir: Path | None = None, *, image_size=None, seed: int = 0, download: bool = True) -> SpritesSplits:
+def load_sprites(data_dir: Path | None = None, *, image_size=None, seed: int = 0,
+                 download: bool = True) -> SpritesSplits:
     """The `sprites` dataset: SPRITES_COUNT = 20,000 images (1, 64, 64), split 16000/2000/2000.
 
     Generated, not downloaded: `data_dir` and `download` are ignored. `seed` (default 0) picks the

@@ -8,14 +8,12 @@
     num_labels                       (conditional models) classes of y
     evaluate_split(x, y, ...)        (optional) a model without a density q(z|x) reports its own measures
 
-Importing this package registers every model in `MODELS` (see `vaekit.models.registry`).
+Every model is listed once, in `vaekit.models.registry.MODELS`; `load_run` (vaekit.models.run)
+reads a trained run back. See docs/architecture.md.
 """
 
 from vaekit.models.registry import MODELS, ModelSpec, build_model, build_objective, get_spec, resolve_options
-from vaekit.models import vae  # noqa: F401  (registers vae)
-from vaekit.models import ae  # noqa: F401  (registers ae)
-from vaekit.models import family  # noqa: F401  (registers beta-vae, cvae, iwae, wae)
-from vaekit.models import vqvae  # noqa: F401  (registers vqvae)
+from vaekit.models.run import load_run
 from vaekit.models.vae import VAE
 
-__all__ = ["MODELS", "ModelSpec", "VAE", "build_model", "build_objective", "get_spec", "resolve_options"]
+__all__ = ["MODELS", "ModelSpec", "VAE", "build_model", "build_objective", "get_spec", "load_run", "resolve_options"]

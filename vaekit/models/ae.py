@@ -22,10 +22,9 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from vaekit.errors import NoPrior
-from vaekit.models.registry import MODELS, ModelSpec
 from vaekit.nn import build_backbones, build_likelihood
 from vaekit.nn.heads import PointMass
-from vaekit.objectives import Reconstruction, imq_mmd
+from vaekit.objectives import imq_mmd
 
 
 class Autoencoder(nn.Module):
@@ -98,7 +97,8 @@ def reconstruction_measures(model: Autoencoder, x: torch.Tensor, batch_size: int
         mmd = z.new_zeros(())
         if model.standard_prior and xb.shape[0] > 1:  # the unbiased estimate needs two codes at least
             mmd, mmd_images = imq_mmd(z, model.prior().sample((xb.shape[0],))), mmd_images + xb.shape[0]
-        totals += torch.stack([-p.log_prob(xb).sum(), (p.mean - xb).pow(2).sum(), bce.sum(), mmd * xb.shape[0]]).double()
+        totals += torch.stack([-p.log_prob(xb).sum(), (p.mean - xb).pow(2).sum(), bce.sum(),
+                               mmd * xb.shape[0]]).double()
     n = x.shape[0]
     recon, sse, bce, mmd = totals.tolist()
     out = {"recon": recon / n, "sse": sse / n, "mse": sse / n / x[0].numel(), "bce": bce / n, "n": n}
@@ -119,7 +119,3 @@ def build_wae(cfg, image_shape, num_classes: int) -> Autoencoder:
     """The WAE's network: a deterministic autoencoder with p(z) = N(0, I)."""
     return build_autoencoder(cfg, image_shape, num_classes, standard_prior=True)
 
-
-MODELS["ae"] = ModelSpec(build_autoencoder, Reconstruction, {"noise": 0.0, "corruption": "gaussian"},
-                         "deterministic autoencoder, reconstruction loss; --set noise=0.3 makes it denoising "
-                         "(corruption=gaussian or mask); no prior: sample with --prior gmm:K")

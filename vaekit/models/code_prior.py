@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from vaekit.errors import VaekitError
+from vaekit.io import atomic_write_text, load_tensors, save_tensors
 
 PRIOR_WEIGHTS, PRIOR_RECORD = "prior.safetensors", "prior.json"
 
@@ -37,7 +38,8 @@ class CodePrior(nn.Module):
         length = grid_hw[0] * grid_hw[1]
         self.token = nn.Embedding(num_codes + 1, dim)  # the last index is the start token
         self.position = nn.Parameter(0.02 * torch.randn(1, length, dim))
-        block = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout, activation="gelu", batch_first=True, norm_first=True)
+        block = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout, activation="gelu", batch_first=True,
+                                           norm_first=True)
         self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
         self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, num_codes)
         self.register_buffer("causal", nn.Transformer.generate_square_subsequent_mask(length), persistent=False)
@@ -118,8 +120,6 @@ def code_nll(prior: CodePrior, codes: torch.Tensor, batch_size: int = 1000) -> f
 
 def save_code_prior(run_dir: Path, prior: CodePrior, record: dict) -> Path:
     """Writes prior.safetensors (weights + config, one atomic file) and prior.json (a readable record)."""
-    from vaekit.train.checkpoint import atomic_write_text, save_tensors
-
     run_dir = Path(run_dir)
     save_tensors(run_dir / PRIOR_WEIGHTS, prior.state_dict(), {"config": prior.config})
     atomic_write_text(run_dir / PRIOR_RECORD, json.dumps({"config": prior.config, **record}, indent=2) + "\n")
@@ -128,8 +128,6 @@ def save_code_prior(run_dir: Path, prior: CodePrior, record: dict) -> Path:
 
 def load_code_prior(run_dir: Path, device: str | torch.device = "cpu") -> CodePrior | None:
     """The code prior saved in run_dir, in eval mode, or None when the run has none."""
-    from vaekit.train.checkpoint import load_tensors
-
     path = Path(run_dir) / PRIOR_WEIGHTS
     if not path.is_file():
         return None

@@ -1,4 +1,4 @@
-"""The VAE family as registry entries: one network class each, different objectives.
+"""The VAE family's pieces for the registry (`vaekit.models.registry.MODELS`): shared networks, other objectives.
 
     beta-vae   the VAE with weight beta on the KL (Higgins et al. 2017), or with a KL capacity
                raised over training (Burgess et al. 2018) when capacity_max > 0
@@ -14,10 +14,8 @@ VAE, beta-VAE, CVAE and IWAE share `vaekit.models.vae.VAE`; the AE and WAE share
 from __future__ import annotations
 
 from vaekit.errors import VaekitError
-from vaekit.models.ae import build_wae
-from vaekit.models.registry import MODELS, ModelSpec
 from vaekit.models.vae import build_vae
-from vaekit.objectives import ELBO, IWAE, WAEMMD, CapacityELBO
+from vaekit.objectives import ELBO, IWAE, CapacityELBO
 
 
 def beta_vae_objective(beta: float = 4.0, warmup_epochs: float = 0.0, capacity_max: float = 0.0,
@@ -44,14 +42,3 @@ def iwae_objective(k: int = 5):
         raise VaekitError(f"--set k must be at least 1 (importance samples), got {k}")
     return IWAE(k)
 
-
-MODELS["beta-vae"] = ModelSpec(
-    build_vae, beta_vae_objective,
-    {"beta": 4.0, "warmup_epochs": 0.0, "capacity_max": 0.0, "capacity_epochs": 20.0, "gamma": 1000.0},
-    "beta-VAE: KL weighted by beta (Higgins et al. 2017); --set capacity_max=25 for capacity annealing (Burgess et al. 2018)")
-MODELS["cvae"] = ModelSpec(build_cvae, ELBO, {"beta": 1.0, "warmup_epochs": 0.0},
-                           "conditional VAE: q(z|x,y), p(x|z,y) (Sohn et al. 2015); sample with --label L")
-MODELS["iwae"] = ModelSpec(build_vae, iwae_objective, {"k": 5},
-                           "importance-weighted autoencoder: the VAE trained on the k-sample bound (Burda et al. 2015)")
-MODELS["wae"] = ModelSpec(build_wae, WAEMMD, {"mmd_weight": 10.0, "cost": "nll"},
-                          "Wasserstein autoencoder, MMD penalty with IMQ kernels (Tolstikhin et al. 2017)")

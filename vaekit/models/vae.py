@@ -13,9 +13,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
-from vaekit.models.registry import MODELS, ModelSpec
 from vaekit.nn import GaussianLatentHead, build_backbones, build_likelihood
-from vaekit.objectives import ELBO
 
 
 class VAE(nn.Module):
@@ -75,6 +73,3 @@ def build_vae(cfg, image_shape, num_classes: int, conditional: bool = False) -> 
                                cfg.hidden, cfg.channels, cfg.activation, extra_in=labels)
     return VAE(enc, GaussianLatentHead(enc.out_features, cfg.latent_dim), dec, likelihood, cfg.latent_dim, labels)
 
-
-MODELS["vae"] = ModelSpec(build_vae, ELBO, {"beta": 1.0, "warmup_epochs": 0.0},
-                          "variational autoencoder trained on the ELBO (Kingma & Welling 2013)")

@@ -26,10 +26,11 @@ from torch import nn
 from torch.distributions import Distribution
 
 from vaekit.errors import NoPrior, VaekitError
-from vaekit.models.registry import MODELS, ModelSpec, resolve_options
+from vaekit.info import bits_per_dim
+from vaekit.models.code_prior import load_code_prior
 from vaekit.nn import build_likelihood
-from vaekit.nn.heads import PointMass
 from vaekit.nn.backbones import activation
+from vaekit.nn.heads import PointMass, is_discrete
 from vaekit.nn.quantize import build_quantizer, perplexity
 from vaekit.objectives import LossOutput
 
@@ -130,14 +131,15 @@ class VQVAE(nn.Module):
             return
         if code_prior.num_codes != self.quantizer.num_codes or tuple(code_prior.grid_hw) != self.grid[1:]:
             raise VaekitError(f"the code prior is for {code_prior.num_codes} codes on a {code_prior.grid_hw} grid, "
-                              f"this model has {self.quantizer.num_codes} on {self.grid[1:]}: run 'vaekit train-prior' again")
+                              f"this model has {self.quantizer.num_codes} on {self.grid[1:]}: "
+                              "run 'vaekit train-prior' again")
         self.code_prior = code_prior
 
     @property
     def has_prior(self) -> bool:
         return self.code_prior is not None
 
-    def prior(self) -> "CodeGridPrior":
+    def prior(self) -> CodeGridPrior:
         """The attached code prior as a distribution over flattened code vectors."""
         if self.code_prior is None:
             raise NoPrior("this VQ-VAE has no prior over its codes yet: run 'vaekit train-prior RUN_DIR' first")
@@ -156,7 +158,7 @@ class CodeGridPrior:
     def __init__(self, model: VQVAE, temperature: float = 1.0):
         self.model, self.temperature = model, temperature
 
-    def tempered(self, temperature: float) -> "CodeGridPrior":
+    def tempered(self, temperature: float) -> CodeGridPrior:
         """The same prior drawing each code from softmax(logits / temperature)."""
         return CodeGridPrior(self.model, self.temperature * temperature)
 
@@ -180,8 +182,6 @@ def vqvae_measures(model: VQVAE, x: torch.Tensor, batch_size: int = 500, seed: i
       nll_bound     recon + prior_nll: an upper bound on -log p(x), the paper's bound, since
                     q(k|x) is one-hot and KL(q || p) = -log p(k(x)); bits_per_dim: the same per pixel
     """
-    from vaekit.evaluate import bits_per_dim
-
     model.eval()
     torch.manual_seed(seed)
     k = model.quantizer.num_codes
@@ -200,9 +200,8 @@ def vqvae_measures(model: VQVAE, x: torch.Tensor, batch_size: int = 500, seed: i
     out = {"recon": recon, "mse": sq / x[0].numel(), "perplexity": float(perplexity(counts)),
            "codes_used": used, "usage": used / k, "n": n}
     if model.code_prior is not None:
-        binary = type(model.likelihood).__name__ == "BernoulliLikelihood"
         out |= {"prior_nll": prior_nll, "nll_bound": recon + prior_nll,
-                "bits_per_dim": bits_per_dim(recon + prior_nll, x[0].numel(), discrete=binary)}
+                "bits_per_dim": bits_per_dim(recon + prior_nll, x[0].numel(), discrete=is_discrete(model.likelihood))}
     return out
 
 
@@ -218,8 +217,8 @@ class VQLoss:
     and the batch's perplexity and usage (repeated per example).
     """
 
-    def __init__(self, commitment: float = 0.25, **model_options):
-        self.commitment = commitment  # the other options shape the model, not the loss
+    def __init__(self, commitment: float = 0.25):
+        self.commitment = commitment
 
     def __call__(self, model: VQVAE, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
         z_e = model.encode_grid(x)  # (B, D, h, w)
@@ -231,18 +230,19 @@ class VQLoss:
                                  "perplexity": q.perplexity * ones, "usage": q.usage * ones})
 
 
-OPTIONS = {"codebook_size": 128, "commitment": 0.25, "ema": True, "decay": 0.99, "restart_after": 100, "res_blocks": 2}
+def build_vqvae(cfg, image_shape, num_classes: int, *, codebook_size: int = 128, ema: bool = True,
+                decay: float = 0.99, restart_after: int = 100, res_blocks: int = 2) -> VQVAE:
+    """A VQ-VAE from a ModelConfig: latent_dim = code dimension D, channels = stride-2 widths.
 
-
-def build_vqvae(cfg, image_shape, num_classes: int) -> VQVAE:
-    """A VQ-VAE from a ModelConfig: latent_dim = code dimension D, channels = stride-2 widths."""
-    o = resolve_options("vqvae", cfg.options)
+    codebook_size K codes; ema: codebook updated by moving averages (decay) rather than by its loss
+    term; restart_after: steps a code may go unused before it is moved onto an encoder output;
+    res_blocks: residual blocks in encoder and decoder.
+    """
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
-    quantizer = build_quantizer(int(o["codebook_size"]), cfg.latent_dim, bool(o["ema"]), float(o["decay"]),
-                                int(o["restart_after"]))
-    return VQVAE(image_shape, cfg.channels, cfg.latent_dim, quantizer, likelihood, int(o["res_blocks"]), cfg.activation)
+    quantizer = build_quantizer(int(codebook_size), cfg.latent_dim, bool(ema), float(decay), int(restart_after))
+    return VQVAE(image_shape, cfg.channels, cfg.latent_dim, quantizer, likelihood, int(res_blocks), cfg.activation)
 
 
-MODELS["vqvae"] = ModelSpec(build_vqvae, VQLoss, OPTIONS,
-                            "VQ-VAE: discrete code grid, EMA or learned codebook (van den Oord et al. 2017); "
-                            "sample after 'vaekit train-prior'")
+def load_code_prior_into(model: VQVAE, run_dir, device) -> None:
+    """The registry's `load_extras` hook: attach the run's code prior (prior.safetensors) when fitted."""
+    model.attach_prior(load_code_prior(run_dir, device))

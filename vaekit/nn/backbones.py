@@ -9,7 +9,7 @@ one backbone serves every model and every likelihood.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -59,7 +59,8 @@ class MLPEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     """(B, D) -> hidden layers (mirrored) -> (B, P*C, H, W) with P parameters per pixel."""
 
-    def __init__(self, latent_dim: int, hidden: Sequence[int], image_shape: Sequence[int], params_per_pixel: int, act: str = "relu"):
+    def __init__(self, latent_dim: int, hidden: Sequence[int], image_shape: Sequence[int], params_per_pixel: int,
+                 act: str = "relu"):
         super().__init__()
         c, h, w = image_shape
         self.out_shape = (params_per_pixel * c, h, w)
@@ -82,7 +83,8 @@ class ConvEncoder(nn.Module):
     Works for any image size: odd sizes round up (the decoder crops back).
     """
 
-    def __init__(self, image_shape: Sequence[int], channels: Sequence[int], hidden: int, act: str = "relu", extra_in: int = 0):
+    def __init__(self, image_shape: Sequence[int], channels: Sequence[int], hidden: int, act: str = "relu",
+                 extra_in: int = 0):
         super().__init__()
         c, h, w = image_shape
         layers: list[nn.Module] = []
@@ -104,7 +106,8 @@ class ConvEncoder(nn.Module):
 class ConvDecoder(nn.Module):
     """(B, D) -> linear -> (C', H', W') -> stride-2 transposed convolutions -> crop to (P*C, H, W)."""
 
-    def __init__(self, latent_dim: int, channels: Sequence[int], hidden: int, image_shape: Sequence[int], params_per_pixel: int, act: str = "relu"):
+    def __init__(self, latent_dim: int, channels: Sequence[int], hidden: int, image_shape: Sequence[int],
+                 params_per_pixel: int, act: str = "relu"):
         super().__init__()
         c, h, w = image_shape
         for _ in channels:

@@ -1,7 +1,8 @@
 """Heads: turn backbone outputs into `torch.distributions` objects.
 
 Argument validation is switched off: it checks supports with host syncs on every call, and
-Bernoulli's check would also reject grey-level targets. Every density in vaekit is a distribution whose `log_prob` already sums over the event
+Bernoulli's check would also reject grey-level targets. Every density in vaekit is a distribution
+whose `log_prob` already sums over the event
 dimensions, so objectives never hand-roll a Gaussian: q(z|x) is `Independent(Normal, 1)` with
 event shape (D,), p(x|z) is `Independent(Bernoulli or Normal, 3)` with event shape (C, H, W).
 """
@@ -110,6 +111,11 @@ class GaussianLikelihood(nn.Module):
             mean_raw, scale_raw = out, self.raw_scale.expand_as(out)
         scale = nn.functional.softplus(scale_raw) + self.min_scale
         return Independent(Normal(torch.sigmoid(mean_raw), scale, validate_args=False), 3, validate_args=False)
+
+
+def is_discrete(likelihood: nn.Module) -> bool:
+    """Whether a likelihood head gives probabilities of discrete pixels (Bernoulli) rather than densities."""
+    return isinstance(likelihood, BernoulliLikelihood)
 
 
 LIKELIHOODS = {"bernoulli": BernoulliLikelihood, "gaussian": GaussianLikelihood}

@@ -164,7 +164,8 @@ class VectorQuantizerEMA(_Quantizer):
         self.cluster_size.copy_(torch.where(dead, torch.ones_like(self.cluster_size), self.cluster_size))
 
 
-def build_quantizer(num_codes: int, code_dim: int, ema: bool, decay: float = 0.99, restart_after: int = 100) -> _Quantizer:
+def build_quantizer(num_codes: int, code_dim: int, ema: bool, decay: float = 0.99,
+                    restart_after: int = 100) -> _Quantizer:
     if ema:
         return VectorQuantizerEMA(num_codes, code_dim, restart_after, decay)
     return VectorQuantizer(num_codes, code_dim, restart_after)

@@ -68,7 +68,8 @@ class Trainer:
     def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True):
         cfg = cfg.for_data(data)
         if cfg.train.precision not in TRAINING_PRECISIONS:
-            raise VaekitError(f"training precision {cfg.train.precision!r} is not one of {', '.join(TRAINING_PRECISIONS)}")
+            raise VaekitError(f"training precision {cfg.train.precision!r} is not one of "
+                              f"{', '.join(TRAINING_PRECISIONS)}")
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
         self.world = distributed.current_world()
         distributed.init(self.world, cfg.train.device)
@@ -137,7 +138,8 @@ class Trainer:
         for step in range(steps):
             self.run_step()
             if (step + 1) % every == 0 or step + 1 == steps:
-                self._report(bar, epoch, program.names, program.sums / (step + 1), (step % every) + 1, program.global_batch)
+                self._report(bar, epoch, program.names, program.sums / (step + 1), (step % every) + 1,
+                             program.global_batch)
         return dict(zip(program.names, distributed.all_mean(self.world, program.sums / steps).tolist()))
 
     def _report(self, bar, epoch: int, names, means: torch.Tensor, steps_done: int, batch: int) -> None:
@@ -199,7 +201,8 @@ class Trainer:
         if improved:
             ckpt.save_weights(self.run_dir / ckpt.BEST, self.model)
         ckpt.save_weights(self.run_dir / ckpt.LAST, self.model)
-        ckpt.save_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer, {"epoch": epoch + 1, "best_val": self.best_val})
+        ckpt.save_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer,
+                            {"epoch": epoch + 1, "best_val": self.best_val})
         write_metrics(self.run_dir, self.history)
 
 

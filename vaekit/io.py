@@ -1,0 +1,85 @@
+"""File helpers every layer may use: atomic writes, and safetensors files with a JSON header.
+
+A leaf module: it imports nothing of vaekit but `vaekit.errors`, so configs, checkpoints, code
+priors, pictures and reports all write files the same way without importing one another.
+
+Every file is written atomically (a temporary file in the same folder, flushed, then renamed over
+the target), so a process killed at any moment leaves either the old file or the new one, never
+half of one. Tensors are stored as safetensors and everything else as JSON: no pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as st_load
+from safetensors.torch import save as st_save
+
+from vaekit.errors import VaekitError
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | None = None) -> None:
+    """Tensors to a safetensors file; `metadata` (any JSON-able dict) rides in its header."""
+    flat = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    header = {"json": json.dumps(metadata)} if metadata is not None else None
+    atomic_write_bytes(path, st_save(flat, metadata=header))
+
+
+def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict | None]:
+    """The tensors and the JSON metadata of a safetensors file."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+        tensors = st_load(raw)
+        header_len = int.from_bytes(raw[:8], "little")
+        meta = json.loads(raw[8 : 8 + header_len]).get("__metadata__") or {}
+    except FileNotFoundError:
+        raise VaekitError(f"checkpoint {path} is missing: the run did not finish an epoch, "
+                          "or the folder is not a vaekit run") from None
+    except (SafetensorError, ValueError, OSError) as err:
+        raise VaekitError(f"checkpoint {path} is unreadable ({err}): "
+                          "it is not a safetensors file written by vaekit") from None
+    metadata = json.loads(meta["json"]) if "json" in meta else None
+    return {k: v.to(device) for k, v in tensors.items()}, metadata
+
+
+def save_weights(path: Path, model: torch.nn.Module) -> None:
+    save_tensors(path, model.state_dict())
+
+
+def load_weights(path: Path, model: torch.nn.Module) -> None:
+    tensors, _ = load_tensors(path, next(model.parameters()).device)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    if missing or unexpected:
+        raise VaekitError(f"checkpoint {path} does not fit its config.json "
+                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import re
 import subprocess
 import sys
 
@@ -10,12 +12,21 @@ import numpy as np
 import pytest
 
 from tests.conftest import TINY
-from vaekit.cli import COMMANDS, main
+from vaekit.cli import COMMANDS, build_parser, main
+from vaekit.config import RunConfig
 
 EVAL_KEYS = {"elbo", "nll", "recon", "kl", "bits_per_dim", "active_units", "k", "n"}
 
 
-def test_help_explains_every_command_with_defaults(capsys):
+def _options(name: str) -> list[argparse.Action]:
+    """The optional arguments of a subcommand's parser (no --help)."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return [a for a in sub.choices[name]._actions
+            if a.option_strings and not isinstance(a, (argparse._HelpAction, argparse._StoreTrueAction,
+                                                       argparse._StoreFalseAction))]
+
+
+def test_help_lists_every_command_and_the_defaults_it_will_use(capsys):
     with pytest.raises(SystemExit) as top:
         main(["--help"])
     assert top.value.code == 0
@@ -25,7 +36,28 @@ def test_help_explains_every_command_with_defaults(capsys):
         with pytest.raises(SystemExit) as sub:
             main([name, "--help"])
         assert sub.value.code == 0
-        assert "default" in capsys.readouterr().out
+        page = " ".join(capsys.readouterr().out.split())  # argparse wraps lines: compare on one line
+        for action in _options(name):
+            assert action.option_strings[-1] in page
+            if action.default not in (None, []):  # what an omitted option gives, as the parser will use it
+                assert f"(default: {action.default})" in page, (name, action.option_strings)
+
+
+@pytest.mark.parametrize("flag, section, field", [
+    ("--data", "data", "name"), ("--arch", "model", "arch"), ("--hidden", "model", "hidden"),
+    ("--channels", "model", "channels"), ("--activation", "model", "activation"),
+    ("--latent-dim", "model", "latent_dim"), ("--gaussian-variance", "model", "gaussian_variance"),
+    ("--likelihood", "model", "likelihood"), ("--epochs", "train", "epochs"), ("--batch-size", "train", "batch_size"),
+    ("--lr", "train", "lr"), ("--seed", "train", "seed"), ("--log-every", "train", "log_every"),
+    ("--eval-every", "train", "eval_every"), ("--precision", "train", "precision"),
+])
+def test_train_help_states_the_defaults_the_config_uses(flag, section, field):
+    """`vaekit train --help` says "(default: X)" where X is what an omitted flag gives: the config's default."""
+    action = next(a for a in _options("train") if flag in a.option_strings)
+    stated = re.search(r"\(default: ([^)]*)\)", action.help).group(1)
+    value = getattr(getattr(RunConfig(), section), field)
+    assert stated == (",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
+                      if isinstance(value, float) else str(value))
 
 
 def test_python_dash_m_trains_and_evaluates(tmp_path):

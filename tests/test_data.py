@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import os
 from pathlib import Path
 
@@ -69,10 +70,23 @@ def test_shared_files_have_the_registered_checksums(data_dir):
     assert MNIST_FILES["t10k-labels-idx1-ubyte.gz"].sha256.startswith("f7ae60f9")
 
 
-def test_frey_accepts_roweis_original_by_md5(data_dir):
-    # The original file is not available offline; check the rule on a stand-in digest pair.
-    assert FREY_FILE.accepts("0" * 64, "5aeb024d42b8a6091f30e5eb18c8a48d")
-    assert not FREY_FILE.accepts("0" * 64, "0" * 32)
+def test_a_second_byte_form_is_accepted_by_its_md5(data_dir, tmp_path):
+    """Frey Face exists in two good byte forms (Roweis's original .mat, and the re-saved offline copy):
+    a copy is good when its sha256 or its alternative md5 matches. Exercised on the real file and a
+    re-saved copy of its pixels, whose digests are computed here, not copied from the code."""
+    import scipy.io
+
+    original = ensure_file(FREY_FILE, data_dir, download=False)  # the registered sha256
+    frames = scipy.io.loadmat(original)["ff"]
+    (tmp_path / "frey").mkdir()
+    resaved = tmp_path / "frey" / FREY_FILE.filename
+    scipy.io.savemat(resaved, {"ff": frames, "note": "the same pixels, other header bytes"})
+    with pytest.raises(VaekitError, match="checksum mismatch"):
+        ensure_file(FREY_FILE, tmp_path, download=False)
+    second_form = dataclasses.replace(FREY_FILE, alt_md5=hashlib.md5(resaved.read_bytes()).hexdigest())
+    assert ensure_file(second_form, tmp_path, download=False) == resaved
+    assert ensure_file(second_form, data_dir, download=False) == original  # the sha256 still counts
+    np.testing.assert_array_equal(scipy.io.loadmat(resaved)["ff"], frames)
 
 
 # ---- built-in datasets on the real files ------------------------------------------------------

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import scipy.stats
 import torch
 from sklearn.metrics import mutual_info_score
 
-from vaekit.data import DATASETS
-from vaekit.data.sprites import FACTOR_SIZES, SPRITES_COUNT, load_sprites, make_sprites, render, sample_factors
+from vaekit.data import DATASETS, load_dataset, sprites
+from vaekit.data.sprites import FACTOR_SIZES, load_sprites, make_sprites, render, sample_factors
 from vaekit.disentangle import discretize, mig, mutual_information_matrix, posterior_means
 from vaekit.errors import VaekitError
 
@@ -58,9 +60,16 @@ def test_each_factor_moves_the_image_as_named():
     assert len({tuple(with_(0, s).flatten().tolist()) for s in range(3)}) == 3
 
 
-def test_sprites_is_registered_and_modest():
+def test_sprites_loads_through_the_registry_as_generated(monkeypatch):
+    """`load_dataset("sprites")` is SPRITES_COUNT sprites from seed 0, split 80/10/10 (fewer here, for speed)."""
     assert DATASETS["sprites"] is load_sprites
-    assert 20_000 <= SPRITES_COUNT <= 50_000
+    monkeypatch.setattr(sprites, "SPRITES_COUNT", 500)
+    loaded, direct = load_dataset("sprites"), make_sprites(500, seed=0)
+    assert [len(loaded.split(s)[0]) for s in ("train", "val", "test")] == [400, 50, 50]
+    for split in ("train", "val", "test"):
+        assert torch.equal(loaded.split(split)[0], direct.split(split)[0])
+        assert torch.equal(loaded.factors[split], direct.factors[split])
+    assert not torch.equal(load_dataset("sprites", seed=1).factors["test"], direct.factors["test"])
 
 
 # ---- MIG ------------------------------------------------------------------------------------------
@@ -98,12 +107,23 @@ def test_mig_refuses_what_it_cannot_score():
         mig(torch.randn(10, 3), torch.zeros(9, 2, dtype=torch.long))
 
 
-def test_posterior_means_of_a_vae_on_sprites(small):
+def test_mig_of_a_vae_on_sprites_matches_a_sklearn_reference(small):
+    """The whole path on a real network: codes in blocks, binning, MI, gaps, against sklearn and scipy."""
     from vaekit.config import ModelConfig
     from vaekit.models import build_model
 
+    torch.manual_seed(0)
     cfg = ModelConfig(arch="conv", channels=(8, 8, 8, 8), hidden=(16,), latent_dim=3, likelihood="bernoulli")
-    model = build_model(cfg, (1, 64, 64), 3)
-    codes = posterior_means(model, small.test_x, batch_size=7)
-    assert codes.shape == (30, 3)
-    assert 0.0 <= mig(codes, small.factors["test"])["mig"] <= 1.0
+    model = build_model(cfg, (1, 64, 64), 3).eval()
+    codes = posterior_means(model, small.train_x, batch_size=70)  # (240, 3), in blocks
+    with torch.no_grad():
+        torch.testing.assert_close(codes, model.encode(small.train_x).mean, rtol=1e-5, atol=1e-6)
+    factors = small.factors["train"].numpy()  # (240, 5)
+    binned = discretize(codes.double(), 20).numpy()
+    mi = np.array([[mutual_info_score(binned[:, j], factors[:, k]) for k in range(5)] for j in range(3)])  # (3, 5)
+    h = np.array([scipy.stats.entropy(np.unique(factors[:, k], return_counts=True)[1]) for k in range(5)])
+    top = np.sort(mi, axis=0)[::-1]  # (3, 5), largest first
+    expected = (top[0] - top[1]) / h
+    result = mig(codes, small.factors["train"])
+    np.testing.assert_allclose(result["per_factor"], expected, atol=1e-10)
+    assert result["mig"] == pytest.approx(expected.mean(), abs=1e-10) and result["mig"] < 0.5  # untrained: low

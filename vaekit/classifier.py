@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from vaekit.errors import VaekitError
+from vaekit.io import load_tensors, save_tensors, user_cache_dir
 
 FILE_NAME = "mnist-cnn.safetensors"
 SETTINGS = {"epochs": 4, "batch_size": 64, "lr": 1e-3, "lr_end": 1e-4, "seed": 0}
@@ -46,9 +47,7 @@ class DigitCNN(nn.Module):
 
 def cache_path(cache_dir: str | Path | None = None) -> Path:
     if cache_dir is None:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        default = Path(xdg) / "vaekit" if xdg else Path.home() / ".cache" / "vaekit"
-        cache_dir = os.environ.get("VAEKIT_CACHE_DIR") or default
+        cache_dir = os.environ.get("VAEKIT_CACHE_DIR") or user_cache_dir()
     return Path(cache_dir).expanduser() / "classifiers" / FILE_NAME
 
 
@@ -60,7 +59,7 @@ def train_classifier(data_dir: str | Path | None = None, device: str | torch.dev
     `epochs` and `limit` (training images) shorten training below the cached default, for tests.
     """
     from vaekit.data import load_dataset
-    from vaekit.io import save_tensors
+    from vaekit.train.step import log_linear_lr
 
     s = {**SETTINGS, **({"epochs": epochs} if epochs else {}), **({"limit": limit} if limit else {})}
     data = load_dataset("mnist", data_dir)
@@ -71,7 +70,7 @@ def train_classifier(data_dir: str | Path | None = None, device: str | torch.dev
     steps = x.shape[0] // s["batch_size"]
     for epoch in range(s["epochs"]):
         for group in opt.param_groups:
-            group["lr"] = s["lr"] * (s["lr_end"] / s["lr"]) ** (epoch / max(1, s["epochs"] - 1))
+            group["lr"] = log_linear_lr(s["lr"], s["lr_end"], epoch, s["epochs"])
         perm = torch.randperm(x.shape[0], device=device)
         for step in range(steps):
             idx = perm[step * s["batch_size"] : (step + 1) * s["batch_size"]]
@@ -94,8 +93,6 @@ def train_classifier(data_dir: str | Path | None = None, device: str | torch.dev
 def load_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", train: bool = True,
                     cache_dir: str | Path | None = None) -> DigitCNN:
     """The cached classifier in eval mode; trained first when missing (unless train=False)."""
-    from vaekit.io import load_tensors
-
     path = cache_path(cache_dir)
     if not path.is_file():
         if not train:

@@ -22,11 +22,12 @@ from torch.distributions import Normal, kl_divergence
 from vaekit.errors import VaekitError
 from vaekit.info import bits_per_dim
 from vaekit.nn.heads import is_discrete
+from vaekit.objectives import importance_log_weights
 from vaekit.precision import precision as numeric_precision
 
 
 def _require_posterior(model) -> None:
-    if not getattr(model, "has_prior", False):
+    if model.own_evaluation or not model.has_prior:
         raise VaekitError(f"{type(model).__name__} has no probabilistic encoder q(z|x), "
                           "so its likelihood cannot be estimated")
 
@@ -40,7 +41,6 @@ def log_weights(model, x: torch.Tensor, y: torch.Tensor | None, k: int,
     log p(z) - log q(z|x) for z_k ~ q(z|x), and q the encoder's distribution for the block.
     """
     q = model.encode(x, y)  # batch (B,), event (D,)
-    prior = model.prior()
     per_sample = x[0].numel() * 4  # decoder output elements per draw, with room for intermediates
     chunk = max(1, min(k, max_elements // max(1, per_sample * x.shape[0])))
     log_w, log_px = [], []
@@ -48,15 +48,14 @@ def log_weights(model, x: torch.Tensor, y: torch.Tensor | None, k: int,
     while done < k:
         take = min(chunk, k - done)
         try:
-            z = _draw(q, take)  # (k_c, B, D)
-            lp = model.decode(z, y).log_prob(x)  # (k_c, B)
+            lw, lp = importance_log_weights(model, x, y, q, _draw(q, take))  # (k_c, B) each
         except torch.OutOfMemoryError:
             if chunk == 1:
                 raise VaekitError("out of memory even for one sample per image: lower --batch-size") from None
             chunk = max(1, chunk // 2)
             continue
         log_px.append(lp)
-        log_w.append(lp + prior.log_prob(z) - q.log_prob(z))
+        log_w.append(lw)
         done += take
     return torch.cat(log_w), torch.cat(log_px), q
 
@@ -93,7 +92,7 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100
     if precision == "float64":
         model, x = copy.deepcopy(model).double(), x.double()
     with numeric_precision(precision, x.device):
-        if hasattr(model, "evaluate_split"):  # models without q(z|x) (AE, WAE, VQ-VAE) report their own measures
+        if model.own_evaluation:  # models without a density q(z|x) (AE, WAE, VQ-VAE) report their own measures
             return model.evaluate_split(x, y, batch_size=batch_size, seed=seed)
         return _evaluate_likelihood(model, x, y, k, batch_size, max_elements, seed, progress)
 
@@ -123,7 +122,7 @@ def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int
     nll, recon, kl = (totals / n).tolist()
     return {
         "elbo": -(recon + kl), "nll": nll, "recon": recon, "kl": kl,
-        "bits_per_dim": bits_per_dim(nll, x[0].numel(), discrete=_is_binary(model)),
+        "bits_per_dim": bits_per_dim(nll, x[0].numel(), discrete=_discrete_data(model, x, y)),
         "active_units": active_units(torch.cat(means)), "k": k, "n": n,
     }
 
@@ -133,8 +132,10 @@ def active_units(posterior_means: torch.Tensor, threshold: float = 0.01) -> int:
     return int((posterior_means.double().var(dim=0) > threshold).sum())
 
 
-def _is_binary(model) -> bool:
-    return is_discrete(getattr(model, "likelihood", None))
+def _discrete_data(model, x: torch.Tensor, y: torch.Tensor | None) -> bool:
+    """Whether the model's p(x|z) is over discrete values (then bits/dim needs no dequantization term)."""
+    y1 = None if y is None else y[:1]
+    return is_discrete(model.decode(model.encode(x[:1], y1).mean, y1))
 
 
 def _memory_budget(device: torch.device) -> int:

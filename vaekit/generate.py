@@ -10,6 +10,7 @@ import torch
 from torch.distributions import Distribution, Independent, Normal
 
 from vaekit.errors import VaekitError
+from vaekit.models.code_prior import CodeGridPrior
 
 
 @torch.no_grad()
@@ -31,17 +32,17 @@ def sample(model, n: int, prior: Distribution | None = None, labels: torch.Tenso
         prior = _tempered(prior, temperature)
     z = prior.sample((n,))  # (n, D)
     z = z.to(next(model.parameters()).device)
-    if getattr(model, "num_labels", 0) and labels is None:
+    if model.num_labels and labels is None:
         raise VaekitError("this model is conditional: pass --label L to say which class to draw")
-    if labels is not None and not getattr(model, "num_labels", 0):
+    if labels is not None and not model.num_labels:
         raise VaekitError("--label works only for a conditional model (vaekit train cvae)")
     return model.decode(z, labels).mean
 
 
-def _tempered(prior, temperature: float):
-    if hasattr(prior, "tempered"):  # a VQ-VAE's code prior
+def _tempered(prior: Distribution, temperature: float) -> Distribution:
+    if isinstance(prior, CodeGridPrior):
         return prior.tempered(temperature)
-    base = getattr(prior, "base_dist", prior)
+    base = prior.base_dist if isinstance(prior, Independent) else prior
     if isinstance(base, Normal):
         return Independent(Normal(base.loc, base.scale * temperature, validate_args=False),
                            prior.reinterpreted_batch_ndims if base is not prior else 0, validate_args=False)
@@ -52,7 +53,7 @@ def _tempered(prior, temperature: float):
 def posterior_means(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> torch.Tensor:
     """E_q[z|x] of images x (N, C, H, W), in blocks -> (N, D); labels y only for a conditional model."""
     model.eval()
-    labels = y if getattr(model, "num_labels", 0) else None
+    labels = y if model.num_labels else None
     return torch.cat([model.encode(x[i : i + batch_size], None if labels is None else labels[i : i + batch_size]).mean
                       for i in range(0, x.shape[0], batch_size)])
 
@@ -82,7 +83,7 @@ def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int, mode: s
     """Decoded walks between the codes of x_a and x_b (B images each) -> (B * steps, C, H, W)."""
     if steps < 2:
         raise VaekitError(f"--steps must be at least 2, got {steps}")
-    if getattr(model, "num_labels", 0):
+    if model.num_labels:
         raise VaekitError("interpolation of a conditional model needs labels; not supported yet")
     za, zb = model.encode(x_a).mean, model.encode(x_b).mean  # (B, D)
     t = torch.linspace(0, 1, steps, device=za.device)
@@ -102,7 +103,7 @@ def traverse(model, x: torch.Tensor, dims: list[int], steps: int = 9, span: floa
     Under a N(0, I) prior, ±3 covers nearly all the prior's mass in each coordinate; a latent the
     model uses changes the image along the row, an unused one leaves the row constant.
     """
-    if getattr(model, "num_labels", 0):
+    if model.num_labels:
         raise VaekitError("traversals of a conditional model need labels; not supported yet")
     return model.decode(traversal_codes(model.encode(x[:1]).mean, dims, steps, span)).mean
 

@@ -29,6 +29,12 @@ def _umask() -> int:
     return mask
 
 
+def user_cache_dir() -> Path:
+    """vaekit's folder in the user's cache: $XDG_CACHE_HOME/vaekit, else ~/.cache/vaekit (need not exist)."""
+    cache_home = os.environ.get("XDG_CACHE_HOME")
+    return (Path(cache_home).expanduser() if cache_home else Path.home() / ".cache") / "vaekit"
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

@@ -84,6 +84,17 @@ class CapacityELBO:
         return LossOutput(loss, {"elbo": -(recon + kl), "recon": recon, "kl": kl, "capacity": c.expand_as(kl)})
 
 
+def importance_log_weights(model, x: torch.Tensor, y: torch.Tensor | None, q, z: torch.Tensor):
+    """(log w, log p(x|z)), each (K, B), for draws z (K, B, D) from q = q(z|x) of images x (B, ...):
+
+        log w = log p(x|z) + log p(z) - log q(z|x)
+
+    The importance weights of the IWAE bound (training) and of the likelihood estimate (evaluation).
+    """
+    log_px = model.decode(z, y).log_prob(x)  # (K, B)
+    return log_px + model.prior().log_prob(z) - q.log_prob(z), log_px
+
+
 class IWAE:
     """The importance-weighted bound of Burda, Grosse & Salakhutdinov (2015), eq. 8, as the training loss.
 
@@ -102,9 +113,7 @@ class IWAE:
     def log_weights(self, model, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, object]:
         """(log w, log p(x|z)) each (k, B) for z_i ~ q(z|x) drawn by rsample, and q itself."""
         q = model.encode(x, y)  # batch (B,), event (D,)
-        z = q.rsample((self.k,))  # (k, B, D)
-        log_px = model.decode(z, y).log_prob(x)  # (k, B)
-        return log_px + model.prior().log_prob(z) - q.log_prob(z), log_px, q
+        return (*importance_log_weights(model, x, y, q, q.rsample((self.k,))), q)
 
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
         log_w, log_px, q = self.log_weights(model, x, y)  # (k, B) each

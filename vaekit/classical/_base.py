@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import torch
+from torch.distributions import Categorical, Independent, MixtureSameFamily, MultivariateNormal, Normal
 
 from vaekit.classical import _gaussian as G
 from vaekit.info import InputError
@@ -35,6 +36,20 @@ def as_tensor(X, dtype: torch.dtype = torch.float64, name: str = "X") -> tuple[t
     if not torch.isfinite(t).all():
         raise InputError(f"{name} contains NaN or infinity")
     return t, is_numpy
+
+
+def require_fitted(estimator, attribute: str) -> None:
+    """Raises InputError unless `fit` has set `attribute` on `estimator`."""
+    if not hasattr(estimator, attribute):
+        raise InputError(f"this {type(estimator).__name__} is not fitted yet: call fit(X) first")
+
+
+def fitted_input(X, dtype: torch.dtype, width: int, device: torch.device) -> tuple[torch.Tensor, bool]:
+    """`as_tensor(X)` on the fitted device, checked to have the `width` columns the estimator was fitted on."""
+    X, is_numpy = as_tensor(X, dtype)
+    if X.shape[1] != width:
+        raise InputError(f"X has {X.shape[1]} features but the estimator was fitted on {width}")
+    return X.to(device), is_numpy
 
 
 def to_kind(t: torch.Tensor, numpy: bool):
@@ -116,14 +131,9 @@ class MixtureBase:
 
     # ------------------------------------------------------------ using a fitted mixture
     def _fitted(self, X) -> tuple[torch.Tensor, bool]:
-        if not hasattr(self, "_state"):
-            raise InputError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
-        X, is_numpy = as_tensor(X, self.dtype)
-        X = X.to(self._state["means"].device)
-        d = self._state["means"].shape[1]
-        if X.shape[1] != d:
-            raise InputError(f"X has {X.shape[1]} features but the mixture was fitted on {d}")
-        return X, is_numpy
+        require_fitted(self, "_state")
+        means = self._state["means"]  # (k, d)
+        return fitted_input(X, self.dtype, means.shape[1], means.device)
 
     def _point_log_prob(self, X: torch.Tensor) -> torch.Tensor:
         """log pi_j + log N(x | mu_j, Sigma_j) with the point estimates: (n, d) -> (n, k)."""
@@ -157,8 +167,7 @@ class MixtureBase:
     def sample(self, n_samples: int = 1):
         """Draw from the fitted mixture; returns ``(X (n, d), labels (n,))`` like scikit-learn,
         as tensors on the fitted device (NumPy arrays when fitted on NumPy)."""
-        if not hasattr(self, "_state"):
-            raise InputError(f"this {type(self).__name__} is not fitted yet: call fit(X) first")
+        require_fitted(self, "_state")
         if n_samples < 1:
             raise InputError(f"n_samples must be at least 1, got {n_samples}")
         s = self._state
@@ -166,6 +175,28 @@ class MixtureBase:
         X = G.sample_gaussians(s["means"], s["covariances"], self.covariance_type, labels,
                                self._gen)
         return to_kind(X, self._numpy), to_kind(labels, self._numpy)
+
+    def to_distribution(self, dtype: torch.dtype = torch.float32, device=None) -> MixtureSameFamily:
+        """The fitted mixture as a torch distribution, event (d,): `sample` and `log_prob` like any prior.
+
+        Its log_prob equals `score_samples` (up to `dtype`); its draws use the global torch RNG.
+        """
+        require_fitted(self, "_state")
+        s = self._state
+        k, d = s["means"].shape
+        cov = s["covariances"]  # shaped by covariance_type, see the estimator's docstring
+
+        def cast(t: torch.Tensor) -> torch.Tensor:
+            return t.to(device=device if device is not None else t.device, dtype=dtype)
+
+        if self.covariance_type in ("full", "tied"):
+            scale_tril = torch.linalg.cholesky(cov if cov.ndim == 3 else cov.expand(k, d, d))  # (k, d, d)
+            components = MultivariateNormal(cast(s["means"]), scale_tril=cast(scale_tril), validate_args=False)
+        else:  # diag (k, d) or spherical (k,)
+            scale = (cov if cov.ndim == 2 else cov[:, None].expand(k, d)).sqrt()  # (k, d)
+            components = Independent(Normal(cast(s["means"]), cast(scale), validate_args=False), 1)
+        return MixtureSameFamily(Categorical(probs=cast(s["weights"]), validate_args=False), components,
+                                 validate_args=False)
 
     def _n_parameters(self) -> int:
         k, d = self._state["means"].shape

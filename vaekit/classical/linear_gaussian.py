@@ -8,7 +8,7 @@ import math
 import torch
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from vaekit.classical._base import as_tensor, make_generator, to_kind
+from vaekit.classical._base import as_tensor, fitted_input, make_generator, require_fitted, to_kind
 from vaekit.info import InputError, gaussian_kl
 
 
@@ -108,12 +108,8 @@ class LinearGaussianModel:
 
     # ------------------------------------------------------------ exact quantities
     def _x(self, X) -> tuple[torch.Tensor, bool]:
-        if not hasattr(self, "_W"):
-            raise InputError("this LinearGaussianModel is not fitted yet: call fit(X) first")
-        X, np_ = as_tensor(X, self._W.dtype)
-        if X.shape[1] != self._W.shape[0]:
-            raise InputError(f"X has {X.shape[1]} features, the model {self._W.shape[0]}")
-        return X.to(self._W.device), np_
+        require_fitted(self, "_W")
+        return fitted_input(X, self._W.dtype, self._W.shape[0], self._W.device)
 
     def marginal(self) -> MultivariateNormal:
         """p(x) = N(b, W W^T + sigma^2 I) as a distribution with event shape (d,)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from vaekit.classical._base import as_tensor, to_kind
+from vaekit.classical._base import as_tensor, fitted_input, require_fitted, to_kind
 from vaekit.info import InputError
 
 
@@ -75,13 +75,9 @@ class PCA:
         return self
 
     def _check(self, X, scores: bool) -> tuple[torch.Tensor, bool]:
-        if not hasattr(self, "_components"):
-            raise InputError("this PCA is not fitted yet: call fit(X) first")
-        X, is_numpy = as_tensor(X, self.dtype)
+        require_fitted(self, "_components")
         width = self.n_components_ if scores else self._components.shape[1]
-        if X.shape[1] != width:
-            raise InputError(f"expected {width} columns, got {X.shape[1]}")
-        return X.to(self._mean.device), is_numpy
+        return fitted_input(X, self.dtype, width, self._mean.device)
 
     def transform(self, X):
         """Scores (X - mean) V_m: (n, d) -> (n, m)."""

@@ -45,9 +45,9 @@ def run(args) -> int:
     if args.limit is not None:
         x, y = x[: args.limit], y[: args.limit]
     x, y = x.to(device), y.to(device)
-    labels = y if getattr(model, "num_labels", 0) else None
-    own_measures = hasattr(model, "evaluate_split")  # no importance sampling: its own measures, no per-image bar
-    with tqdm(total=x.shape[0], unit="img", desc=f"K={args.iw_samples}", disable=args.json or own_measures,
+    labels = y if model.num_labels else None
+    # A model with its own measures needs no importance sampling, so no per-image bar.
+    with tqdm(total=x.shape[0], unit="img", desc=f"K={args.iw_samples}", disable=args.json or model.own_evaluation,
               file=sys.stderr) as bar:
         result = evaluate(model, x, labels, k=args.iw_samples, batch_size=args.batch_size, seed=args.seed,
                           progress=bar, precision=args.precision)

@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--p", required=True,
                         help="probabilities, comma-separated (e.g. 0.36,0.48,0.16), or 'uniform'")
     parser.add_argument("--q", default="uniform",
-                        help="probabilities, comma-separated, or 'uniform' (default)")
+                        help="probabilities, comma-separated, or 'uniform'")
     parser.add_argument("--bits", action="store_true", help="report bits (log base 2), not nats")
     parser.add_argument("--normalize", action="store_true",
                         help="rescale p and q to sum to 1 instead of rejecting them")

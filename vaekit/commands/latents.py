@@ -44,7 +44,7 @@ def run(args) -> int:
     out = plot_latent_scatter(args.run_dir / "latent-scatter.png", codes_2d, y, title)
     print(f"wrote {out}", file=sys.stderr)
     order = codes.var(dim=0).argsort(descending=True)[: args.rows].tolist()  # most active latents first
-    if not getattr(model, "num_labels", 0):
+    if not model.num_labels:
         grid = traverse(model, x, order, steps=args.steps)
         out = save_grid(args.run_dir / "traversals.png", grid, nrow=args.steps)
         print(f"wrote {out}", file=sys.stderr)

@@ -29,7 +29,7 @@ def run(args) -> int:
     model, cfg, device = open_run(args)
     x, y = open_split(cfg, args, args.split)
     x, y = x[: args.n].to(device), y[: args.n].to(device)
-    recon = reconstruct(model, x, y if getattr(model, "num_labels", 0) else None)
+    recon = reconstruct(model, x, y if model.num_labels else None)
     out = save_reconstructions(default_out(args, "reconstructions.png"), x, recon)
     print(f"wrote {out}", file=sys.stderr)
     return 0

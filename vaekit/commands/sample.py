@@ -34,9 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _gmm_prior(model, cfg, args, device):
-    """A GaussianMixture fitted to posterior means of (up to 10,000) training images, as a sampler."""
-    import torch
-
+    """A GaussianMixture fitted to posterior means of (up to 10,000) training images, as a
+    torch Distribution (a MixtureSameFamily of full-covariance Gaussians) on `device`."""
     from vaekit.classical import GaussianMixture
     from vaekit.generate import posterior_means
 
@@ -47,13 +46,7 @@ def _gmm_prior(model, cfg, args, device):
     x, y = open_split(cfg, args, "train")
     codes = posterior_means(model, x[:10_000].to(device), y[:10_000].to(device))
     gmm = GaussianMixture(n_components=k, covariance_type="full", random_state=args.seed).fit(codes.double())
-
-    class _MixturePrior:
-        def sample(self, shape):
-            z, _ = gmm.sample(shape[0])
-            return torch.as_tensor(z, dtype=torch.float32, device=device)
-
-    return _MixturePrior()
+    return gmm.to_distribution(codes.dtype, device)
 
 
 def run(args) -> int:

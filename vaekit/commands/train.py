@@ -230,8 +230,7 @@ def _write_pictures(trainer, data, out: Path) -> None:
     model.eval()
     torch.manual_seed(trainer.cfg.train.seed)
     x, y = data.test_x[:32].to(trainer.device), data.test_y[:32].to(trainer.device)
-    conditional = getattr(model, "num_labels", 0)
-    labels = torch.arange(64, device=trainer.device) % max(1, data.num_classes) if conditional else None
+    labels = torch.arange(64, device=trainer.device) % max(1, data.num_classes) if model.num_labels else None
     if model.has_prior:
         save_grid(out / "samples.png", sample(model, 64, labels=labels), nrow=8)
     save_reconstructions(out / "reconstructions.png", x, reconstruct(model, x, y if labels is not None else None))

@@ -50,10 +50,11 @@ def run(args) -> int:
 
     from vaekit.commands._common import open_run, open_split
     from vaekit.models.code_prior import CodePrior, bits_per_code, encode_codes, fit_code_prior, save_code_prior
+    from vaekit.models.vqvae import VQVAE
 
     _check(args)
     model, cfg, device = open_run(args)
-    if not hasattr(model, "attach_prior"):
+    if not isinstance(model, VQVAE):
         raise VaekitError(f"{args.run_dir} holds a {cfg.model.name!r} run: "
                           "train-prior is for VQ-VAE runs (vaekit train vqvae)")
     train_x, _ = open_split(cfg, args, "train")

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vaekit.errors import VaekitError
+from vaekit.io import user_cache_dir
 
 DATA_DIR_ENV = "VAEKIT_DATA_DIR"
 _DOWNLOAD_TIMEOUT_S = 60
@@ -39,11 +40,7 @@ def default_data_dir() -> Path:
         The folder need not exist yet.
     """
     explicit = os.environ.get(DATA_DIR_ENV)
-    if explicit:
-        return Path(explicit).expanduser()
-    cache_home = os.environ.get("XDG_CACHE_HOME")
-    base = Path(cache_home).expanduser() if cache_home else Path.home() / ".cache"
-    return base / "vaekit"
+    return Path(explicit).expanduser() if explicit else user_cache_dir()
 
 
 @dataclass(frozen=True)

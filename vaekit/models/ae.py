@@ -5,14 +5,14 @@
 
 Under the vaekit contract `encode(x)` must return a distribution q(z|x). Here it is a
 `PointMass` at the code: `mean`, `sample()` and `rsample()` all return f(x) (with gradients
-through rsample), and its variance is zero. It has no density, so nothing asks an AE for
-`log_prob`: `vaekit eval` uses the model's own `evaluate_split` (reconstruction errors) instead
-of the importance-sampled likelihood.
+through rsample), and its variance is zero. Its `log_prob` is a point mass's (0 at the code,
+-inf elsewhere), not a density, so the model declares `own_evaluation`: `vaekit eval` uses its
+`evaluate_split` (reconstruction errors) instead of the importance-sampled likelihood.
 
 The plain AE has no prior, so it cannot sample on its own: `has_prior` is False and `prior()`
 raises a `NoPrior` error that suggests `vaekit sample RUN --prior gmm:10`, which fits a mixture
-to the training codes, or a VAE. The WAE (Tolstikhin et al. 2017) is the same network trained so that its codes follow
-p(z) = N(0, I), so it has that prior and samples through the decoder.
+to the training codes, or a VAE. The WAE (Tolstikhin et al. 2017) is the same network trained so
+that its codes follow p(z) = N(0, I), so it has that prior and samples through the decoder.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from vaekit.errors import NoPrior
-from vaekit.nn import build_backbones, build_likelihood
+from vaekit.nn import build_backbones, build_likelihood, decode_batched
 from vaekit.nn.heads import PointMass
 from vaekit.objectives import imq_mmd
 
@@ -33,6 +33,9 @@ class Autoencoder(nn.Module):
     With `standard_prior=True` (the WAE) `prior()` is N(0, I) and the model samples; without it
     (the plain AE) it has no prior, see the module docstring.
     """
+
+    num_labels = 0  # unconditional
+    own_evaluation = True  # a point-mass q(z|x) has no density: `evaluate_split` reports reconstruction errors
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, likelihood: nn.Module, latent_dim: int,
                  standard_prior: bool = False):
@@ -49,9 +52,7 @@ class Autoencoder(nn.Module):
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
         """p(x|z): batch shape z.shape[:-1], event shape (C, H, W)."""
-        lead = z.shape[:-1]
-        out = self.decoder(z.reshape(-1, z.shape[-1]))  # (N, P*C, H, W)
-        return self.likelihood(out.reshape(*lead, *out.shape[1:]))
+        return decode_batched(self.decoder, self.likelihood, z)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The mean reconstruction E[x | z = f(x)], shaped like x."""

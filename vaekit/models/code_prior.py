@@ -7,8 +7,9 @@ The paper (van den Oord et al. 2017) fits a PixelCNN; a causal transformer over 
 raster order, through a causal attention mask, and a start token stands in for "nothing yet".
 It is fitted after the VQ-VAE, on the codes of the training images (`vaekit train-prior`), and
 saved beside the run as `prior.safetensors` (weights, with the config in the header) plus a
-readable `prior.json` (config and fitting record). `load_run` attaches it to the model, and
-`vaekit sample` draws code grids from it and decodes them.
+readable `prior.json` (config and fitting record). `load_run` attaches it to the model, whose
+`prior()` is then a `CodeGridPrior` (a torch Distribution), and `vaekit sample` draws code grids
+from it and decodes them.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from torch.distributions import Distribution, constraints
 
 from vaekit.errors import VaekitError
 from vaekit.io import atomic_write_text, load_tensors, save_tensors
@@ -57,9 +59,11 @@ class CodePrior(nn.Module):
         start = torch.full_like(seq[:, :1], self.num_codes)
         return self._logits(torch.cat([start, seq[:, :-1]], dim=1))
 
-    def log_prob(self, codes: torch.Tensor) -> torch.Tensor:
-        """log p(k) in nats for code grids (B, h, w) -> (B,)."""
+    def log_prob(self, codes: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """log p(k) in nats for code grids (B, h, w) -> (B,); each cell drawn from softmax(logits / temperature)."""
         logits = self(codes)  # (B, T, K)
+        if temperature != 1.0:
+            logits = logits / temperature
         return -nn.functional.cross_entropy(logits.transpose(1, 2), codes.flatten(1), reduction="none").sum(1)
 
     @torch.no_grad()
@@ -72,6 +76,42 @@ class CodePrior(nn.Module):
             nxt = torch.multinomial(torch.softmax(logits, -1), 1)  # (n, 1)
             seq = torch.cat([seq, nxt], dim=1)
         return seq[:, 1:].view(n, *self.grid_hw)
+
+
+class CodeGridPrior(Distribution):
+    """p(z) of a VQ-VAE with a code prior, as a distribution over flattened code vectors (D*h*w,).
+
+    A draw is a code grid k ~ p(k) (the causal transformer, cell by cell) replaced by its codebook
+    vectors: z = e_k, (D, h, w) flattened. `log_prob(z)` is log p(k(z)) in nats, k(z) the nearest
+    codes of z: the code grid's log-likelihood. The distribution is discrete (its support is the
+    K^(h*w) codebook grids), so that is a probability, not a density; for z drawn from it, k(z) = k.
+    With temperature T every cell is drawn from softmax(logits / T), in `sample` and `log_prob` alike.
+    """
+
+    arg_constraints: dict = {}
+    support = constraints.real_vector
+
+    def __init__(self, code_prior: CodePrior, quantizer: nn.Module, grid: tuple[int, int, int],
+                 temperature: float = 1.0):
+        self.code_prior, self.quantizer, self.grid, self.temperature = code_prior, quantizer, tuple(grid), temperature
+        super().__init__(torch.Size(), torch.Size([math.prod(grid)]), validate_args=False)
+
+    def tempered(self, temperature: float) -> CodeGridPrior:
+        """The same prior drawing each code from softmax(logits / temperature)."""
+        return CodeGridPrior(self.code_prior, self.quantizer, self.grid, self.temperature * temperature)
+
+    @torch.no_grad()
+    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
+        n = math.prod(sample_shape) if len(sample_shape) else 1
+        codes = self.code_prior.sample(n, self.temperature)  # (n, h, w)
+        z = self.quantizer.lookup(codes).flatten(1)  # (n, D*h*w)
+        return z.reshape(*sample_shape, z.shape[-1])
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """log p(k(z)) for z (..., D*h*w) -> (...,)."""
+        lead = value.shape[:-1]
+        codes = self.quantizer.quantize(value.reshape(-1, *self.grid))  # (N, h, w)
+        return self.code_prior.log_prob(codes, self.temperature).reshape(lead)
 
 
 @torch.no_grad()

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
-from vaekit.nn import GaussianLatentHead, build_backbones, build_likelihood
+from vaekit.nn import GaussianLatentHead, build_backbones, build_likelihood, decode_batched
 
 
 class VAE(nn.Module):
@@ -32,7 +32,10 @@ class VAE(nn.Module):
         self.register_buffer("prior_loc", torch.zeros(latent_dim))
         self.register_buffer("prior_scale", torch.ones(latent_dim))
 
-    def _labels(self, y: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+    has_prior = True  # it samples: z ~ p(z), x ~ p(x|z)
+    own_evaluation = False  # q(z|x) is a density: vaekit.evaluate estimates log p(x) by importance sampling
+
+    def _labels(self, y: torch.Tensor | None) -> torch.Tensor | None:
         if not self.num_labels:
             return None
         if y is None:
@@ -41,20 +44,14 @@ class VAE(nn.Module):
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
         """q(z|x): batch shape (B,), event shape (D,)."""
-        return self.latent_head(self.encoder(x, self._labels(y, x.shape[0])))
+        return self.latent_head(self.encoder(x, self._labels(y)))
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
         """p(x|z): batch shape z.shape[:-1], event shape (C, H, W). z may carry extra leading dims."""
-        lead = z.shape[:-1]
-        flat = z.reshape(-1, z.shape[-1])  # (N, D)
-        labels = self._labels(y, flat.shape[0])
-        if labels is not None:
-            labels = labels.expand(*lead, self.num_labels).reshape(-1, self.num_labels)
-            flat = torch.cat([flat, labels], dim=1)
-        out = self.decoder(flat)  # (N, P*C, H, W)
-        return self.likelihood(out.reshape(*lead, *out.shape[1:]))
-
-    has_prior = True  # it samples: z ~ p(z), x ~ p(x|z)
+        labels = self._labels(y)
+        if labels is not None:  # the one-hot label rides along with every code: (..., D + L)
+            z = torch.cat([z, labels.expand(*z.shape[:-1], self.num_labels)], dim=-1)
+        return decode_batched(self.decoder, self.likelihood, z)
 
     def prior(self) -> Distribution:
         """p(z) = N(0, I), event shape (D,)."""

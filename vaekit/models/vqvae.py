@@ -27,8 +27,8 @@ from torch.distributions import Distribution
 
 from vaekit.errors import NoPrior, VaekitError
 from vaekit.info import bits_per_dim
-from vaekit.models.code_prior import load_code_prior
-from vaekit.nn import build_likelihood
+from vaekit.models.code_prior import CodeGridPrior, load_code_prior
+from vaekit.nn import build_likelihood, decode_batched
 from vaekit.nn.backbones import activation
 from vaekit.nn.heads import PointMass, is_discrete
 from vaekit.nn.quantize import build_quantizer, perplexity
@@ -76,6 +76,9 @@ class VQVAE(nn.Module):
     to run `vaekit train-prior`.
     """
 
+    num_labels = 0  # unconditional
+    own_evaluation = True  # a point-mass q(z|x): `evaluate_split` reports reconstruction and codebook measures
+
     def __init__(self, image_shape, channels, code_dim: int, quantizer: nn.Module, likelihood: nn.Module,
                  blocks: int = 2, act: str = "relu"):
         super().__init__()
@@ -115,10 +118,12 @@ class VQVAE(nn.Module):
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
         """p(x|z) for z (..., D*h*w): each D-vector is replaced by its nearest code first."""
-        lead = z.shape[:-1]
+        return decode_batched(self._decode_flat, self.likelihood, z)
+
+    def _decode_flat(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder output (N, P*C, H, W) for flattened grids z (N, D*h*w), through their nearest codes."""
         z_q = self.quantizer.lookup(self.quantizer.quantize(z.reshape(-1, *self.grid)))  # (N, D, h, w)
-        out = self.decoder(z_q)[..., : self.image_hw[0], : self.image_hw[1]]  # (N, P*C, H, W)
-        return self.likelihood(out.reshape(*lead, *out.shape[1:]))
+        return self.decoder(z_q)[..., : self.image_hw[0], : self.image_hw[1]]
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """The mean reconstruction through the codes, shaped like x."""
@@ -140,34 +145,16 @@ class VQVAE(nn.Module):
         return self.code_prior is not None
 
     def prior(self) -> CodeGridPrior:
-        """The attached code prior as a distribution over flattened code vectors."""
+        """The attached code prior as a distribution over flattened code vectors, event (D*h*w,)."""
         if self.code_prior is None:
             raise NoPrior("this VQ-VAE has no prior over its codes yet: run 'vaekit train-prior RUN_DIR' first")
-        return CodeGridPrior(self)
+        return CodeGridPrior(self.code_prior, self.quantizer, self.grid)
 
     # -- evaluation ---------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate_split(self, x: torch.Tensor, y=None, batch_size: int = 500, seed: int = 0) -> dict:
         """Reconstruction and codebook measures over images x (N, C, H, W); see `vqvae_measures`."""
         return vqvae_measures(self, x, batch_size, seed)
-
-
-class CodeGridPrior:
-    """p(z) of a VQ-VAE with a code prior: draws code grids, returns their vectors flattened (n, D*h*w)."""
-
-    def __init__(self, model: VQVAE, temperature: float = 1.0):
-        self.model, self.temperature = model, temperature
-
-    def tempered(self, temperature: float) -> CodeGridPrior:
-        """The same prior drawing each code from softmax(logits / temperature)."""
-        return CodeGridPrior(self.model, self.temperature * temperature)
-
-    @torch.no_grad()
-    def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
-        n = math.prod(sample_shape) if len(sample_shape) else 1
-        codes = self.model.code_prior.sample(n, self.temperature)  # (n, h, w)
-        z = self.model.quantizer.lookup(codes).flatten(1)  # (n, D*h*w)
-        return z.reshape(*sample_shape, z.shape[-1])
 
 
 @torch.no_grad()
@@ -201,7 +188,7 @@ def vqvae_measures(model: VQVAE, x: torch.Tensor, batch_size: int = 500, seed: i
            "codes_used": used, "usage": used / k, "n": n}
     if model.code_prior is not None:
         out |= {"prior_nll": prior_nll, "nll_bound": recon + prior_nll,
-                "bits_per_dim": bits_per_dim(recon + prior_nll, x[0].numel(), discrete=is_discrete(model.likelihood))}
+                "bits_per_dim": bits_per_dim(recon + prior_nll, x[0].numel(), discrete=is_discrete(p))}
     return out
 
 

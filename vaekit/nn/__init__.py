@@ -1,7 +1,7 @@
 """Networks: backbones map images to features and codes to images; heads turn them into distributions."""
 
 from vaekit.nn.backbones import ACTIVATIONS, ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, build_backbones
-from vaekit.nn.heads import LIKELIHOODS, GaussianLatentHead, build_likelihood
+from vaekit.nn.heads import LIKELIHOODS, GaussianLatentHead, build_likelihood, decode_batched
 
 __all__ = [
     "ACTIVATIONS",
@@ -13,4 +13,5 @@ __all__ = [
     "MLPEncoder",
     "build_backbones",
     "build_likelihood",
+    "decode_batched",
 ]

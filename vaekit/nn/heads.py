@@ -13,7 +13,8 @@ import math
 
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Distribution, Independent, Normal, constraints
+from torch.distributions import (Bernoulli, Categorical, Distribution, Independent, Normal, OneHotCategorical,
+                                 constraints)
 
 from vaekit.errors import VaekitError
 
@@ -44,7 +45,8 @@ class PointMass(Distribution):
     """A point mass at `loc` (B, D): batch shape (B,), event shape (D,); rsample = mean = loc.
 
     The q(z|x) of deterministic encoders (AE, WAE, VQ-VAE), so they keep the encode/decode
-    contract; it has no density, so likelihood estimates that need log q(z|x) do not apply.
+    contract. Its `log_prob` is that of a point mass (0 at the point, -inf elsewhere), not a density
+    over R^D, so importance-sampled likelihoods do not apply: these models declare `own_evaluation`.
     """
 
     arg_constraints: dict = {}
@@ -65,6 +67,12 @@ class PointMass(Distribution):
 
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
         return self.loc.expand(*sample_shape, *self.loc.shape)  # (*S, B, D)
+
+    def log_prob(self, value: torch.Tensor) -> torch.Tensor:
+        """log 1 = 0 where value is the point, log 0 = -inf elsewhere (as Pyro's `Delta`): (..., B)."""
+        at_point = (value == self.loc).all(-1)  # (..., B)
+        zero = torch.zeros((), dtype=self.loc.dtype, device=self.loc.device)
+        return torch.where(at_point, zero, zero - torch.inf)
 
 
 class BernoulliLikelihood(nn.Module):
@@ -113,9 +121,19 @@ class GaussianLikelihood(nn.Module):
         return Independent(Normal(torch.sigmoid(mean_raw), scale, validate_args=False), 3, validate_args=False)
 
 
-def is_discrete(likelihood: nn.Module) -> bool:
-    """Whether a likelihood head gives probabilities of discrete pixels (Bernoulli) rather than densities."""
-    return isinstance(likelihood, BernoulliLikelihood)
+def decode_batched(net, head: nn.Module, z: torch.Tensor) -> Distribution:
+    """p(x|z) for codes z (..., D) with any leading dims: `net` sees them flattened to (N, D), and
+    `head` its output (N, ...) reshaped back to (..., ...), so its batch shape is z.shape[:-1]."""
+    lead = z.shape[:-1]
+    out = net(z.reshape(-1, z.shape[-1]))  # (N, P*C, H, W)
+    return head(out.reshape(*lead, *out.shape[1:]))
+
+
+def is_discrete(p_x: Distribution) -> bool:
+    """Whether p(x|z) gives probabilities of discrete values (Bernoulli pixels, categorical tokens)
+    rather than densities; bits per dimension of a density need the dequantization term."""
+    base = p_x.base_dist if isinstance(p_x, Independent) else p_x
+    return isinstance(base, (Bernoulli, Categorical, OneHotCategorical))
 
 
 LIKELIHOODS = {"bernoulli": BernoulliLikelihood, "gaussian": GaussianLikelihood}

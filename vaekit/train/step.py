@@ -43,6 +43,14 @@ def make_optimizer(params, lr: float, device: torch.device, capturable: bool) ->
     return torch.optim.Adam(params, lr=lr, fused=True)
 
 
+def log_linear_lr(lr: float, lr_end: float | None, epoch: int, epochs: int) -> float:
+    """The learning rate of epoch `epoch` (from 0): constant without lr_end, else decaying
+    log-linearly from lr at the first epoch to lr_end at the last (Burda et al.'s schedule shape)."""
+    if lr_end is None or epochs <= 1:
+        return lr
+    return lr * (lr_end / lr) ** (epoch / (epochs - 1))
+
+
 def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
     """Sets the learning rate, in place where it is a tensor a captured graph reads."""
     for group in optimizer.param_groups:

@@ -30,7 +30,7 @@ from vaekit.models import build_model, build_objective
 from vaekit.precision import TRAINING_PRECISIONS, precision
 from vaekit.train import checkpoint as ckpt
 from vaekit.train import distributed
-from vaekit.train.step import GraphedStep, StepProgram, make_optimizer, set_lr
+from vaekit.train.step import GraphedStep, StepProgram, log_linear_lr, make_optimizer, set_lr
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:
@@ -112,9 +112,7 @@ class Trainer:
     def lr_at(self, epoch: int) -> float:
         """Constant, or log-linear from lr to lr_end over the epochs (Burda et al.'s schedule shape)."""
         t = self.cfg.train
-        if t.lr_end is None or t.epochs <= 1:
-            return t.lr
-        return t.lr * (t.lr_end / t.lr) ** (epoch / (t.epochs - 1))
+        return log_linear_lr(t.lr, t.lr_end, epoch, t.epochs)
 
     # -- resume -----------------------------------------------------------------------------
     def resume(self) -> None:

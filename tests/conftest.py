@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,52 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def digits_2d_run(tmp_path_factory) -> Path:
+    """A VAE with a 2-D code on digits: its latent plane can be drawn and dragged over."""
+    out = tmp_path_factory.mktemp("runs") / "vae-2d"
+    assert main(["train", "vae", "--data", "digits", "--epochs", "30", "--lr", "3e-3", "--hidden", "64",
+                 "--latent-dim", "2", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+TINY_MODEL_FLAGS = {"vqvae": ["--channels", "8,16", "--latent-dim", "4"]}
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """tiny_run(name) -> a run of that registry model, 2 epochs on digits, trained once per session.
+    'vqvae+prior' is the VQ-VAE with a code prior fitted (so it samples)."""
+    runs: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in runs:
+            model = name.split("+")[0]
+            if model != name:
+                run = tmp_path_factory.mktemp("runs") / name.replace("+", "-")
+                shutil.copytree(get(model), run)
+                assert main(["train-prior", str(run), "--epochs", "1", "--dim", "16", "--layers", "1", "--heads", "2",
+                             "--quiet"]) == 0
+            else:
+                run = tmp_path_factory.mktemp("runs") / name
+                flags = TINY_MODEL_FLAGS.get(name, ["--hidden", "32", "--latent-dim", "4"])
+                assert main(["train", name, "--data", "digits", "--epochs", "2", "--quiet", "--out", str(run), *flags]) == 0
+            runs[name] = run
+        return runs[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """A headless Chromium (Debian's package, installed here when missing) driven by Selenium."""
+    from tests.browser import ensure_chromium, start_browser
+
+    reason = ensure_chromium()
+    if reason:
+        pytest.skip(f"no headless browser for the web tests: {reason}")
+    driver = start_browser()
+    yield driver
+    driver.quit()

@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "latents": "vaekit.commands.latents",
     "kl": "vaekit.commands.kl",
     "train-prior": "vaekit.commands.train_prior",
+    "explore": "vaekit.commands.explore",
 }
 
 

@@ -144,3 +144,29 @@ def _memory_budget(device: torch.device) -> int:
         free, _ = torch.cuda.mem_get_info(device)
         return max(1 << 20, free // 4 // 8)  # an eighth of free memory, in float32 elements
     return 1 << 24  # 64 MB of float32 per chunk on the CPU: cache-friendly and safe
+
+
+@torch.no_grad()
+def kl_per_dimension(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor | None:
+    """Average over images x of KL(q(z_d|x) || p(z_d)) for each latent dimension d -> (D,), nats.
+
+    The KL of a diagonal Gaussian posterior against a diagonal Gaussian prior splits into a sum
+    over dimensions; a dimension near 0 nats carries no information about x (it is "collapsed").
+    None when the model's q(z|x) or p(z) is not Gaussian (AE, WAE, VQ-VAE: a point-mass encoder).
+    """
+    if not getattr(model, "has_prior", False) or hasattr(model, "evaluate_split"):
+        return None
+    model.eval()
+    prior = getattr(model.prior(), "base_dist", None)
+    if not isinstance(prior, Normal):
+        return None
+    labels = y if getattr(model, "num_labels", 0) else None
+    total = None
+    for start in range(0, x.shape[0], batch_size):
+        q = model.encode(x[start : start + batch_size], None if labels is None else labels[start : start + batch_size])
+        base = getattr(q, "base_dist", q)
+        if not isinstance(base, Normal):
+            return None
+        kl = kl_divergence(base, prior).double().sum(0)  # (D,)
+        total = kl if total is None else total + kl
+    return (total / x.shape[0]).float()

@@ -29,7 +29,7 @@ def sample(model, n: int, prior: Distribution | None = None, labels: torch.Tenso
         raise VaekitError("--temperature applies to the model's own prior, not to --prior gmm:K")
     prior = prior if prior is not None else model.prior()
     if temperature != 1.0:
-        prior = _tempered(prior, temperature)
+        prior = tempered(prior, temperature)
     z = prior.sample((n,))  # (n, D)
     z = z.to(next(model.parameters()).device)
     if model.num_labels and labels is None:
@@ -39,7 +39,8 @@ def sample(model, n: int, prior: Distribution | None = None, labels: torch.Tenso
     return model.decode(z, labels).mean
 
 
-def _tempered(prior: Distribution, temperature: float) -> Distribution:
+def tempered(prior: Distribution, temperature: float) -> Distribution:
+    """The prior made narrower (T < 1) or wider (T > 1); see `sample`."""
     if isinstance(prior, CodeGridPrior):
         return prior.tempered(temperature)
     base = prior.base_dist if isinstance(prior, Independent) else prior

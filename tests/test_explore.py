@@ -1,0 +1,192 @@
+"""`vaekit explore`: the app for every model, its answers to bad requests, and a flood of them."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import random
+import warnings
+
+import httpx
+import matplotlib.image
+import numpy as np
+import pytest
+
+from vaekit.explore import Explorer, create_app
+from vaekit.explore.app import MAX_BODY_BYTES
+from vaekit.models import MODELS
+from vaekit.train import load_run
+
+from tests.browser import explorer_server
+
+with warnings.catch_warnings():  # Starlette's TestClient announces a move to httpx2; it is still the real app
+    warnings.filterwarnings("ignore", message=".*httpx2")
+    from fastapi.testclient import TestClient
+
+
+def open_explorer(run_dir) -> Explorer:
+    from vaekit.data import load_dataset
+
+    model, cfg = load_run(run_dir)
+    data = load_dataset(cfg.data.name)
+    return Explorer(model, cfg, data.test_x, data.test_y, title=run_dir.name)
+
+
+def png_pixels(data_uri: str) -> np.ndarray:
+    """The image behind a PNG data URI as an (H, W) array of grey levels in [0, 1]."""
+    assert data_uri.startswith("data:image/png;base64,")
+    pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(data_uri.split(",", 1)[1])), format="png")
+    return pixels[..., 0] if pixels.ndim == 3 else pixels
+
+
+@pytest.mark.parametrize("name", [*MODELS, "vqvae+prior"])
+def test_every_model_decodes_samples_and_walks(name, tiny_run):
+    run = tiny_run(name)
+    explorer = open_explorer(run)
+    client = TestClient(create_app(explorer))
+    page = client.get("/")
+    assert page.status_code == 200 and "<script src" not in page.text and "<link rel=\"stylesheet\"" not in page.text
+    info = client.get("/api/info").json()
+    d = info["latent_dim"]
+    activity = [a["activity"] for a in info["axes"]]
+    assert sorted(a["index"] for a in info["axes"]) == list(range(d)) and activity == sorted(activity, reverse=True)
+    label = {"label": 1} if info["num_labels"] else {}
+    mid = [0.5 * (a["low"] + a["high"]) for a in sorted(info["axes"], key=lambda a: a["index"])]
+    shown = client.post("/api/decode", json={"z": mid, **label})
+    assert shown.status_code == 200, shown.text
+    c, h, w = info["image_shape"]
+    assert png_pixels(shown.json()["png"]).shape[:2] == (h, w)
+    sampled = client.post("/api/sample", json={"seed": 3, **label})
+    if info["has_prior"]:
+        assert sampled.status_code == 200 and len(sampled.json()["z"]) == d
+    else:  # the AE, the VQ-VAE before train-prior: a 422 that says what to do
+        assert sampled.status_code == 422 and ("--prior gmm" in sampled.json()["error"] or "train-prior" in sampled.json()["error"])
+    a = client.post("/api/encode", json={"index": 0, **label}).json()
+    b = client.post("/api/encode", json={"index": 1, **label}).json()
+    start = client.post("/api/interpolate", json={"a": 0, "b": 1, "t": 0.0, **label}).json()
+    end = client.post("/api/interpolate", json={"a": 0, "b": 1, "t": 1.0, "path": "slerp", **label}).json()
+    assert np.allclose(start["z"], a["z"], atol=1e-4) and np.allclose(end["z"], b["z"], atol=1e-3)
+
+
+def test_sliders_are_the_model_decoding(digits_2d_run):
+    """What the app returns is the model's decoder mean at z, pixel for pixel (8-bit PNG)."""
+    import torch
+
+    explorer = open_explorer(digits_2d_run)
+    client = TestClient(create_app(explorer))
+    info = client.get("/api/info").json()
+    assert info["latent_dim"] == 2 and all(a["kl"] > 0.1 for a in info["axes"])  # both latents are in use
+    model, _ = load_run(digits_2d_run)
+    for z in ([0.0, 0.0], [1.5, -2.0]):
+        got = png_pixels(client.post("/api/decode", json={"z": z}).json()["png"])
+        want = model.decode(torch.tensor([z])).mean[0, 0].detach().numpy()
+        assert np.abs(got - want).max() <= 0.5 / 255 + 1e-6
+    points = client.get("/api/points", params={"x": 0, "y": 1}).json()
+    assert len(points) == 200 and {p[2] for p in points} == set(range(10))
+
+
+BAD_REQUESTS = [  # (method, path, body or raw bytes, status, words in the error)
+    ("post", "/api/decode", {"z": [0.1]}, 422, "1 values but this model has 2"),
+    ("post", "/api/decode", {"z": [0.1, 0.2, 0.3]}, 422, "3 values"),
+    ("post", "/api/decode", {"z": [0.1, "0.2"]}, 422, "z.1: Input should be a valid number"),
+    ("post", "/api/decode", {"z": [0.1, True]}, 422, "valid number"),
+    ("post", "/api/decode", {"z": [0.1, None]}, 422, "valid number"),
+    ("post", "/api/decode", b'{"z": [0.1, NaN]}', 422, "finite number"),
+    ("post", "/api/decode", b'{"z": [0.1, 1e999]}', 422, "finite number"),
+    ("post", "/api/decode", {"z": [0.1, 50.0]}, 422, "z[1] = 50 is out of range"),
+    ("post", "/api/decode", {"z": [-1e300, 0.0]}, 422, "out of range"),
+    ("post", "/api/decode", {"z": []}, 422, "at least 1"),
+    ("post", "/api/decode", {"z": 0.5}, 422, "valid list"),
+    ("post", "/api/decode", {"z": [0.1, 0.2], "label": 3}, 422, "not conditional"),
+    ("post", "/api/decode", {"z": [0.1, 0.2], "extra": 1}, 422, "extra: Extra inputs are not permitted"),
+    ("post", "/api/decode", {}, 422, "z: Field required"),
+    ("post", "/api/decode", {"z": [0.0] * 20000}, 422, "at most 16384"),
+    ("post", "/api/decode", b'{"z": [0.1, ', 422, "JSON decode error"),
+    ("post", "/api/decode", b"[" * 50000 + b"]" * 50000, 400, "error parsing the body"),
+    ("post", "/api/decode", b"x" * (MAX_BODY_BYTES + 1), 413, "too large"),
+    ("post", "/api/sample", {"temperature": 0}, 422, "temperature: Input should be greater than or equal to 0.05"),
+    ("post", "/api/sample", {"seed": -1}, 422, "seed"),
+    ("post", "/api/encode", {"index": 10**9}, 422, "index"),
+    ("post", "/api/encode", {"index": 999}, 422, "test image 999 is not offered"),
+    ("post", "/api/interpolate", {"a": 0, "b": 1, "t": 1.5}, 422, "t: Input should be less than or equal to 1"),
+    ("post", "/api/interpolate", {"a": 0, "b": 1, "t": 0.5, "path": "zigzag"}, 422, "path"),
+    ("get", "/api/points?x=0&y=7", None, 422, "dimension 7 does not exist"),
+    ("get", "/api/points?x=a&y=1", None, 422, "x: Input should be a valid integer"),
+    ("get", "/api/decode", None, 405, "Method Not Allowed"),
+    ("get", "/api/nothing-here", None, 404, "Not Found"),
+]
+
+
+@pytest.fixture(scope="module")
+def client_2d(digits_2d_run):
+    return TestClient(create_app(open_explorer(digits_2d_run)))
+
+
+@pytest.mark.parametrize("method, path, body, status, words", BAD_REQUESTS, ids=[f"{r[1]}-{i}" for i, r in enumerate(BAD_REQUESTS)])
+def test_bad_requests_get_a_4xx_with_a_message(client_2d, method, path, body, status, words):
+    if body is None:
+        response = client_2d.request(method, path)
+    elif isinstance(body, bytes):
+        response = client_2d.request(method, path, content=body, headers={"content-type": "application/json"})
+    else:
+        response = client_2d.request(method, path, json=body)
+    assert response.status_code == status, response.text[:300]
+    error = response.json()["error"]
+    assert words in error and "\n" not in error and len(error) < 300
+    assert client_2d.post("/api/decode", json={"z": [0.1, 0.2]}).status_code == 200
+
+
+def _malformed_requests(rng: random.Random, n: int):
+    """n (method, path, kwargs) of every kind of bad request, drawn by a seeded generator."""
+    paths = ["/api/decode", "/api/sample", "/api/encode", "/api/interpolate", "/api/points", "/", "/api/info"]
+    junk = [None, True, "1", "", [], {}, -1, 2**70, 1e308, -1e308, [[0.1]], {"z": 1}, "\u0000" * 10]
+    for i in range(n):
+        kind = i % 10
+        path = rng.choice(paths)
+        if kind == 0:  # random bytes
+            yield "POST", path, {"content": rng.randbytes(rng.randint(0, 3000)), "headers": {"content-type": "application/json"}}
+        elif kind == 1:  # a body over the limit, announced
+            yield "POST", path, {"content": b"1," * (MAX_BODY_BYTES // 2 + rng.randint(1, 50000))}
+        elif kind == 2:  # a body over the limit, streamed in chunks without a length
+            size = MAX_BODY_BYTES + rng.randint(1, 100000)
+            yield "POST", path, {"content": iter([b"[" + b"0.5," * (size // 4)]), "headers": {"content-type": "application/json"}}
+        elif kind == 3:  # wrong number of dims, huge lists
+            yield "POST", "/api/decode", {"json": {"z": [rng.uniform(-2, 2)] * rng.choice([0, 1, 3, 100, 16384, 16385])}}
+        elif kind == 4:  # values of the wrong type
+            yield "POST", path, {"json": {"z": [rng.choice(junk), 0.0], "label": rng.choice(junk), "t": rng.choice(junk),
+                                          "a": rng.choice(junk), "b": 0, "index": rng.choice(junk), "seed": rng.choice(junk)}}
+        elif kind == 5:  # out of range numbers
+            yield "POST", "/api/decode", {"json": {"z": [rng.choice([1e6, -1e6, 3.5, -4.0]), 0.0]}}
+        elif kind == 6:  # deep nesting
+            depth = rng.randint(100, 20000)
+            yield "POST", path, {"content": b"[" * depth + b"]" * depth, "headers": {"content-type": "application/json"}}
+        elif kind == 7:  # junk query strings
+            yield "GET", "/api/points", {"params": {"x": rng.choice(["-1", "1e9", "nan", "0x1", "", "99999999999999999999"]), "y": "1"}}
+        elif kind == 8:  # wrong methods and paths
+            yield rng.choice(["PUT", "DELETE", "PATCH", "GET"]), rng.choice(paths[:4] + ["/api/" + "a" * 2000]), {}
+        else:  # strings where numbers belong, unicode, NaN spelled out
+            yield "POST", "/api/interpolate", {"content": rng.choice([b'{"a":0,"b":1,"t":NaN}', b'{"a":0,"b":1,"t":"0.5"}',
+                                                                       '{"a":"\u00e9","b":1,"t":0}'.encode(), b'{"a":0,"b":1}']),
+                                               "headers": {"content-type": "application/json"}}
+
+
+def test_explorer_survives_hundreds_of_malformed_and_oversized_requests(digits_2d_run, tmp_path):
+    """A real server on a free loopback port: 300 bad requests each get a 4xx, never a 5xx or a
+    dropped connection, and a good request afterwards decodes exactly what it decoded before."""
+    good = {"z": [0.7, -1.2]}
+    with explorer_server(digits_2d_run, tmp_path / "server.log") as url:
+        with httpx.Client(base_url=url, timeout=30) as client:
+            before = client.post("/api/decode", json=good).json()["png"]
+            statuses = []
+            for method, path, kwargs in _malformed_requests(random.Random(0), 300):
+                response = client.request(method, path, **kwargs)
+                statuses.append(response.status_code)
+                if response.status_code >= 400:
+                    assert "error" in response.json()
+            after = client.post("/api/decode", json=good)
+    served = [s for s in statuses if s < 400]  # GET / and /api/info with junk are fine to answer
+    assert all(400 <= s < 500 for s in statuses if s >= 400), sorted(set(statuses))
+    assert len(served) < 60 and statuses.count(413) >= 60 and statuses.count(422) >= 60
+    assert after.status_code == 200 and after.json()["png"] == before
+    assert json.dumps(after.json()["z"]) == json.dumps(good["z"])

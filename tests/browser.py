@@ -14,8 +14,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -39,7 +39,7 @@ def ensure_chromium() -> str:
     steps = (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *APT_PACKAGES])
     for step in steps:
         try:
-            done = subprocess.run(step, env=env, capture_output=True, text=True, timeout=900)
+            done = subprocess.run(step, env=env, capture_output=True, text=True, timeout=900, check=False)
         except (OSError, subprocess.TimeoutExpired) as err:
             return f"'{' '.join(step)}' failed: {err}"
         if done.returncode != 0:

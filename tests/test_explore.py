@@ -13,12 +13,11 @@ import matplotlib.image
 import numpy as np
 import pytest
 
+from tests.browser import explorer_server
 from vaekit.explore import Explorer, create_app
 from vaekit.explore.app import MAX_BODY_BYTES
 from vaekit.models import MODELS
 from vaekit.train import load_run
-
-from tests.browser import explorer_server
 
 with warnings.catch_warnings():  # Starlette's TestClient announces a move to httpx2; it is still the real app
     warnings.filterwarnings("ignore", message=".*httpx2")
@@ -55,7 +54,7 @@ def test_every_model_decodes_samples_and_walks(name, tiny_run):
     mid = [0.5 * (a["low"] + a["high"]) for a in sorted(info["axes"], key=lambda a: a["index"])]
     shown = client.post("/api/decode", json={"z": mid, **label})
     assert shown.status_code == 200, shown.text
-    c, h, w = info["image_shape"]
+    _, h, w = info["image_shape"]
     assert png_pixels(shown.json()["png"]).shape[:2] == (h, w)
     sampled = client.post("/api/sample", json={"seed": 3, **label})
     if info["has_prior"]:
@@ -175,16 +174,15 @@ def test_explorer_survives_hundreds_of_malformed_and_oversized_requests(digits_2
     """A real server on a free loopback port: 300 bad requests each get a 4xx, never a 5xx or a
     dropped connection, and a good request afterwards decodes exactly what it decoded before."""
     good = {"z": [0.7, -1.2]}
-    with explorer_server(digits_2d_run, tmp_path / "server.log") as url:
-        with httpx.Client(base_url=url, timeout=30) as client:
-            before = client.post("/api/decode", json=good).json()["png"]
-            statuses = []
-            for method, path, kwargs in _malformed_requests(random.Random(0), 300):
-                response = client.request(method, path, **kwargs)
-                statuses.append(response.status_code)
-                if response.status_code >= 400:
-                    assert "error" in response.json()
-            after = client.post("/api/decode", json=good)
+    with explorer_server(digits_2d_run, tmp_path / "server.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+        before = client.post("/api/decode", json=good).json()["png"]
+        statuses = []
+        for method, path, kwargs in _malformed_requests(random.Random(0), 300):
+            response = client.request(method, path, **kwargs)
+            statuses.append(response.status_code)
+            if response.status_code >= 400:
+                assert "error" in response.json()
+        after = client.post("/api/decode", json=good)
     served = [s for s in statuses if s < 400]  # GET / and /api/info with junk are fine to answer
     assert all(400 <= s < 500 for s in statuses if s >= 400), sorted(set(statuses))
     assert len(served) < 60 and statuses.count(413) >= 60 and statuses.count(422) >= 60

@@ -74,7 +74,7 @@ def test_dragging_over_the_plane_decodes_that_point(page):
     canvas = page.find_element(By.ID, "canvas")
     w, h = canvas.size["width"], canvas.size["height"]
     drag = ActionChains(page).move_to_element_with_offset(canvas, -w // 4, h // 4).click_and_hold()
-    src, z = after(page, lambda: drag.move_by_offset(w // 8, 0).release().perform())
+    _, z = after(page, lambda: drag.move_by_offset(w // 8, 0).release().perform())
     assert -3 < z[0] < 0 and -3 < z[1] < 0  # left of and below the centre: both latents negative
     slider_values = page.execute_script("return Array.from(document.querySelectorAll('#sliders-list input'))"
                                         ".map(i => [Number(i.dataset.dim), Number(i.value)])")
@@ -82,12 +82,12 @@ def test_dragging_over_the_plane_decodes_that_point(page):
 
 
 def test_random_sample_and_the_walk_between_two_test_images(page):
-    src, z = shown(page)
-    sampled_src, sampled_z = after(page, lambda: page.find_element(By.ID, "random").click())
+    _, z = shown(page)
+    _, sampled_z = after(page, lambda: page.find_element(By.ID, "random").click())
     assert sampled_z != z
     picks = page.find_elements(By.CSS_SELECTOR, "#picks img")
     a_src, a_z = after(page, lambda: picks[0].click())
-    b_src, b_z = after(page, lambda: picks[5].click())  # t = 0: still A's code
+    _, b_z = after(page, lambda: picks[5].click())  # t = 0: still A's code
     assert b_z == pytest.approx(a_z, abs=1e-4)
     end_src, end_z = after(page, lambda: page.find_element(By.ID, "walk-t").send_keys(Keys.END))
     assert end_src != a_src and end_z != a_z

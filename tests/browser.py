@@ -32,7 +32,8 @@ def ensure_chromium() -> str:
     if all(find_chromium()):
         return ""
     if not shutil.which("apt-get"):
-        return "Chromium is not installed and there is no apt-get to install it (Debian: apt-get install chromium chromium-driver)"
+        return ("Chromium is not installed and there is no apt-get to install it "
+                "(Debian: apt-get install chromium chromium-driver)")
     if os.geteuid() != 0:
         return "Chromium is not installed and only root can apt-get install chromium chromium-driver"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -86,14 +87,16 @@ def explorer_server(run_dir: Path, log_path: Path, timeout: float = 120.0) -> It
         deadline = time.monotonic() + timeout
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"vaekit explore exited with status {proc.returncode}: {Path(log_path).read_text()[-2000:]}")
+                log_tail = Path(log_path).read_text()[-2000:]
+                raise RuntimeError(f"vaekit explore exited with status {proc.returncode}: {log_tail}")
             try:
                 if httpx.get(url + "/api/info", timeout=2).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"vaekit explore did not answer within {timeout:.0f} s: {Path(log_path).read_text()[-2000:]}")
+                log_tail = Path(log_path).read_text()[-2000:]
+                raise RuntimeError(f"vaekit explore did not answer within {timeout:.0f} s: {log_tail}")
             time.sleep(0.2)
         yield url
     finally:

@@ -79,7 +79,8 @@ def tiny_run(tmp_path_factory):
             else:
                 run = tmp_path_factory.mktemp("runs") / name
                 flags = TINY_MODEL_FLAGS.get(name, ["--hidden", "32", "--latent-dim", "4"])
-                assert main(["train", name, "--data", "digits", "--epochs", "2", "--quiet", "--out", str(run), *flags]) == 0
+                args = ["train", name, "--data", "digits", "--epochs", "2", "--quiet", "--out", str(run), *flags]
+                assert main(args) == 0
             runs[name] = run
         return runs[name]
 

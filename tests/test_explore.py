@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tests.browser import explorer_server
-from vaekit.explore import Explorer, create_app
-from vaekit.explore.app import MAX_BODY_BYTES
+from vaekit.web import Explorer, create_app
+from vaekit.web.app import MAX_BODY_BYTES
 from vaekit.models import MODELS
 from vaekit.train import load_run
 
@@ -60,7 +60,8 @@ def test_every_model_decodes_samples_and_walks(name, tiny_run):
     if info["has_prior"]:
         assert sampled.status_code == 200 and len(sampled.json()["z"]) == d
     else:  # the AE, the VQ-VAE before train-prior: a 422 that says what to do
-        assert sampled.status_code == 422 and ("--prior gmm" in sampled.json()["error"] or "train-prior" in sampled.json()["error"])
+        error = sampled.json()["error"]
+        assert sampled.status_code == 422 and ("--prior gmm" in error or "train-prior" in error)
     a = client.post("/api/encode", json={"index": 0, **label}).json()
     b = client.post("/api/encode", json={"index": 1, **label}).json()
     start = client.post("/api/interpolate", json={"a": 0, "b": 1, "t": 0.0, **label}).json()
@@ -122,7 +123,8 @@ def client_2d(digits_2d_run):
     return TestClient(create_app(open_explorer(digits_2d_run)))
 
 
-@pytest.mark.parametrize("method, path, body, status, words", BAD_REQUESTS, ids=[f"{r[1]}-{i}" for i, r in enumerate(BAD_REQUESTS)])
+@pytest.mark.parametrize("method, path, body, status, words", BAD_REQUESTS,
+                         ids=[f"{r[1]}-{i}" for i, r in enumerate(BAD_REQUESTS)])
 def test_bad_requests_get_a_4xx_with_a_message(client_2d, method, path, body, status, words):
     if body is None:
         response = client_2d.request(method, path)
@@ -139,42 +141,47 @@ def test_bad_requests_get_a_4xx_with_a_message(client_2d, method, path, body, st
 def _malformed_requests(rng: random.Random, n: int):
     """n (method, path, kwargs) of every kind of bad request, drawn by a seeded generator."""
     paths = ["/api/decode", "/api/sample", "/api/encode", "/api/interpolate", "/api/points", "/", "/api/info"]
+    as_json = {"content-type": "application/json"}
     junk = [None, True, "1", "", [], {}, -1, 2**70, 1e308, -1e308, [[0.1]], {"z": 1}, "\u0000" * 10]
     for i in range(n):
         kind = i % 10
         path = rng.choice(paths)
         if kind == 0:  # random bytes
-            yield "POST", path, {"content": rng.randbytes(rng.randint(0, 3000)), "headers": {"content-type": "application/json"}}
+            yield "POST", path, {"content": rng.randbytes(rng.randint(0, 3000)), "headers": as_json}
         elif kind == 1:  # a body over the limit, announced
             yield "POST", path, {"content": b"1," * (MAX_BODY_BYTES // 2 + rng.randint(1, 50000))}
         elif kind == 2:  # a body over the limit, streamed in chunks without a length
             size = MAX_BODY_BYTES + rng.randint(1, 100000)
-            yield "POST", path, {"content": iter([b"[" + b"0.5," * (size // 4)]), "headers": {"content-type": "application/json"}}
+            yield "POST", path, {"content": iter([b"[" + b"0.5," * (size // 4)]), "headers": as_json}
         elif kind == 3:  # wrong number of dims, huge lists
-            yield "POST", "/api/decode", {"json": {"z": [rng.uniform(-2, 2)] * rng.choice([0, 1, 3, 100, 16384, 16385])}}
+            count = rng.choice([0, 1, 3, 100, 16384, 16385])
+            yield "POST", "/api/decode", {"json": {"z": [rng.uniform(-2, 2)] * count}}
         elif kind == 4:  # values of the wrong type
-            yield "POST", path, {"json": {"z": [rng.choice(junk), 0.0], "label": rng.choice(junk), "t": rng.choice(junk),
-                                          "a": rng.choice(junk), "b": 0, "index": rng.choice(junk), "seed": rng.choice(junk)}}
+            fields = ("label", "t", "a", "index", "seed")
+            body = {"z": [rng.choice(junk), 0.0], "b": 0, **{f: rng.choice(junk) for f in fields}}
+            yield "POST", path, {"json": body}
         elif kind == 5:  # out of range numbers
             yield "POST", "/api/decode", {"json": {"z": [rng.choice([1e6, -1e6, 3.5, -4.0]), 0.0]}}
         elif kind == 6:  # deep nesting
             depth = rng.randint(100, 20000)
-            yield "POST", path, {"content": b"[" * depth + b"]" * depth, "headers": {"content-type": "application/json"}}
+            yield "POST", path, {"content": b"[" * depth + b"]" * depth, "headers": as_json}
         elif kind == 7:  # junk query strings
-            yield "GET", "/api/points", {"params": {"x": rng.choice(["-1", "1e9", "nan", "0x1", "", "99999999999999999999"]), "y": "1"}}
+            x = rng.choice(["-1", "1e9", "nan", "0x1", "", "99999999999999999999"])
+            yield "GET", "/api/points", {"params": {"x": x, "y": "1"}}
         elif kind == 8:  # wrong methods and paths
             yield rng.choice(["PUT", "DELETE", "PATCH", "GET"]), rng.choice(paths[:4] + ["/api/" + "a" * 2000]), {}
         else:  # strings where numbers belong, unicode, NaN spelled out
-            yield "POST", "/api/interpolate", {"content": rng.choice([b'{"a":0,"b":1,"t":NaN}', b'{"a":0,"b":1,"t":"0.5"}',
-                                                                       '{"a":"\u00e9","b":1,"t":0}'.encode(), b'{"a":0,"b":1}']),
-                                               "headers": {"content-type": "application/json"}}
+            body = rng.choice([b'{"a":0,"b":1,"t":NaN}', b'{"a":0,"b":1,"t":"0.5"}',
+                               '{"a":"\u00e9","b":1,"t":0}'.encode(), b'{"a":0,"b":1}'])
+            yield "POST", "/api/interpolate", {"content": body, "headers": as_json}
 
 
 def test_explorer_survives_hundreds_of_malformed_and_oversized_requests(digits_2d_run, tmp_path):
     """A real server on a free loopback port: 300 bad requests each get a 4xx, never a 5xx or a
     dropped connection, and a good request afterwards decodes exactly what it decoded before."""
     good = {"z": [0.7, -1.2]}
-    with explorer_server(digits_2d_run, tmp_path / "server.log") as url, httpx.Client(base_url=url, timeout=30) as client:
+    server = explorer_server(digits_2d_run, tmp_path / "server.log")
+    with server as url, httpx.Client(base_url=url, timeout=30) as client:
         before = client.post("/api/decode", json=good).json()["png"]
         statuses = []
         for method, path, kwargs in _malformed_requests(random.Random(0), 300):

@@ -31,7 +31,7 @@ def decodes(driver) -> int:
 
 
 def wait_for_decodes(driver, at_least: int) -> None:
-    WebDriverWait(driver, 60).until(lambda d: decodes(d) >= at_least, f"the page never showed {at_least} decoded images")
+    WebDriverWait(driver, 60).until(lambda d: decodes(d) >= at_least, f"the page showed fewer than {at_least} images")
 
 
 def shown(driver) -> tuple[str, list[float]]:

@@ -147,7 +147,8 @@ def _memory_budget(device: torch.device) -> int:
 
 
 @torch.no_grad()
-def kl_per_dimension(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor | None:
+def kl_per_dimension(model, x: torch.Tensor, y: torch.Tensor | None = None,
+                     batch_size: int = 500) -> torch.Tensor | None:
     """Average over images x of KL(q(z_d|x) || p(z_d)) for each latent dimension d -> (D,), nats.
 
     The KL of a diagonal Gaussian posterior against a diagonal Gaussian prior splits into a sum

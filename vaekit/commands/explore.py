@@ -34,13 +34,14 @@ def _check_free(host: str, port: int) -> None:
         with socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET):
             pass
     except OSError as err:
-        raise VaekitError(f"cannot serve on {host}:{port} ({err.strerror or err}): choose another --port or --host") from None
+        reason = err.strerror or err
+        raise VaekitError(f"cannot serve on {host}:{port} ({reason}): choose another --port or --host") from None
 
 
 def run(args) -> int:
     import uvicorn
 
-    from vaekit.explore import Explorer, create_app
+    from vaekit.web import Explorer, create_app
 
     _check_free(args.host, args.port)
     model, cfg, _device = open_run(args)

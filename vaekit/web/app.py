@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from vaekit.explore.explorer import Explorer, RequestError
+from vaekit.web.explorer import Explorer, RequestError
 
 MAX_BODY_BYTES = 256 * 1024  # room for a VQ-VAE's few thousand code values as JSON; far more is an abuse
 MAX_VALUES = 16384  # latent values per request, checked before parsing further
@@ -58,7 +58,7 @@ class InterpolateRequest(_Strict):
 
 
 def page_html() -> str:
-    return files("vaekit.explore").joinpath("page.html").read_text(encoding="utf-8")
+    return files("vaekit.web").joinpath("page.html").read_text(encoding="utf-8")
 
 
 def create_app(explorer: Explorer):
@@ -68,7 +68,8 @@ def create_app(explorer: Explorer):
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, err: RequestValidationError):
-        return JSONResponse(status_code=422, content={"error": _one_line(err.errors()), "details": _details(err.errors())})
+        errors = err.errors()
+        return JSONResponse(status_code=422, content={"error": _one_line(errors), "details": _details(errors)})
 
     @app.exception_handler(RequestError)
     async def unfit(_request: Request, err: RequestError):
@@ -163,6 +164,6 @@ class BodyLimit:
         return await self.app(scope, replay, send)
 
     async def _refuse(self, scope, receive, send):
-        response = JSONResponse(status_code=413, content={"error": f"request body too large: at most {self.max_bytes} bytes"},
-                                headers={"Connection": "close"})
+        error = f"request body too large: at most {self.max_bytes} bytes"
+        response = JSONResponse(status_code=413, content={"error": error}, headers={"Connection": "close"})
         await response(scope, receive, send)

@@ -4,7 +4,7 @@
 FastAPI app that validates every request and serves the page (page.html, inline JS and CSS).
 """
 
-from vaekit.explore.app import create_app
-from vaekit.explore.explorer import Explorer, RequestError
+from vaekit.web.app import create_app
+from vaekit.web.explorer import Explorer, RequestError
 
 __all__ = ["Explorer", "RequestError", "create_app"]

@@ -45,7 +45,10 @@ def png_data_uri(image: torch.Tensor) -> str:
     from PIL import Image
 
     array = (image.detach().float().clamp(0, 1).cpu().numpy() * 255).round().astype(np.uint8)  # (C, H, W)
-    picture = Image.fromarray(array[0], "L") if array.shape[0] == 1 else Image.fromarray(array[:3].transpose(1, 2, 0), "RGB")
+    if array.shape[0] == 1:
+        picture = Image.fromarray(array[0], "L")
+    else:
+        picture = Image.fromarray(array[:3].transpose(1, 2, 0), "RGB")
     buf = io.BytesIO()
     picture.save(buf, format="png")
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -121,14 +124,16 @@ class Explorer:
         """Test codes projected on two latent dimensions, with labels: [[z_x, z_y, label], ...]."""
         for d in (dim_x, dim_y):
             if not 0 <= d < self.latent_dim:
-                raise RequestError(f"dimension {d} does not exist: this model has latent dimensions 0 to {self.latent_dim - 1}")
+                raise RequestError(f"dimension {d} does not exist: this model has latent dimensions 0 to "
+                                   f"{self.latent_dim - 1}")
         c = self.codes[:MAX_POINTS]
         return [[round(float(a), 4), round(float(b), 4), int(y)]
                 for a, b, y in zip(c[:, dim_x], c[:, dim_y], self.labels[:MAX_POINTS])]
 
     def picks(self) -> list[dict]:
         """The test images offered for the walk between two images."""
-        return [{"index": i, "label": int(y), "png": png_data_uri(x)} for i, (x, y) in enumerate(zip(self.pick_x, self.pick_y))]
+        return [{"index": i, "label": int(y), "png": png_data_uri(x)}
+                for i, (x, y) in enumerate(zip(self.pick_x, self.pick_y))]
 
     # -- checking a request against the run -----------------------------------------------------
     def check_code(self, z: list[float]) -> torch.Tensor:
@@ -139,7 +144,8 @@ class Explorer:
         if outside:
             d = outside[0]
             raise RequestError(f"z[{d}] = {z[d]:g} is out of range: allowed from {float(self.low[d]):g} to "
-                               f"{float(self.high[d]):g}" + (f" ({len(outside)} values are outside)" if len(outside) > 1 else ""))
+                               f"{float(self.high[d]):g}" + (f" ({len(outside)} values are outside)"
+                                                             if len(outside) > 1 else ""))
         return code
 
     def check_label(self, label: int | None) -> torch.Tensor | None:
@@ -148,7 +154,8 @@ class Explorer:
                 raise RequestError("this model is not conditional: send no label")
             return None
         if label is None or not 0 <= label < self.num_labels:
-            raise RequestError(f"this model is conditional: label must be a class from 0 to {self.num_labels - 1}, got {label}")
+            raise RequestError(f"this model is conditional: label must be a class from 0 to {self.num_labels - 1}, "
+                               f"got {label}")
         return torch.tensor([label], device=self.device)
 
     def check_pick(self, index: int) -> int:

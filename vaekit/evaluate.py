@@ -17,7 +17,7 @@ import copy
 import math
 
 import torch
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Independent, Normal, kl_divergence
 
 from vaekit.errors import VaekitError
 from vaekit.info import bits_per_dim
@@ -155,17 +155,18 @@ def kl_per_dimension(model, x: torch.Tensor, y: torch.Tensor | None = None,
     over dimensions; a dimension near 0 nats carries no information about x (it is "collapsed").
     None when the model's q(z|x) or p(z) is not Gaussian (AE, WAE, VQ-VAE: a point-mass encoder).
     """
-    if not getattr(model, "has_prior", False) or hasattr(model, "evaluate_split"):
+    if not model.has_prior or model.own_evaluation:
         return None
     model.eval()
-    prior = getattr(model.prior(), "base_dist", None)
+    prior = model.prior()
+    prior = prior.base_dist if isinstance(prior, Independent) else prior
     if not isinstance(prior, Normal):
         return None
-    labels = y if getattr(model, "num_labels", 0) else None
+    labels = y if model.num_labels else None
     total = None
     for start in range(0, x.shape[0], batch_size):
         q = model.encode(x[start : start + batch_size], None if labels is None else labels[start : start + batch_size])
-        base = getattr(q, "base_dist", q)
+        base = q.base_dist if isinstance(q, Independent) else q
         if not isinstance(base, Normal):
             return None
         kl = kl_divergence(base, prior).double().sum(0)  # (D,)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from vaekit.errors import VaekitError
+from vaekit.models.vqvae import VQVAE
 
 PRIOR_SPAN = 3.0  # sliders of a N(0, I) prior cover [-3, 3] at least: nearly all of its mass
 MAX_POINTS = 1000  # test codes sent for the 2-D canvas
@@ -67,8 +68,8 @@ class Explorer:
         self.model, self.cfg, self.title = model.eval(), cfg, title
         self.device = next(model.parameters()).device
         self.lock = threading.Lock()
-        self.num_labels = int(getattr(model, "num_labels", 0))
-        self.discrete = hasattr(model, "decode_codes")  # a VQ-VAE: z is a grid of encoder outputs, decoded via codes
+        self.num_labels = model.num_labels
+        self.discrete = isinstance(model, VQVAE)  # z is a grid of encoder outputs, decoded through the codebook
         x, y = test_x[:MAX_CODES].to(self.device), test_y[:MAX_CODES].to(self.device)
         self.codes = posterior_means(model, x, y).float().cpu()  # (N, D)
         self.labels = test_y[:MAX_CODES].cpu()
@@ -98,11 +99,11 @@ class Explorer:
 
     @property
     def gaussian_prior(self) -> bool:
-        return bool(getattr(self.model, "has_prior", False)) and not self.discrete
+        return self.model.has_prior and not self.discrete
 
     def prior_note(self) -> str:
         """Why 'random sample' does not work, or '' when it does."""
-        if getattr(self.model, "has_prior", False):
+        if self.model.has_prior:
             return ""
         try:
             self.model.prior()
@@ -117,7 +118,7 @@ class Explorer:
             "latent_dim": self.latent_dim, "image_shape": [c, h, w], "discrete": self.discrete,
             "num_labels": self.num_labels, "has_prior": not self.prior_note(), "prior_note": self.prior_note(),
             "axes": [asdict(a) for a in self.axes], "picks": int(self.pick_x.shape[0]),
-            "grid": list(getattr(self.model, "grid", ())),
+            "grid": list(self.model.grid) if self.discrete else [],
         }
 
     def points(self, dim_x: int, dim_y: int) -> list[list[float]]:

@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "kl": "vaekit.commands.kl",
     "train-prior": "vaekit.commands.train_prior",
     "explore": "vaekit.commands.explore",
+    "export": "vaekit.commands.export",
 }
 
 

@@ -29,6 +29,8 @@ class ModelConfig:
     arch: str = "mlp"  # mlp | conv
     hidden: tuple[int, ...] = (512, 256)  # MLP hidden sizes (encoder order; the decoder mirrors them)
     channels: tuple[int, ...] = (32, 64)  # conv channels per stride-2 layer
+    block: str | None = None  # conv only: None (4x4 stride-2 layers) | plain | repvgg | acnet (3x3 blocks)
+    fused: bool = False  # the blocks already fused into plain 3x3 convolutions (`vaekit export --fuse`)
     activation: str = "relu"
     latent_dim: int = 32
     likelihood: str = "auto"  # bernoulli | gaussian | auto (the one that suits the data)

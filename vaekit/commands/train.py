@@ -33,6 +33,7 @@ _RESUMABLE = {"epochs", "device", "quiet", "data_dir", "compile", "cuda_graph"}
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from vaekit.models import MODELS
+    from vaekit.nn.repconv import BLOCKS
 
     p.add_argument("model", choices=list(MODELS), help="which model to train")
     d = p.add_argument_group("data")
@@ -50,6 +51,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})")
     m.add_argument("--activation", default=None,
                    help=f"relu, tanh, elu, gelu, silu, leaky-relu, softplus (default: {_M.activation})")
+    m.add_argument("--block", choices=list(BLOCKS), default=None,
+                   help="conv networks of 3x3 blocks (implies --arch conv): plain (conv + batch norm), repvgg "
+                        "(3x3 + 1x1 + identity) or acnet (3x3 + 1x3 + 3x1), each fusable into one 3x3 conv by "
+                        "'vaekit export --fuse' (default: none, the 4x4 stride-2 layers)")
     m.add_argument("--latent-dim", type=int, default=None, help=f"size of z (default: {_M.latent_dim})")
     m.add_argument("--likelihood", choices=("auto", "bernoulli", "gaussian"), default=None,
                    help="p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face "
@@ -121,7 +126,8 @@ def config_from_args(args) -> RunConfig:
         return dataclasses.replace(section, **{k: v for k, v in flags.items() if v is not None})
 
     data = pick(_D, name=args.data, data_dir=args.data_dir, image_size=args.image_size)
-    model = pick(_M, name=args.model, arch=args.arch, hidden=args.hidden, channels=args.channels,
+    arch = args.arch or ("conv" if args.block else None)  # --block implies the conv networks
+    model = pick(_M, name=args.model, arch=arch, hidden=args.hidden, channels=args.channels, block=args.block,
                  activation=args.activation, latent_dim=args.latent_dim, likelihood=args.likelihood,
                  gaussian_variance=args.gaussian_variance)
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args)))

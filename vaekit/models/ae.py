@@ -112,7 +112,7 @@ def build_autoencoder(cfg, image_shape, num_classes: int, standard_prior: bool =
     """An autoencoder from a ModelConfig: the VAE's backbones, a linear code layer, its likelihood head."""
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
     enc, dec = build_backbones(cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel,
-                               cfg.hidden, cfg.channels, cfg.activation)
+                               cfg.hidden, cfg.channels, cfg.activation, block=cfg.block, fused=cfg.fused)
     return Autoencoder(enc, dec, likelihood, cfg.latent_dim, standard_prior)
 
 

@@ -67,6 +67,7 @@ def build_vae(cfg, image_shape, num_classes: int, conditional: bool = False) -> 
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
     labels = num_classes if conditional else 0
     enc, dec = build_backbones(cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel,
-                               cfg.hidden, cfg.channels, cfg.activation, extra_in=labels)
+                               cfg.hidden, cfg.channels, cfg.activation, extra_in=labels,
+                               block=cfg.block, fused=cfg.fused)
     return VAE(enc, GaussianLatentHead(enc.out_features, cfg.latent_dim), dec, likelihood, cfg.latent_dim, labels)
 

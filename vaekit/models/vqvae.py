@@ -225,6 +225,9 @@ def build_vqvae(cfg, image_shape, num_classes: int, *, codebook_size: int = 128,
     term; restart_after: steps a code may go unused before it is moved onto an encoder output;
     res_blocks: residual blocks in encoder and decoder.
     """
+    if cfg.block is not None:
+        raise VaekitError(f"--block {cfg.block} is for the VAE family's conv networks; the VQ-VAE has its own: "
+                          "drop --block")
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
     quantizer = build_quantizer(int(codebook_size), cfg.latent_dim, bool(ema), float(decay), int(restart_after))
     return VQVAE(image_shape, cfg.channels, cfg.latent_dim, quantizer, likelihood, int(res_blocks), cfg.activation)

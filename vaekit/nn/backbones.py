@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from vaekit.errors import VaekitError
+from vaekit.nn.repconv import make_block
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -78,18 +79,25 @@ class _PadToEven(nn.Module):
 
 
 class ConvEncoder(nn.Module):
-    """Stride-2 4x4 convolutions halving H and W each layer, then a linear layer to `hidden` features.
+    """Stages halving H and W, then a linear layer to `hidden` features.
 
+    With no `block`, a stage is one stride-2 4x4 convolution. With a `block` kind of
+    `vaekit.nn.repconv.BLOCKS` it is a stride-2 3x3 block then a stride-1 3x3 block (the one
+    where RepVGG's identity branch fits); `fused` builds the plain convolutions they fuse into.
     Works for any image size: odd sizes round up (the decoder crops back).
     """
 
     def __init__(self, image_shape: Sequence[int], channels: Sequence[int], hidden: int, act: str = "relu",
-                 extra_in: int = 0):
+                 extra_in: int = 0, block: str | None = None, fused: bool = False):
         super().__init__()
         c, h, w = image_shape
         layers: list[nn.Module] = []
         for c_in, c_out in zip([c, *channels[:-1]], channels):
-            layers += [_PadToEven(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
+            if block is None:
+                layers += [_PadToEven(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
+            else:
+                layers += [make_block(block, c_in, c_out, 2, fused=fused), activation(act),
+                           make_block(block, c_out, c_out, 1, fused=fused), activation(act)]
             h, w = math.ceil(h / 2), math.ceil(w / 2)
         self.convs = nn.Sequential(*layers)
         self.grid = (channels[-1], h, w)  # feature map shape after the convolutions
@@ -104,10 +112,16 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """(B, D) -> linear -> (C', H', W') -> stride-2 transposed convolutions -> crop to (P*C, H, W)."""
+    """(B, D) -> linear -> (C', H', W') -> stages doubling H and W -> crop to (P*C, H, W).
+
+    With no `block`, a stage is one stride-2 4x4 transposed convolution. With a `block` kind it
+    mirrors the encoder: a 3x3 block at the low resolution, a nearest-neighbour 2x upsampling,
+    then a 3x3 block (upsample + conv also avoids transposed convolutions' checkerboard
+    artifacts); the last stage ends in a plain 3x3 convolution to the P*C outputs.
+    """
 
     def __init__(self, latent_dim: int, channels: Sequence[int], hidden: int, image_shape: Sequence[int],
-                 params_per_pixel: int, act: str = "relu"):
+                 params_per_pixel: int, act: str = "relu", block: str | None = None, fused: bool = False):
         super().__init__()
         c, h, w = image_shape
         for _ in channels:
@@ -117,12 +131,23 @@ class ConvDecoder(nn.Module):
         self.fc = nn.Sequential(
             nn.Linear(latent_dim, hidden), activation(act), nn.Linear(hidden, math.prod(self.grid)), activation(act)
         )
-        rev = list(reversed(channels))
+        self.deconvs = self._stages(list(reversed(channels)), params_per_pixel * c, act, block, fused)
+
+    @staticmethod
+    def _stages(rev: list[int], out_channels: int, act: str, block: str | None, fused: bool) -> nn.Sequential:
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(rev[:-1], rev[1:]):
-            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
-        layers.append(nn.ConvTranspose2d(rev[-1], params_per_pixel * c, 4, stride=2, padding=1))
-        self.deconvs = nn.Sequential(*layers)
+        if block is None:
+            for c_in, c_out in zip(rev[:-1], rev[1:]):
+                layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
+            layers.append(nn.ConvTranspose2d(rev[-1], out_channels, 4, stride=2, padding=1))
+            return nn.Sequential(*layers)
+        for i, c_in in enumerate(rev):
+            layers += [make_block(block, c_in, c_in, 1, fused=fused), activation(act), nn.Upsample(scale_factor=2)]
+            if i + 1 < len(rev):
+                layers += [make_block(block, c_in, rev[i + 1], 1, fused=fused), activation(act)]
+            else:  # the P*C outputs are logits or Gaussian parameters: no batch norm, no activation
+                layers.append(nn.Conv2d(c_in, out_channels, 3, padding=1))
+        return nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         h = self.fc(z).view(z.shape[0], *self.grid)
@@ -131,17 +156,21 @@ class ConvDecoder(nn.Module):
 
 
 def build_backbones(arch: str, image_shape: Sequence[int], latent_dim: int, params_per_pixel: int,
-                    hidden: Sequence[int], channels: Sequence[int], act: str, extra_in: int = 0):
+                    hidden: Sequence[int], channels: Sequence[int], act: str, extra_in: int = 0,
+                    block: str | None = None, fused: bool = False):
     """The (encoder, decoder) backbone pair for `arch` ('mlp' or 'conv').
 
     `extra_in` widens the encoder input and the decoder's code input, e.g. for a one-hot label.
+    `block` (conv only) picks 3x3 blocks from `vaekit.nn.repconv.BLOCKS`; `fused` their fused form.
     """
+    if block is not None and arch != "conv":
+        raise VaekitError(f"--block {block} applies to the convolutional networks: add --arch conv")
     if arch == "mlp":
         enc = MLPEncoder(image_shape, hidden, act, extra_in)
         dec = MLPDecoder(latent_dim + extra_in, list(reversed(hidden)), image_shape, params_per_pixel, act)
     elif arch == "conv":
-        enc = ConvEncoder(image_shape, channels, hidden[-1], act, extra_in)
-        dec = ConvDecoder(latent_dim + extra_in, channels, hidden[-1], image_shape, params_per_pixel, act)
+        enc = ConvEncoder(image_shape, channels, hidden[-1], act, extra_in, block, fused)
+        dec = ConvDecoder(latent_dim + extra_in, channels, hidden[-1], image_shape, params_per_pixel, act, block, fused)
     else:
         raise VaekitError(f"unknown architecture {arch!r}: choose mlp or conv")
     return enc, dec

@@ -67,6 +67,9 @@ class Trainer:
 
     def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True):
         cfg = cfg.for_data(data)
+        if cfg.model.fused:
+            raise VaekitError("this run's blocks are fused (written by 'vaekit export --fuse') and are for inference: "
+                              "train or resume the source run it names in export.json instead")
         if cfg.train.precision not in TRAINING_PRECISIONS:
             raise VaekitError(f"training precision {cfg.train.precision!r} is not one of "
                               f"{', '.join(TRAINING_PRECISIONS)}")

@@ -192,3 +192,12 @@ def test_export_refusals_leave_nothing_behind(repvgg_run, digits_run, tmp_path, 
     assert main(["export", str(repvgg_run), "--fuse", "--which", "last", "--out", str(out), "--overwrite"]) == 0
     assert json.loads((out / "export.json").read_text())["checkpoint"] == "last"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fused"]  # no staging folders left
+
+
+def test_reparameterization_doc_snippets_run_and_print_what_the_doc_says():
+    import doctest
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "reparameterization.md"
+    result = doctest.testfile(str(doc), module_relative=False, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 20 and result.failed == 0

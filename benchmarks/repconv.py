@@ -79,7 +79,8 @@ def speed(args) -> None:
                 fused = fuse_blocks(model)
                 row = {"threads": threads, "batch": batch, "block": block, "channels": list(channels)}
                 for name, m in (("unfused", model), ("fused", fused)):
-                    for what, fn in (("reconstruct", lambda m=m: m(x)), ("decode", lambda m=m: m.decoder(z))):
+                    jobs = (("reconstruct", lambda m=m, x=x: m(x)), ("decode", lambda m=m, z=z: m.decoder(z)))
+                    for what, fn in jobs:
                         wall, cpu = _ms_per_image(fn, batch, args.min_seconds)
                         row[f"{name}_{what}_wall_ms"], row[f"{name}_{what}_cpu_ms"] = round(wall, 4), round(cpu, 4)
                 print(json.dumps(row), flush=True)
@@ -112,7 +113,8 @@ def one(args) -> None:
     fused, _ = load_run(fused_dir)
     result = evaluate(fused, x, k=args.k, batch_size=500, seed=0)
     unfused, _ = load_run(args.out)
-    check = {name: evaluate(m, x[:100], k=args.k, seed=0)["nll"] for name, m in (("unfused", unfused), ("fused", fused))}
+    check = {name: evaluate(m, x[:100], k=args.k, seed=0)["nll"]
+             for name, m in (("unfused", unfused), ("fused", fused))}
     out = {"block": args.block, "seed": args.seed, "epochs": args.epochs, "train_size": args.train_size,
            "channels": list(args.channels), "test_size": int(x.shape[0]), "k": args.k,
            "elbo": result["elbo"], "nll": result["nll"], "kl": result["kl"], "active_units": result["active_units"],
@@ -163,27 +165,31 @@ def ablation(args) -> None:
 def table(args) -> None:
     rows = [json.loads(p.read_text()) for p in sorted(args.runs.glob("*/result.json"))]
     labels = ["repvgg", "acnet", "plain", "plain-same-time"]
-    print("| blocks | seeds | epochs | train s/run | test ELBO | test NLL (K={}) | active units |".format(rows[0]["k"] if rows else "?"))
-    print("|---|---|---|---|---|---|---|")
+    k = rows[0]["k"] if rows else "?"
+    print(f"| blocks | seeds | epochs | train wall s | train CPU s | test ELBO | test NLL (K={k}) | active units |")
+    print("|---|---|---|---|---|---|---|---|")
+
+    def stat(mine, key, fmt="{:.2f}"):
+        """mean ± sample standard deviation over the seeds"""
+        values = [r[key] for r in mine]
+        spread = statistics.stdev(values) if len(values) > 1 else float("nan")
+        return f"{fmt.format(statistics.mean(values))} ± {fmt.format(spread)}"
+
     for label in labels:
         mine = [r for r in rows if r["label"] == label]
         if not mine:
             continue
-
-        def stat(key, fmt="{:.2f}"):
-            values = [r[key] for r in mine]
-            spread = statistics.stdev(values) if len(values) > 1 else float("nan")
-            return f"{fmt.format(statistics.mean(values))} ± {fmt.format(spread)}"
-
         epochs = sorted({r["epochs"] for r in mine})
-        print(f"| {label} | {len(mine)} | {'/'.join(map(str, epochs))} | {stat('train_seconds', '{:.0f}')} | "
-              f"{stat('elbo')} | {stat('nll')} | {stat('active_units', '{:.1f}')} |")
+        print(f"| {label} | {len(mine)} | {'/'.join(map(str, epochs))} | {stat(mine, 'train_seconds', '{:.0f}')} | "
+              f"{stat(mine, 'train_cpu_seconds', '{:.0f}')} | {stat(mine, 'elbo')} | {stat(mine, 'nll')} | "
+              f"{stat(mine, 'active_units', '{:.1f}')} |")
     cpu = sum(r["total_cpu_seconds"] for r in rows)
     print(f"\n{len(rows)} runs, {cpu / 60:.1f} CPU-minutes in all (training, export and evaluation)")
     for r in rows:
         c = r["nll_check_100_images"]
         print(f"  {r['label']:>16} seed {r['seed']}: NLL {r['nll']:.2f}, ELBO {r['elbo']:.2f}, "
-              f"train {r['train_seconds']:.0f} s; fused vs unfused NLL on 100 images {c['fused']:.4f} / {c['unfused']:.4f}")
+              f"train {r['train_seconds']:.0f} s; fused vs unfused NLL on 100 images "
+              f"{c['fused']:.4f} / {c['unfused']:.4f}")
 
 
 def main() -> None:

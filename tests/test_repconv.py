@@ -199,5 +199,6 @@ def test_reparameterization_doc_snippets_run_and_print_what_the_doc_says():
     from pathlib import Path
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "reparameterization.md"
-    result = doctest.testfile(str(doc), module_relative=False, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testfile(str(doc), module_relative=False, optionflags=flags)
     assert result.attempted > 20 and result.failed == 0

@@ -44,7 +44,8 @@ def run(args) -> int:
         raise VaekitError("say what to export: --fuse (fuse the branched blocks) is the one export there is")
     summary = export_fused(args.run_dir, args.out, args.which, args.overwrite)
     print(f"fused {summary['fused_blocks']} blocks ({summary['parameters_before']:,} -> "
-          f"{summary['parameters_after']:,} parameters; largest output difference {summary['max_abs_difference']:.2e}) -> {args.out}", file=sys.stderr)
+          f"{summary['parameters_after']:,} parameters; largest output difference "
+          f"{summary['max_abs_difference']:.2e}) -> {args.out}", file=sys.stderr)
     return 0
 
 

@@ -1,18 +1,23 @@
 """The `vaekit` command line: one subcommand per module in `vaekit.commands`.
 
 Each command module exports HELP (one line), `add_arguments(parser)` and `run(args) -> int`, and
-keeps heavy imports inside `run`, so `vaekit --help` answers at once. A `VaekitError` is printed
-as one line on stderr with exit status 2; nothing else is caught, so real bugs keep their traceback.
+keeps heavy imports inside `run`, so `vaekit --help` answers at once. A `VaekitError` (and a bad
+flag) is printed as one line on stderr with exit status 2 (`--debug` adds its traceback); so is
+a write the system refused (a full disk, a read-only folder). Nothing else is caught, so real
+bugs keep their traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
+import traceback
+import warnings
 
 from vaekit import __version__
-from vaekit.errors import VaekitError
+from vaekit.errors import VaekitError, VaekitWarning
 
 COMMANDS: dict[str, str] = {
     "train": "vaekit.commands.train",
@@ -42,47 +47,96 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescrip
         return super()._get_help_string(action)
 
 
+class _BadFlag(Exception):
+    """A flag argparse refused; `main` prints it as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is one line naming it and where to read more, not the whole usage first."""
+
+    def error(self, message: str):
+        raise _BadFlag(f"{message} (see '{self.prog} --help')")
+
+
+def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
+    """Options of vaekit itself (`GLOBAL_OPTIONS`), accepted before or after the command."""
+    from vaekit.commands._common import count
+
+    parser.add_argument("--threads", type=count(1), default=default, metavar="N",
+                        help="CPU threads for PyTorch (default: PyTorch's choice; 1 is fastest when other "
+                             "programs keep the cores busy)")
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="on an error, print its traceback too")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="vaekit",
         description="Train, evaluate and look at autoencoders and variational autoencoders.",
         epilog="Run 'vaekit COMMAND --help' for the options of a command.",
     )
     parser.add_argument("--version", action="version", version=f"vaekit {__version__}")
-    parser.add_argument("--threads", type=int, default=None, metavar="N",
-                        help="CPU threads for PyTorch (default: PyTorch's choice; 1 is fastest when other "
-                             "programs keep the cores busy)")
+    _add_global_options(parser, default=None)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         doc = (module.__doc__ or module.HELP).strip()
         p = sub.add_parser(name, help=module.HELP, description=doc, formatter_class=_HelpFormatter)
         module.add_arguments(p)
+        _add_global_options(p.add_argument_group("vaekit"), default=argparse.SUPPRESS)  # keep a value given before
         p.set_defaults(_run=module.run)
     return parser
 
 
+# A write the system refused is the user's to fix (free space, another folder), never a bug.
+_REFUSED_WRITES = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        if args.threads is not None:
-            _set_threads(args.threads)
-        return int(args._run(args) or 0)
-    except VaekitError as err:
-        print(f"vaekit: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("vaekit: interrupted (a training run continues with --resume)", file=sys.stderr)
-        return 130
+        args = parser.parse_args(argv)
+    except _BadFlag as err:
+        return _user_error(str(err), debug=False)
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            if args.threads is not None:
+                import torch
+
+                torch.set_num_threads(args.threads)
+            return int(args._run(args) or 0)
+        except VaekitError as err:
+            return _user_error(str(err), args.debug)
+        except OSError as err:
+            if err.errno not in _REFUSED_WRITES:
+                raise
+            return _user_error(_refused_write(err), args.debug)
+        except KeyboardInterrupt:
+            print("vaekit: interrupted (a training run continues with --resume)", file=sys.stderr)
+            return 130
 
 
-def _set_threads(n: int) -> None:
-    if n < 1:
-        raise VaekitError(f"--threads must be at least 1, got {n}")
-    import torch
+def _refused_write(err: OSError) -> str:
+    where = f" {err.filename}" if err.filename else ""
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"no space left to write{where} ({err.strerror}): free some space or choose another folder"
+    return f"not allowed to write{where} ({err.strerror}): choose a folder you can write to, or fix its permissions"
 
-    torch.set_num_threads(n)
+
+def _user_error(message: str, debug: bool) -> int:
+    if debug:
+        traceback.print_exc()
+    print(f"vaekit: error: {message}", file=sys.stderr)
+    return 2
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """vaekit's own warnings as one line; everyone else's as Python prints them."""
+    if issubclass(category, VaekitWarning):
+        print(f"vaekit: warning: {message}", file=sys.stderr)
+    else:
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,32 @@ class RunConfig:
         likelihood = data.likelihood if self.model.likelihood == "auto" else self.model.likelihood
         return dataclasses.replace(self, model=dataclasses.replace(self.model, likelihood=likelihood),
                                    image_shape=tuple(data.image_shape), num_classes=data.num_classes)
+
+    def check(self) -> RunConfig:
+        """Raises `VaekitError` naming the first setting that is not a usable number; returns self.
+
+        A NaN learning rate or a zero batch size would otherwise fail deep inside PyTorch, after
+        files were written; the trainer checks before it writes anything.
+        """
+        m, t = self.model, self.train
+        counts = [("train.epochs (--epochs)", t.epochs), ("train.batch_size (--batch-size)", t.batch_size),
+                  ("model.latent_dim (--latent-dim)", m.latent_dim), ("train.log_every (--log-every)", t.log_every),
+                  ("train.eval_every (--eval-every)", t.eval_every),
+                  *(("model.hidden (--hidden)", h) for h in m.hidden),
+                  *(("model.channels (--channels)", c) for c in m.channels)]
+        if self.data.image_size is not None:
+            counts.append(("data.image_size (--image-size)", self.data.image_size))
+        for name, value in counts:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise VaekitError(f"{name} must be a whole number of at least 1, got {value!r}")
+        for name, value in (("train.lr (--lr)", t.lr), ("train.lr_end (--lr-end)", t.lr_end),
+                            ("train.grad_clip (--grad-clip)", t.grad_clip)):
+            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise VaekitError(f"{name} must be a finite number above 0, got {value!r}")
+        for key, value in m.options.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise VaekitError(f"model option {key} (--set {key}=...) must be a finite number, got {value!r}")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

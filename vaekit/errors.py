@@ -13,3 +13,8 @@ class VaekitError(Exception):
 class NoPrior(VaekitError):
     """A model without p(z) (an AE, a VQ-VAE before `train-prior`) was asked to sample; the
     message says what to do instead. `model.has_prior` tells beforehand."""
+
+
+class VaekitWarning(UserWarning):
+    """Something vaekit changed for the user (e.g. a batch size larger than the data, clamped);
+    the CLI prints it as one line."""

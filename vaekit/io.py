@@ -36,8 +36,13 @@ def user_cache_dir() -> Path:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Writes `path` whole or not at all; a refused write (a full disk) raises an OSError naming
+    `path` (not the temporary file), and the old `path` is left as it was."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -45,6 +50,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
         os.replace(tmp, path)
+    except OSError as err:
+        Path(tmp).unlink(missing_ok=True)
+        raise OSError(err.errno, err.strerror, str(path)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -85,7 +93,29 @@ def save_weights(path: Path, model: torch.nn.Module) -> None:
 
 def load_weights(path: Path, model: torch.nn.Module) -> None:
     tensors, _ = load_tensors(path, next(model.parameters()).device)
-    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:  # a tensor of the wrong shape
+        detail = str(err).splitlines()[-1].strip()[:200]
+        raise VaekitError(f"checkpoint {path} does not fit its config.json ({detail})") from None
     if missing or unexpected:
         raise VaekitError(f"checkpoint {path} does not fit its config.json "
                           f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+
+
+def check_writable(path: Path, flag: str, shown: Path | None = None) -> None:
+    """Raises `VaekitError` unless files can be made in the folder `path` (existing or not): the
+    nearest existing folder above it must take a new file. Leaves nothing behind. The message
+    names `flag` and `shown` (default: `path`)."""
+    path = Path(path).absolute()
+    shown = shown or path
+    folder = next((p for p in (path, *path.parents) if p.exists()), None)
+    if folder is None or not folder.is_dir():
+        raise VaekitError(f"{flag} {shown}: {folder} is a file, not a folder; choose another {flag}")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".vaekit-probe.")
+    except OSError as err:
+        raise VaekitError(f"{flag} {shown}: cannot write in {folder} ({err.strerror}); "
+                          "choose a folder you can write to") from None
+    os.close(fd)
+    os.unlink(probe)

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
+
+from vaekit.errors import VaekitError
+
+# Options of vaekit itself, accepted before or after the command (`vaekit train vae --threads 1`).
+# They say how this process runs, not what a run computes, so --resume ignores them.
+GLOBAL_OPTIONS = ("threads", "debug")
 
 
 def int_list(text: str) -> tuple[int, ...]:
@@ -22,7 +29,7 @@ def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--which", choices=("best", "last"), default="best",
                    help="the best-validation or the last checkpoint")
-    p.add_argument("--seed", type=int, default=0, help="seed for the random draws")
+    p.add_argument("--seed", type=seed, default=0, help="seed for the random draws")
 
 
 def add_data_dir_argument(p: argparse.ArgumentParser) -> None:
@@ -38,20 +45,100 @@ def open_run(args):
     from vaekit.models import load_run
     from vaekit.train.trainer import resolve_device
 
+    check_outputs(args)
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     model, cfg = load_run(args.run_dir, args.which, device)
     return model, cfg, device
 
 
+def check_outputs(args) -> None:
+    """Before any work: every file the command will write (--out, --save-array, else files in
+    RUN_DIR) can be written, so a refused write never costs a finished computation."""
+    from vaekit.io import check_writable
+
+    outs = {"--out": getattr(args, "out", None), "--save-array": getattr(args, "save_array", None)}
+    for flag, path in outs.items():
+        if path is None:
+            continue
+        if Path(path).is_dir():
+            raise VaekitError(f"{flag} {path} is a folder: give a file name inside it")
+        check_writable(Path(path).parent, flag, shown=Path(path))
+    if outs["--out"] is None and getattr(args, "command", None) != "eval":  # eval's JSON record is optional
+        check_writable(Path(args.run_dir), "RUN_DIR")
+
+
 def open_split(cfg, args, split: str = "test"):
     """(images, labels) of a split of the run's dataset, honouring --data-dir."""
-    from vaekit.data import load_dataset
+    from vaekit.data import is_builtin, load_dataset
 
     data_dir = getattr(args, "data_dir", None) or cfg.data.data_dir
-    data = load_dataset(cfg.data.name, data_dir, image_size=cfg.data.image_size, download=True)
+    name = cfg.data.name
+    if not is_builtin(name) and not Path(name).expanduser().exists():
+        where = Path(args.run_dir) / "config.json"
+        raise VaekitError(f"the data this run was trained on, {name} (data.name in {where}), "
+                          "is gone: put it back there, or edit data.name to where it is now")
+    data = load_dataset(name, data_dir, image_size=cfg.data.image_size, download=True)
     return data.split(split)
 
 
 def default_out(args, name: str) -> Path:
-    return Path(args.out) if args.out else Path(args.run_dir) / name
+    """--out, its folder made if missing; else RUN_DIR/name."""
+    if not args.out:
+        return Path(args.run_dir) / name
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    return Path(args.out)
+
+
+# -- numeric flags: checked as they are parsed, so a bad number is one line and nothing runs --
+SEED_LIMIT = 2**32  # what every generator vaekit seeds (torch, numpy) accepts
+
+
+def count(minimum: int = 1, maximum: int | None = None):
+    """An argparse type: a whole number in [minimum, maximum]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            upper = f" and at most {maximum}" if maximum is not None else ""
+            raise argparse.ArgumentTypeError(f"must be at least {minimum}{upper}, got {value}")
+        return value
+
+    parse.__name__ = "whole number"
+    return parse
+
+
+def real(low: float | None = None, high: float | None = None, *, low_open: bool = False,
+         high_open: bool = False):
+    """An argparse type: a finite float in the interval [low, high] (ends open when asked)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        below = low is not None and (value <= low if low_open else value < low)
+        above = high is not None and (value >= high if high_open else value > high)
+        if not math.isfinite(value) or below or above:
+            raise argparse.ArgumentTypeError(f"must be a finite number {_interval(low, high, low_open, high_open)}, "
+                                             f"got {text!r}")
+        return value
+
+    parse.__name__ = "number"
+    return parse
+
+
+def _interval(low, high, low_open, high_open) -> str:
+    if high is None and low == 0:
+        return "above 0 (positive)" if low_open else "at least 0"
+    if high is None:
+        return f"{'above' if low_open else 'at least'} {low:g}" if low is not None else ""
+    if low is None:
+        return f"{'below' if high_open else 'at most'} {high:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+positive = real(0.0, low_open=True)
+non_negative = real(0.0)
+seed = count(0, SEED_LIMIT - 1)

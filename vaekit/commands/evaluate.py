@@ -11,9 +11,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, open_run, open_split
-from vaekit.errors import VaekitError
+from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, open_run, open_split
+from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.precision import PRECISIONS
 
 HELP = "report ELBO, importance-sampled NLL, bits/dim and active units"
@@ -23,10 +24,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="which split to evaluate")
-    p.add_argument("--iw-samples", "-k", type=int, default=1000, help="importance samples K per image (papers: 5000)")
-    p.add_argument("--limit", type=int, default=None,
+    p.add_argument("--iw-samples", "-k", type=count(1), default=1000,
+                   help="importance samples K per image (papers: 5000)")
+    p.add_argument("--limit", type=count(1), default=None,
                    help="evaluate only the first N images of the split (default: all)")
-    p.add_argument("--batch-size", type=int, default=500, help="images per block (samples are chunked to fit memory)")
+    p.add_argument("--batch-size", type=count(1), default=500,
+                   help="images per block (samples are chunked to fit memory)")
     p.add_argument("--precision", choices=PRECISIONS, default="float32",
                    help="arithmetic of the evaluation: tf32 is much faster on recent GPUs; float64 is the reference")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -52,7 +55,11 @@ def run(args) -> int:
         result = evaluate(model, x, labels, k=args.iw_samples, batch_size=args.batch_size, seed=args.seed,
                           progress=bar, precision=args.precision)
     result = {"split": args.split, **result, "precision": args.precision}
-    atomic_write_text(args.run_dir / f"eval-{args.split}.json", json.dumps(result, indent=2) + "\n")
+    try:
+        atomic_write_text(args.run_dir / f"eval-{args.split}.json", json.dumps(result, indent=2) + "\n")
+    except OSError as err:  # someone else's run on a read-only disk: the numbers are still printed
+        warnings.warn(f"could not save {err.filename} ({err.strerror}): the result is printed only", VaekitWarning,
+                      stacklevel=1)
     if args.json:
         print(json.dumps(result))
     else:

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, default_out, open_run, open_split
+from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, default_out, open_run, open_split
 
 HELP = "picture of latent interpolations between test images"
 
@@ -18,8 +18,8 @@ HELP = "picture of latent interpolations between test images"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
-    p.add_argument("--steps", type=int, default=10, help="images along each path, ends included")
-    p.add_argument("--pairs", type=int, default=4, help="how many pairs of test images")
+    p.add_argument("--steps", type=count(2), default=10, help="images along each path, ends included")
+    p.add_argument("--pairs", type=count(1), default=4, help="how many pairs of test images")
     p.add_argument("--out", type=Path, default=None, help="the picture (default: RUN_DIR/interpolations.png)")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, open_run, open_split
+from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, open_run, open_split
 
 HELP = "latent-space scatter plot and latent traversals"
 
@@ -19,9 +19,9 @@ HELP = "latent-space scatter plot and latent traversals"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
-    p.add_argument("--limit", type=int, default=5000, help="test images in the scatter plot")
-    p.add_argument("--rows", type=int, default=8, help="latents to traverse (the most active ones)")
-    p.add_argument("--steps", type=int, default=9, help="images per traversal row")
+    p.add_argument("--limit", type=count(1), default=5000, help="test images in the scatter plot")
+    p.add_argument("--rows", type=count(1), default=8, help="latents to traverse (the most active ones)")
+    p.add_argument("--steps", type=count(1), default=9, help="images per traversal row")
 
 
 def run(args) -> int:

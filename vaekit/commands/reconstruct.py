@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, default_out, open_run, open_split
+from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, default_out, open_run, open_split
 from vaekit.errors import VaekitError
 
 HELP = "picture of test images beside their reconstructions"
@@ -15,7 +15,7 @@ HELP = "picture of test images beside their reconstructions"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
-    p.add_argument("-n", type=int, default=16, help="how many images")
+    p.add_argument("-n", type=count(1), default=16, help="how many images")
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="which split to draw images from")
     p.add_argument("--out", type=Path, default=None, help="the picture (default: RUN_DIR/reconstructions.png)")
 

@@ -11,7 +11,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, default_out, open_run, open_split
+from vaekit.commands._common import (
+    add_data_dir_argument,
+    add_run_arguments,
+    count,
+    default_out,
+    open_run,
+    open_split,
+    positive,
+)
 from vaekit.errors import VaekitError
 
 HELP = "decode prior samples into a picture (and optionally an array)"
@@ -20,17 +28,17 @@ HELP = "decode prior samples into a picture (and optionally an array)"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
-    p.add_argument("-n", type=int, default=64, help="how many samples")
+    p.add_argument("-n", type=count(1), default=64, help="how many samples")
     p.add_argument("--out", type=Path, default=None, help="the picture (default: RUN_DIR/samples.png)")
     p.add_argument("--save-array", type=Path, default=None, metavar="FILE.npy",
                    help="also save the samples as an (n, C, H, W) float array in [0, 1]")
-    p.add_argument("--label", type=int, default=None, help="class to draw, for a conditional model")
+    p.add_argument("--label", type=count(0), default=None, help="class to draw, for a conditional model")
     p.add_argument("--prior", default="standard",
                    help="'standard' for p(z), or gmm:K for a K-component mixture fitted to training codes")
-    p.add_argument("--temperature", type=float, default=1.0,
+    p.add_argument("--temperature", type=positive, default=1.0,
                    help="below 1: less varied, more typical samples (Gaussian prior: z ~ N(0, T^2 I); "
                         "VQ-VAE code prior: softmax(logits / T))")
-    p.add_argument("--nrow", type=int, default=8, help="images per row")
+    p.add_argument("--nrow", type=count(1), default=8, help="images per row")
 
 
 def _gmm_prior(model, cfg, args, device):
@@ -50,8 +58,12 @@ def _gmm_prior(model, cfg, args, device):
 
 
 def run(args) -> int:
+    import io
+
     import numpy as np
     import torch
+
+    from vaekit.io import atomic_write_bytes
 
     from vaekit.generate import sample
     from vaekit.plots import save_grid
@@ -64,14 +76,19 @@ def run(args) -> int:
         prior = _gmm_prior(model, cfg, args, device)
     labels = None
     if args.label is not None:
-        if not 0 <= args.label < max(cfg.num_classes, 1):
-            raise VaekitError(f"--label must be a class from 0 to {cfg.num_classes - 1}, got {args.label}")
+        if not getattr(model, "num_labels", 0):
+            raise VaekitError(f"--label is for conditional models (vaekit train cvae); this {cfg.model.name!r} run "
+                              "samples without labels: drop --label")
+        if not args.label < model.num_labels:
+            raise VaekitError(f"--label must be a class from 0 to {model.num_labels - 1}, got {args.label}")
         labels = torch.full((args.n,), args.label, dtype=torch.long, device=device)
     images = sample(model, args.n, prior=prior, labels=labels, temperature=args.temperature)
     out = save_grid(default_out(args, "samples.png"), images, nrow=args.nrow)
     print(f"wrote {out}", file=sys.stderr)
     if args.save_array:
         args.save_array.parent.mkdir(parents=True, exist_ok=True)
-        np.save(args.save_array, images.clamp(0, 1).cpu().numpy().astype(np.float32))
+        buffer = io.BytesIO()
+        np.save(buffer, images.clamp(0, 1).cpu().numpy().astype(np.float32))
+        atomic_write_bytes(args.save_array, buffer.getvalue())
         print(f"wrote {args.save_array}", file=sys.stderr)
     return 0

@@ -15,10 +15,18 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import sys
 from pathlib import Path
 
-from vaekit.commands._common import int_list
+from vaekit.commands._common import (
+    GLOBAL_OPTIONS,
+    count,
+    int_list,
+    non_negative,
+    positive,
+    seed,
+)
 from vaekit.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaekit.errors import VaekitError
 from vaekit.precision import TRAINING_PRECISIONS
@@ -41,7 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"dataset name or a path to a folder of images / .npy / .npz (default: {_D.name})")
     d.add_argument("--data-dir", default=None,
                    help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)")
-    d.add_argument("--image-size", type=int, default=None,
+    d.add_argument("--image-size", type=count(1, 4096), default=None,
                    help="resize images to this square size (default: keep their size)")
     m = p.add_argument_group("model")
     m.add_argument("--arch", choices=("mlp", "conv"), default=None, help=f"network type (default: {_M.arch})")
@@ -55,31 +63,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="conv networks of 3x3 blocks (implies --arch conv): plain (conv + batch norm), repvgg "
                         "(3x3 + 1x1 + identity) or acnet (3x3 + 1x3 + 3x1), each fusable into one 3x3 conv by "
                         "'vaekit export --fuse' (default: none, the 4x4 stride-2 layers)")
-    m.add_argument("--latent-dim", type=int, default=None, help=f"size of z (default: {_M.latent_dim})")
+    m.add_argument("--latent-dim", type=count(1), default=None, help=f"size of z (default: {_M.latent_dim})")
     m.add_argument("--likelihood", choices=("auto", "bernoulli", "gaussian"), default=None,
                    help="p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face "
                         "(default: auto)")
     m.add_argument("--gaussian-variance", choices=("pixel", "global"), default=None,
                    help="Gaussian likelihood: a learned scale per pixel or one global scale "
                         f"(default: {_M.gaussian_variance})")
-    m.add_argument("--beta", type=float, default=None, help="weight on the KL term (default: 1; above 1 is a beta-VAE)")
-    m.add_argument("--kl-warmup", type=float, default=None, metavar="EPOCHS",
+    m.add_argument("--beta", type=non_negative, default=None,
+                   help="weight on the KL term (default: 1; above 1 is a beta-VAE)")
+    m.add_argument("--kl-warmup", type=non_negative, default=None, metavar="EPOCHS",
                    help="raise the KL weight linearly from 0 over this many epochs (default: 0)")
     m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a model-specific option, e.g. --set k=5 (repeatable)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=None, help=f"passes over the training split (default: {_T.epochs})")
-    t.add_argument("--batch-size", type=int, default=None, help=f"examples per step (default: {_T.batch_size})")
-    t.add_argument("--lr", type=float, default=None, help=f"Adam learning rate (default: {_T.lr:g})")
-    t.add_argument("--lr-end", type=float, default=None,
+    t.add_argument("--epochs", type=count(1), default=None,
+                   help=f"passes over the training split (default: {_T.epochs})")
+    t.add_argument("--batch-size", type=count(1), default=None, help=f"examples per step (default: {_T.batch_size})")
+    t.add_argument("--lr", type=positive, default=None, help=f"Adam learning rate (default: {_T.lr:g})")
+    t.add_argument("--lr-end", type=positive, default=None,
                    help="decay the learning rate log-linearly to this by the last epoch (default: constant)")
-    t.add_argument("--grad-clip", type=float, default=None,
+    t.add_argument("--grad-clip", type=positive, default=None,
                    help="clip the gradient norm to this (default: no clipping)")
-    t.add_argument("--seed", type=int, default=None, help=f"random seed (default: {_T.seed})")
+    t.add_argument("--seed", type=seed, default=None, help=f"random seed (default: {_T.seed})")
     t.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto: cuda when there is one)")
-    t.add_argument("--log-every", type=int, default=None,
+    t.add_argument("--log-every", type=count(1), default=None,
                    help=f"steps between progress updates (default: {_T.log_every})")
-    t.add_argument("--eval-every", type=int, default=None,
+    t.add_argument("--eval-every", type=count(1), default=None,
                    help=f"epochs between validation and checkpoints (default: {_T.eval_every})")
     s = p.add_argument_group("speed")
     s.add_argument("--precision", choices=TRAINING_PRECISIONS, default=None,
@@ -115,17 +125,22 @@ def _options(args) -> dict:
             options[key] = kind(value) if kind is not bool else value.lower() in ("1", "true", "yes")
         except ValueError:
             raise VaekitError(f"--set {key}: expected a {kind.__name__}, got {value!r}") from None
+        if kind is float and not math.isfinite(options[key]):
+            raise VaekitError(f"--set {key}: expected a finite number, got {value!r}")
     return options
 
 
 def config_from_args(args) -> RunConfig:
     """A RunConfig from the flags: given flags override each dataclass's own defaults."""
+    from vaekit.data import dataset_key
     from vaekit.models import resolve_options
 
     def pick(section, **flags):
         return dataclasses.replace(section, **{k: v for k, v in flags.items() if v is not None})
 
-    data = pick(_D, name=args.data, data_dir=args.data_dir, image_size=args.image_size)
+    # A path is stored resolved, so the run can be opened from any folder.
+    data = pick(_D, name=args.data and dataset_key(args.data), data_dir=args.data_dir and _absolute(args.data_dir),
+                image_size=args.image_size)
     arch = args.arch or ("conv" if args.block else None)  # --block implies the conv networks
     model = pick(_M, name=args.model, arch=arch, hidden=args.hidden, channels=args.channels, block=args.block,
                  activation=args.activation, latent_dim=args.latent_dim, likelihood=args.likelihood,
@@ -134,24 +149,21 @@ def config_from_args(args) -> RunConfig:
     train = pick(_T, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_end=args.lr_end,
                  grad_clip=args.grad_clip, seed=args.seed, device=args.device, log_every=args.log_every,
                  eval_every=args.eval_every, precision=args.precision, compile=args.compile, cuda_graph=args.cuda_graph)
-    _check_numbers(model, train)
-    return RunConfig(data=data, model=model, train=train)
+    cfg = RunConfig(data=data, model=model, train=train)
+    cfg.check()
+    return cfg
 
 
-def _check_numbers(model: ModelConfig, train: TrainConfig) -> None:
-    for name, value in (("--epochs", train.epochs), ("--batch-size", train.batch_size),
-                        ("--latent-dim", model.latent_dim), ("--log-every", train.log_every),
-                        ("--eval-every", train.eval_every)):
-        if value < 1:
-            raise VaekitError(f"{name} must be at least 1, got {value}")
-    if train.lr <= 0 or (train.lr_end is not None and train.lr_end <= 0):
-        raise VaekitError(f"learning rates must be positive, got --lr {train.lr:g}"
-                          + (f" --lr-end {train.lr_end:g}" if train.lr_end else ""))
+def _absolute(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+_NOT_SETTINGS = {"model", "out", "resume", "overwrite", "set", "_run", "command"}
 
 
 def _resumed_config(args) -> RunConfig:
     given = sorted(k for k, v in vars(args).items()
-                   if k not in _RESUMABLE | {"model", "out", "resume", "overwrite", "set", "_run", "command"}
+                   if k not in _RESUMABLE | set(GLOBAL_OPTIONS) | _NOT_SETTINGS
                    and v is not None)
     if given or args.set:
         flags = ", ".join("--" + k.replace("_", "-") for k in given + (["set"] if args.set else []))
@@ -162,7 +174,7 @@ def _resumed_config(args) -> RunConfig:
         raise VaekitError(f"{args.out} holds a {cfg.model.name!r} run, not {args.model!r}")
     train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in ("epochs", "device", "compile", "cuda_graph")
                                               if getattr(args, k) is not None})
-    data = dataclasses.replace(cfg.data, data_dir=args.data_dir or cfg.data.data_dir)
+    data = dataclasses.replace(cfg.data, data_dir=_absolute(args.data_dir) if args.data_dir else cfg.data.data_dir)
     return dataclasses.replace(cfg, train=train, data=data)
 
 
@@ -191,9 +203,7 @@ def run(args) -> int:
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False, check_only=True)
     data = load_dataset(cfg.data.name, cfg.data.data_dir, image_size=cfg.data.image_size)
     world = distributed.current_world()
-    if not args.resume and world.is_main:
-        ckpt.prepare_run_dir(args.out, args.overwrite, resume=False)
-    trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet)
+    trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet, overwrite=args.overwrite)
     if args.resume:
         trainer.resume()
     if world.is_main:

@@ -13,7 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments
+from vaekit.commands._common import (
+    add_data_dir_argument,
+    add_run_arguments,
+    count,
+    positive,
+    real,
+)
 from vaekit.errors import VaekitError
 
 HELP = "fit the autoregressive prior over a VQ-VAE's codes (needed before sampling)"
@@ -22,14 +28,14 @@ HELP = "fit the autoregressive prior over a VQ-VAE's codes (needed before sampli
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
-    p.add_argument("--epochs", type=int, default=5, help="passes over the training codes")
-    p.add_argument("--batch-size", type=int, default=128, help="code grids per step")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--dim", type=int, default=128, help="transformer width")
-    p.add_argument("--layers", type=int, default=2, help="transformer layers")
-    p.add_argument("--heads", type=int, default=4, help="attention heads (must divide --dim)")
-    p.add_argument("--dropout", type=float, default=0.1, help="dropout in the transformer")
-    p.add_argument("--limit", type=int, default=None, help="fit on only the first N training images")
+    p.add_argument("--epochs", type=count(1), default=5, help="passes over the training codes")
+    p.add_argument("--batch-size", type=count(1), default=128, help="code grids per step")
+    p.add_argument("--lr", type=positive, default=1e-3, help="Adam learning rate")
+    p.add_argument("--dim", type=count(1), default=128, help="transformer width")
+    p.add_argument("--layers", type=count(1), default=2, help="transformer layers")
+    p.add_argument("--heads", type=count(1), default=4, help="attention heads (must divide --dim)")
+    p.add_argument("--dropout", type=real(0.0, 1.0, high_open=True), default=0.1, help="dropout in the transformer")
+    p.add_argument("--limit", type=count(1), default=None, help="fit on only the first N training images")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -89,4 +89,18 @@ def load_dataset(
     )
 
 
-__all__ = ["DATASETS", "DataSplits", "default_data_dir", "load_dataset"]
+def is_builtin(name: str) -> bool:
+    """Whether `name` names a built-in dataset (case and ``_``/``-`` forgiven) rather than a path."""
+    return str(name).strip().lower().replace("_", "-") in DATASETS
+
+
+def dataset_key(name_or_path: str) -> str:
+    """What a run records for its data: a built-in name as it is, an existing path made absolute
+    (so the run opens from any folder), anything else unchanged (loading it will say what is wrong)."""
+    if is_builtin(name_or_path):
+        return str(name_or_path)
+    path = Path(name_or_path).expanduser()
+    return str(path.resolve()) if path.exists() else str(name_or_path)
+
+
+__all__ = ["DATASETS", "DataSplits", "dataset_key", "default_data_dir", "is_builtin", "load_dataset"]

@@ -27,12 +27,35 @@ def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "c
     """(model in eval mode, RunConfig) of a trained run; `which` is 'best' or 'last'."""
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
-        raise VaekitError(f"{run_dir} is not a vaekit run (no config.json): "
-                          f"train one with 'vaekit train vae --out {run_dir}'")
+        raise VaekitError(_not_a_run(run_dir))
     cfg = RunConfig.load(run_dir / CONFIG)
     model = build_model(cfg.model, cfg.image_shape, cfg.num_classes).to(device)
-    load_weights(run_dir / (BEST if which == "best" else LAST), model)
+    chosen, other, flag = (BEST, LAST, "last") if which == "best" else (LAST, BEST, "best")
+    try:
+        load_weights(run_dir / chosen, model)
+    except VaekitError as err:
+        if not (run_dir / other).is_file() or "unreadable" not in str(err):
+            raise
+        raise VaekitError(f"{err}; its {other} may still be whole: try --which {flag}") from None
     load_extras = get_spec(cfg.model.name).load_extras
     if load_extras is not None:
         load_extras(model, run_dir, device)
     return model.eval(), cfg
+
+
+def _not_a_run(path: Path) -> str:
+    """Why `path` is not a run folder, and what to do instead."""
+    run = "give the folder that 'vaekit train ... --out RUN_DIR' wrote (it holds config.json and model.safetensors)"
+    if not path.exists():
+        return f"{path} is not a vaekit run: it does not exist; {run}"
+    if path.is_file():
+        return f"{path} is not a vaekit run: it is a file (vaekit reads only its own safetensors and JSON); {run}"
+    inside = [*path.iterdir(), *(q for d in path.iterdir() if d.is_dir() for q in d.iterdir())]
+    if any(p.suffix.lower() in _DATA_SUFFIXES for p in inside):
+        return (f"{path} is not a vaekit run: it holds data; train on it with 'vaekit train vae --data {path} "
+                f"--out RUN_DIR', then use RUN_DIR")
+    return f"{path} is not a vaekit run (no config.json): {run}"
+
+
+_DATA_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
+                  ".npy", ".npz"}

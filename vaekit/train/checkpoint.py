@@ -7,7 +7,8 @@ A run directory holds:
     config.json                   the RunConfig (data, model, train) the model was built from
     model.safetensors             the weights with the best validation loss
     last.safetensors              the weights after the last finished epoch
-    last-optimizer.safetensors    optimizer state and trainer position, for --resume
+    last-optimizer.safetensors    for --resume: those weights again, the optimizer state and the
+                                  trainer position, in one file so that they change together
     metrics.json                  per-epoch curves
     *.png                         pictures
 """
@@ -17,23 +18,39 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 
 from vaekit.errors import VaekitError
-from vaekit.io import atomic_write_bytes, atomic_write_text, load_tensors, load_weights, save_tensors, save_weights
+from vaekit.io import (
+    atomic_write_bytes,
+    atomic_write_text,
+    check_writable,
+    load_tensors,
+    load_weights,
+    save_tensors,
+    save_weights,
+)
 from vaekit.models.run import BEST, LAST, load_run
 
 # The file helpers live in the leaf module vaekit.io, `load_run` and the weight file names beside the
 # model registry (vaekit.models.run); they are re-exported so `vaekit.train.checkpoint.X` keeps working.
-__all__ = ["BEST", "LAST", "OPTIMIZER", "atomic_write_bytes", "atomic_write_text", "load_optimizer", "load_run",
-           "load_tensors", "load_weights", "prepare_run_dir", "save_optimizer", "save_tensors", "save_weights"]
+__all__ = ["BEST", "LAST", "OPTIMIZER", "atomic_write_bytes", "atomic_write_text", "check_writable", "holds_weights",
+           "load_optimizer", "load_run", "load_tensors", "load_weights", "prepare_run_dir", "save_optimizer",
+           "save_tensors", "save_weights"]
 
 OPTIMIZER = "last-optimizer.safetensors"
 
 
-def save_optimizer(path: Path, optimizer: torch.optim.Optimizer, trainer_state: dict) -> None:
-    """Optimizer state as tensors named state.<param index>.<key>, the rest as JSON metadata."""
+def save_optimizer(path: Path, optimizer: torch.optim.Optimizer, trainer_state: dict,
+                   model: torch.nn.Module | None = None) -> None:
+    """Optimizer state as tensors named state.<param index>.<key>, the rest as JSON metadata.
+
+    With `model`, its weights ride along as model.<name>: one atomic file then holds everything
+    --resume needs, so a kill between two writes can never pair weights with the wrong state.
+    """
     sd = optimizer.state_dict()
-    tensors, scalars = {}, {}
+    tensors = {f"model.{k}": v for k, v in model.state_dict().items()} if model is not None else {}
+    scalars = {}
     for idx, state in sd["state"].items():
         for key, value in state.items():
             if torch.is_tensor(value):
@@ -45,9 +62,34 @@ def save_optimizer(path: Path, optimizer: torch.optim.Optimizer, trainer_state: 
     save_tensors(path, tensors, {"param_groups": groups, "scalars": scalars, "trainer": trainer_state})
 
 
-def load_optimizer(path: Path, optimizer: torch.optim.Optimizer) -> dict:
-    """Restores the optimizer from `path`; returns the trainer state saved with it."""
+def holds_weights(path: Path) -> bool:
+    """Whether an optimizer checkpoint carries the model's weights (older runs keep them only in
+    last.safetensors)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            names = f.keys()  # safe_open is not iterable itself
+        return any(k.startswith("model.") for k in names)
+    except (SafetensorError, OSError, ValueError) as err:
+        raise VaekitError(f"checkpoint {path} is unreadable ({err}): "
+                          "it is not a safetensors file written by vaekit") from None
+
+
+def load_optimizer(path: Path, optimizer: torch.optim.Optimizer,
+                   model: torch.nn.Module | None = None) -> dict:
+    """Restores the optimizer (and `model`, where the file holds its weights) from `path`;
+    returns the trainer state saved with it."""
     tensors, meta = load_tensors(path)
+    if not isinstance(meta, dict) or not {"param_groups", "scalars", "trainer"} <= set(meta):
+        raise VaekitError(f"{path} is not a vaekit optimizer checkpoint (its metadata lacks the trainer state)")
+    weights = {k.removeprefix("model."): tensors.pop(k) for k in [k for k in tensors if k.startswith("model.")]}
+    if model is not None and weights:
+        device = next(model.parameters()).device
+        missing, unexpected = model.load_state_dict({k: v.to(device) for k, v in weights.items()}, strict=False)
+        if missing or unexpected:
+            raise VaekitError(f"checkpoint {path} does not fit its config.json "
+                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
     state: dict[int, dict] = {}
     for name, value in tensors.items():
         _, idx, key = name.split(".", 2)
@@ -74,16 +116,17 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool, check_only: bo
     if run_dir.exists() and not run_dir.is_dir():
         raise VaekitError(f"{run_dir} is a file, not a run directory: choose another --out")
     exists = run_dir.is_dir() and any(run_dir.iterdir())
+    check_writable(run_dir, "--out")
     if resume:
         if not (run_dir / "config.json").is_file():
             raise VaekitError(f"nothing to resume in {run_dir}: it has no config.json (train without --resume first)")
         return
+    if exists and not (run_dir / "config.json").is_file():
+        raise VaekitError(f"{run_dir} is not empty and is not a vaekit run: vaekit never overwrites it; "
+                          "choose another --out")
     if exists and not overwrite:
         raise VaekitError(f"run directory {run_dir} already exists: pass --overwrite to replace it, "
                           "--resume to continue it, or choose another --out")
-    if exists and not (run_dir / "config.json").is_file():
-        raise VaekitError(f"{run_dir} is not empty and is not a vaekit run: refusing to overwrite it; "
-                          "choose another --out")
     if check_only:
         return
     if exists:

@@ -14,9 +14,11 @@ rank with DistributedDataParallel (see `vaekit.train.distributed`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -25,7 +27,7 @@ from tqdm.auto import tqdm
 
 from vaekit.config import RunConfig
 from vaekit.data.splits import DataSplits
-from vaekit.errors import VaekitError
+from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.models import build_model, build_objective
 from vaekit.precision import TRAINING_PRECISIONS, precision
 from vaekit.train import checkpoint as ckpt
@@ -63,10 +65,18 @@ class _Loss(nn.Module):
 
 
 class Trainer:
-    """Trains the model a RunConfig describes on a DataSplits, writing into `run_dir`."""
+    """Trains the model a RunConfig describes on a DataSplits, writing into `run_dir`.
 
-    def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True):
-        cfg = cfg.for_data(data)
+    Nothing is written until `fit`, and `fit` refuses a `run_dir` that holds a run unless
+    `overwrite` is set or `resume()` was called: an existing run is never replaced unasked.
+    """
+
+    def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True,
+                 overwrite: bool = False):
+        from vaekit.data import dataset_key
+
+        cfg = _fit_batch(cfg.check().for_data(data), data.train_x.shape[0])
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=dataset_key(cfg.data.name)))
         if cfg.model.fused:
             raise VaekitError("this run's blocks are fused (written by 'vaekit export --fuse') and are for inference: "
                               "train or resume the source run it names in export.json instead")
@@ -74,19 +84,15 @@ class Trainer:
             raise VaekitError(f"training precision {cfg.train.precision!r} is not one of "
                               f"{', '.join(TRAINING_PRECISIONS)}")
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
+        self.overwrite, self.resumed = overwrite, False
         self.world = distributed.current_world()
         distributed.init(self.world, cfg.train.device)
         self.show_progress = show_progress and self.world.is_main
         self.device = resolve_device(cfg.train.device, self.world.local_rank)
-        self.local_batch = distributed.shard_size(self.world, min(cfg.train.batch_size, data.train_x.shape[0]))
+        self.local_batch = distributed.shard_size(self.world, cfg.train.batch_size)
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
         self.model = build_model(cfg.model, cfg.image_shape, cfg.num_classes).to(self.device)
         self.objective = build_objective(cfg.model)
-        # Only a config that built a model is written: a bad one leaves no run folder behind.
-        if self.world.is_main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            if not (self.run_dir / "config.json").is_file():
-                cfg.save(self.run_dir / "config.json")
         self.step_fn = _Loss(self.model, self.objective)
         if self.world.active:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -120,10 +126,12 @@ class Trainer:
     # -- resume -----------------------------------------------------------------------------
     def resume(self) -> None:
         """Continues from the last finished epoch; a run killed before its first one starts over."""
-        if not (self.run_dir / ckpt.LAST).is_file():
+        self.resumed = True
+        if not (self.run_dir / ckpt.OPTIMIZER).is_file():
             return
-        ckpt.load_weights(self.run_dir / ckpt.LAST, self.model)
-        state = ckpt.load_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer)
+        if not ckpt.holds_weights(self.run_dir / ckpt.OPTIMIZER):  # written before the weights moved in
+            ckpt.load_weights(self.run_dir / ckpt.LAST, self.model)
+        state = ckpt.load_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer, self.model)
         self.start_epoch, self.best_val = state["epoch"], state["best_val"]
         self.history = read_metrics(self.run_dir)["epochs"][: self.start_epoch]
 
@@ -139,16 +147,17 @@ class Trainer:
         for step in range(steps):
             self.run_step()
             if (step + 1) % every == 0 or step + 1 == steps:
-                self._report(bar, epoch, program.names, program.sums / (step + 1), (step % every) + 1,
+                self._report(bar, epoch, step, program.names, program.sums / (step + 1), (step % every) + 1,
                              program.global_batch)
         return dict(zip(program.names, distributed.all_mean(self.world, program.sums / steps).tolist()))
 
-    def _report(self, bar, epoch: int, names, means: torch.Tensor, steps_done: int, batch: int) -> None:
+    def _report(self, bar, epoch: int, step: int, names, means: torch.Tensor, steps_done: int, batch: int) -> None:
         values = dict(zip(names, means.tolist()))  # the one host sync every log_every steps
-        if not math.isfinite(values["loss"]):
-            raise VaekitError(
-                f"the loss became {values['loss']} in epoch {epoch + 1}: lower --lr (now {self.cfg.train.lr:g}), "
-                "add --grad-clip 10, or use --kl-warmup; the last good checkpoint is kept")
+        bad = [f"{k} = {v}" for k, v in values.items() if not math.isfinite(v)]
+        if not bad and not all(torch.isfinite(p).all() for p in self.model.parameters()):
+            bad = ["a gradient (the weights are no longer finite)"]
+        if bad:
+            self._diverged(f"{', '.join(bad)} in epoch {epoch + 1}, steps {step + 2 - steps_done}-{step + 1}")
         if bar is not None:
             bar.update(steps_done)
             shown = {k: f"{v:.2f}" for k, v in values.items() if k in ("loss", "kl", "recon")}
@@ -174,6 +183,7 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------
     def fit(self) -> list[dict]:
         t = self.cfg.train
+        self._start()
         total = (t.epochs - self.start_epoch) * self.program.steps_per_epoch
         bar = tqdm(total=total, unit="step", dynamic_ncols=True, mininterval=1.0,
                    disable=not self.show_progress or total == 0)
@@ -191,7 +201,27 @@ class Trainer:
         distributed.barrier(self.world)
         return self.history
 
+    def _diverged(self, where: str) -> None:
+        t = self.cfg.train
+        kept = (f"the checkpoint of epoch {self.history[-1]['epoch']} is kept in {self.run_dir}" if self.history
+                else "no checkpoint was written")
+        raise VaekitError(
+            f"training diverged: {where}; try a lower --lr (now {t.lr:g}), --grad-clip 10"
+            f"{'' if t.grad_clip is None else ' or lower'}, or --kl-warmup 10; {kept}")
+
+    def _start(self) -> None:
+        """Makes the run folder and writes config.json, once the whole setup has worked."""
+        if not self.world.is_main:
+            return
+        if not self.resumed:
+            ckpt.prepare_run_dir(self.run_dir, self.overwrite, resume=False)
+        if not (self.run_dir / "config.json").is_file():
+            self.cfg.save(self.run_dir / "config.json")
+
     def _end_epoch(self, epoch: int, train: dict, val: dict, seconds: float) -> None:
+        if not all(math.isfinite(v) for v in val.values()):
+            bad = ", ".join(f"{k} = {v}" for k, v in val.items() if not math.isfinite(v))
+            self._diverged(f"the validation {bad} after epoch {epoch + 1}")
         record = {"epoch": epoch + 1, "lr": self.lr_at(epoch), "seconds": seconds,
                   **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
         self.history.append(record)
@@ -199,12 +229,29 @@ class Trainer:
         self.best_val = min(self.best_val, val["loss"])
         if not self.world.is_main:
             return
-        if improved:
-            ckpt.save_weights(self.run_dir / ckpt.BEST, self.model)
-        ckpt.save_weights(self.run_dir / ckpt.LAST, self.model)
-        ckpt.save_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer,
-                            {"epoch": epoch + 1, "best_val": self.best_val})
-        write_metrics(self.run_dir, self.history)
+        # The optimizer file (weights, optimizer, position) is written last: it is what --resume
+        # reads, so until it is replaced every other file may be rewritten by the resumed epoch.
+        try:
+            if improved:
+                ckpt.save_weights(self.run_dir / ckpt.BEST, self.model)
+            ckpt.save_weights(self.run_dir / ckpt.LAST, self.model)
+            write_metrics(self.run_dir, self.history)
+            ckpt.save_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer,
+                                {"epoch": epoch + 1, "best_val": self.best_val}, self.model)
+        except OSError as err:
+            done = len(self.history) - 1
+            kept = f"the checkpoint of epoch {self.history[-2]['epoch']} is kept" if done else "no earlier checkpoint"
+            raise VaekitError(f"could not save the checkpoint of epoch {epoch + 1}: {err.strerror} writing "
+                              f"{err.filename}; {kept}; free some space, then continue with --resume") from None
+
+
+def _fit_batch(cfg: RunConfig, n_train: int) -> RunConfig:
+    """A batch larger than the training split is clamped to it, with a warning, and recorded so."""
+    if cfg.train.batch_size <= n_train:
+        return cfg
+    warnings.warn(f"--batch-size {cfg.train.batch_size} is more than the {n_train} training images: "
+                  f"using {n_train} (config.json records it)", VaekitWarning, stacklevel=3)
+    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=n_train))
 
 
 def write_metrics(run_dir: Path, history: list[dict]) -> None:

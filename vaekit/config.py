@@ -115,9 +115,17 @@ class RunConfig:
     @classmethod
     def load(cls, path: Path) -> RunConfig:
         try:
-            return cls.from_dict(json.loads(Path(path).read_text()))
-        except (OSError, json.JSONDecodeError) as err:
+            raw = json.loads(Path(path).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
             raise VaekitError(f"cannot read run config {path}: {err}") from None
+        if not isinstance(raw, dict) or not all(isinstance(raw.get(k, {}), dict) for k in ("data", "model", "train")):
+            raise VaekitError(f"run config {path} is not a vaekit config.json (an object with data, model, train)")
+        try:
+            return cls.from_dict(raw).check()
+        except VaekitError as err:
+            raise VaekitError(f"run config {path}: {err}") from None
+        except TypeError as err:  # e.g. a list where a number belongs
+            raise VaekitError(f"run config {path} has a value of the wrong type ({err})") from None
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ def _gmm_prior(model, cfg, args, device):
         k = int(args.prior.split(":", 1)[1])
     except (IndexError, ValueError):
         raise VaekitError(f"--prior takes 'standard' or gmm:K with K a whole number, got {args.prior!r}") from None
+    if k < 1:
+        raise VaekitError(f"--prior gmm:K needs K at least 1 (mixture components), got {args.prior!r}")
     x, y = open_split(cfg, args, "train")
     codes = posterior_means(model, x[:10_000].to(device), y[:10_000].to(device))
     gmm = GaussianMixture(n_components=k, covariance_type="full", random_state=args.seed).fit(codes.double())

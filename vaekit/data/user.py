@@ -161,8 +161,12 @@ def _images_from_array(array: np.ndarray, path: Path) -> torch.Tensor:
     if not np.issubdtype(array.dtype, np.floating):
         raise VaekitError(f"{path} holds {array.dtype} images: use uint8 (0-255) or floats in "
                           f"[0, 1]")
+    bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+    if bad:
+        raise VaekitError(f"{path} holds {bad} NaN or infinite value{'s' if bad > 1 else ''} among its "
+                          f"{np.size(array)}: replace them (e.g. np.nan_to_num) or drop those images")
     low, high = float(np.min(array)), float(np.max(array))
-    if not (np.isfinite(low) and np.isfinite(high) and low >= 0.0 and high <= 1.0):
+    if not (low >= 0.0 and high <= 1.0):
         raise VaekitError(f"{path} holds float values in [{low}, {high}]: floats must lie in "
                           f"[0, 1] (divide 0-255 data by 255, or save it as uint8)")
     return torch.from_numpy(array.astype(np.float32))

@@ -174,8 +174,12 @@ def load_code_prior(run_dir: Path, device: str | torch.device = "cpu") -> CodePr
     tensors, meta = load_tensors(path, device)
     if not meta or "config" not in meta:
         raise VaekitError(f"{path} has no prior config in its header: fit it again with 'vaekit train-prior {run_dir}'")
-    prior = CodePrior(**meta["config"]).to(device)
-    missing, unexpected = prior.load_state_dict(tensors, strict=False)
+    try:
+        prior = CodePrior(**meta["config"]).to(device)
+        missing, unexpected = prior.load_state_dict(tensors, strict=False)
+    except (TypeError, ValueError, RuntimeError) as err:  # a hand-edited header, a tensor of the wrong shape
+        raise VaekitError(f"{path} does not fit its config ({str(err).splitlines()[-1].strip()[:200]}): "
+                          f"fit it again with 'vaekit train-prior {run_dir}'") from None
     if missing or unexpected:
         raise VaekitError(f"{path} does not fit its config (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return prior.eval()

@@ -77,7 +77,8 @@ def _read_only(w: Path, name: str) -> None:
     folder = w / name
     folder.mkdir()
     if os.geteuid() == 0:
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)], capture_output=True, check=False)
+        mount = ["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(folder)]
+        done = subprocess.run(mount, capture_output=True, check=False)
         if done.returncode != 0:
             pytest.skip("root, but cannot mount a read-only tmpfs here")
         MOUNTS.append(folder)
@@ -101,7 +102,7 @@ def _train_tiny(data: str, out: str) -> None:
     from vaekit.train import Trainer
 
     cfg = RunConfig(data=DataConfig(name=data), model=ModelConfig(hidden=(16,), latent_dim=4),
-                    train=TrainConfig(epochs=1))
+                    train=TrainConfig(epochs=1, batch_size=8))
     Trainer(cfg, load_dataset(data), out, show_progress=False).fit()
 
 

@@ -215,6 +215,8 @@ class Trainer:
             return
         if not self.resumed:
             ckpt.prepare_run_dir(self.run_dir, self.overwrite, resume=False)
+        for torn in self.run_dir.glob(".*.*.tmp"):  # a write cut short by a kill (see vaekit.io)
+            torn.unlink(missing_ok=True)
         if not (self.run_dir / "config.json").is_file():
             self.cfg.save(self.run_dir / "config.json")
 

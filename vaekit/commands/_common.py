@@ -107,6 +107,7 @@ def count(minimum: int = 1, maximum: int | None = None):
         return value
 
     parse.__name__ = "whole number"
+    parse.bounds = (minimum, maximum, False, False)  # for the property tests: what parse promises
     return parse
 
 
@@ -126,6 +127,7 @@ def real(low: float | None = None, high: float | None = None, *, low_open: bool 
         return value
 
     parse.__name__ = "number"
+    parse.bounds = (low, high, low_open, high_open)
     return parse
 
 

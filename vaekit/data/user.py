@@ -58,7 +58,10 @@ def load_user_data(path: str | Path, *, image_size: int | tuple[int, int] | None
             images = resize_images(images, size)
     else:
         raise VaekitError(f"{path} is neither a folder of images nor a .npy/.npz file")
-    _, val_count, test_count = split_counts(len(images))
+    try:
+        _, val_count, test_count = split_counts(len(images))
+    except VaekitError as err:
+        raise VaekitError(f"{path}: {err}") from None
     return permuted_splits(path.stem or path.name, images, labels, val_count=val_count,
                            test_count=test_count, seed=seed, likelihood=suited_likelihood(images),
                            num_classes=count_classes(labels))
@@ -147,9 +150,9 @@ def read_array_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
 def _images_from_array(array: np.ndarray, path: Path) -> torch.Tensor:
     if array.ndim == 3:
         array = array[:, None]
-    if array.ndim != 4 or len(array) == 0:
+    if array.ndim != 4 or 0 in array.shape:
         raise VaekitError(f"{path} holds an array of shape {array.shape}: images must be "
-                          f"(N, H, W) or (N, C, H, W) with N > 0")
+                          f"(N, H, W) or (N, C, H, W) with no side of 0")
     # (N, 32, 32, 3) is the usual slip; a real channel axis is rarely wider than 4.
     if array.shape[-1] in (1, 3, 4) and array.shape[1] > 4:
         raise VaekitError(f"{path} holds shape {array.shape}, which looks channels-last: save "

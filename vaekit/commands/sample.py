@@ -78,7 +78,7 @@ def run(args) -> int:
         prior = _gmm_prior(model, cfg, args, device)
     labels = None
     if args.label is not None:
-        if not getattr(model, "num_labels", 0):
+        if not model.num_labels:
             raise VaekitError(f"--label is for conditional models (vaekit train cvae); this {cfg.model.name!r} run "
                               "samples without labels: drop --label")
         if not args.label < model.num_labels:

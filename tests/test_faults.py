@@ -155,8 +155,13 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_resume_continues(name, tmp_path, m
         step(self)
 
     monkeypatch.setattr(vaekit.train.step.StepProgram, "__call__", interrupted)
-    run = tmp_path / "run"
-    assert main(_model_argv(name, run, 3)) == 130
+    # Ctrl-C as a Python program gets it, whatever handler an earlier test left installed.
+    found = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        run = tmp_path / "run"
+        assert main(_model_argv(name, run, 3)) == 130, f"SIGINT handler before: {found}, steps: {count[0]}"
+    finally:
+        signal.signal(signal.SIGINT, found)
     err = capsys.readouterr().err
     assert "interrupted" in err and "--resume" in err and "Traceback" not in err
     _, meta = load_tensors(run / "last-optimizer.safetensors")

@@ -163,7 +163,7 @@ def kl_divergence(p, q, *, axis: int = -1, base=None, normalize: bool = False):
     (0.0853, 0.09746)
     """
     (pt, qt), kind, dtype = _prepare({"p": p, "q": q}, axis, normalize)
-    return _out(_kl(pt, qt) / _log_base(base), kind, dtype)
+    return _out(_kl(pt, qt).clamp_min(0) / _log_base(base), kind, dtype)  # >= 0 (Gibbs), not -1e-17 of rounding
 
 
 def js_divergence(p, q, *, axis: int = -1, base=None, normalize: bool = False):
@@ -173,7 +173,7 @@ def js_divergence(p, q, *, axis: int = -1, base=None, normalize: bool = False):
     """
     (pt, qt), kind, dtype = _prepare({"p": p, "q": q}, axis, normalize)
     m = (pt + qt) / 2
-    js = (_kl(pt, m) + _kl(qt, m)) / 2
+    js = ((_kl(pt, m) + _kl(qt, m)) / 2).clamp_min(0)  # rounding must not make it negative
     return _out(js / _log_base(base), kind, dtype)
 
 

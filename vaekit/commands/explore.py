@@ -13,7 +13,7 @@ import argparse
 import socket
 import sys
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, open_run, open_split
+from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, open_run, open_split
 from vaekit.errors import VaekitError
 
 HELP = "a local web page to explore a run's latent space"
@@ -22,7 +22,7 @@ HELP = "a local web page to explore a run's latent space"
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
-    p.add_argument("--port", type=int, default=8000, help="the port to serve on")
+    p.add_argument("--port", type=count(1, 65535), default=8000, help="the port to serve on")
     p.add_argument("--host", default="127.0.0.1",
                    help="the address to serve on; 127.0.0.1 keeps the page to this machine")
 

@@ -91,6 +91,7 @@ def test_random_sample_and_the_walk_between_two_test_images(page):
     assert b_z == pytest.approx(a_z, abs=1e-4)
     end_src, end_z = after(page, lambda: page.find_element(By.ID, "walk-t").send_keys(Keys.END))
     assert end_src != a_src and end_z != a_z
+    assert page.find_element(By.ID, "source").text == "walk from A to B (straight line), t = 1.00"
     assert "a" in picks[0].get_attribute("class") and "b" in picks[5].get_attribute("class")
 
 

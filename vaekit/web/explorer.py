@@ -65,6 +65,9 @@ class Explorer:
         from vaekit.evaluate import kl_per_dimension
         from vaekit.generate import posterior_means
 
+        if getattr(cfg, "vocab_size", 0):  # a sentence model (the field exists once text runs do)
+            raise VaekitError("the explorer shows images; a text run's sentences are printed by 'vaekit sample RUN', "
+                              "'vaekit reconstruct RUN' and 'vaekit interpolate RUN --from ... --to ...'")
         self.model, self.cfg, self.title = model.eval(), cfg, title
         self.device = next(model.parameters()).device
         self.lock = threading.Lock()

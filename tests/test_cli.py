@@ -170,3 +170,9 @@ def test_sample_temperature_errors(digits_run, flags, words, capsys, tmp_path):
 def test_resume_refuses_changed_settings(digits_run, capsys):
     assert main(["train", "vae", "--out", str(digits_run), "--resume", "--lr", "0.1", "--quiet"]) == 2
     assert "--lr" in capsys.readouterr().err
+
+
+def test_train_help_gives_each_models_own_kl_weight():
+    """--beta's default depends on the model (the beta-VAE's is 4): the help says so per model."""
+    action = next(a for a in _options("train") if "--beta" in a.option_strings)
+    assert "vae 1," in action.help and "beta-vae 4" in action.help

@@ -71,9 +71,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="Gaussian likelihood: a learned scale per pixel or one global scale "
                         f"(default: {_M.gaussian_variance})")
     m.add_argument("--beta", type=non_negative, default=None,
-                   help="weight on the KL term (default: 1; above 1 is a beta-VAE)")
+                   help=f"weight on the KL term; above 1 is a beta-VAE (default: {_model_defaults(MODELS, 'beta')})")
     m.add_argument("--kl-warmup", type=non_negative, default=None, metavar="EPOCHS",
-                   help="raise the KL weight linearly from 0 over this many epochs (default: 0)")
+                   help="raise the KL weight linearly from 0 over this many epochs "
+                        f"(default: {_model_defaults(MODELS, 'warmup_epochs')})")
     m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a model-specific option, e.g. --set k=5 (repeatable)")
     t = p.add_argument_group("training")
@@ -104,6 +105,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     o.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _model_defaults(models, option: str) -> str:
+    """'vae 1, beta-vae 4, ...': each model's own default for an option, as its registry entry gives it."""
+    return ", ".join(f"{name} {spec.options[option]:g}" for name, spec in models.items() if option in spec.options)
 
 
 def _options(args) -> dict:

@@ -102,6 +102,6 @@ def _max_difference(model, fused, cfg, torch) -> float:
     """Largest |difference| of the mean reconstructions of 64 random images (and labels)."""
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(64, *cfg.image_shape, generator=gen)  # (64, C, H, W)
-    y = torch.randint(max(1, cfg.num_classes), (64,), generator=gen) if getattr(model, "num_labels", 0) else None
+    y = torch.randint(max(1, cfg.num_classes), (64,), generator=gen) if model.num_labels else None
     with torch.no_grad():
         return float((model(x, y) - fused(x, y)).abs().max())

@@ -202,3 +202,37 @@ def test_reparameterization_doc_snippets_run_and_print_what_the_doc_says():
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testfile(str(doc), module_relative=False, optionflags=flags)
     assert result.attempted > 20 and result.failed == 0
+
+
+def test_the_explorer_opens_an_exported_run_and_shows_what_the_source_shows(repvgg_run, tmp_path):
+    import base64
+    import io
+    import warnings
+
+    import matplotlib.image
+    import numpy as np
+
+    from vaekit.data import load_dataset
+    from vaekit.models import load_run
+    from vaekit.web import Explorer, create_app
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*httpx2")
+        from fastapi.testclient import TestClient
+
+    out = tmp_path / "fused"
+    assert main(["export", str(repvgg_run), "--fuse", "--out", str(out)]) == 0
+    pictures = []
+    for run in (repvgg_run, out):
+        model, cfg = load_run(run)
+        data = load_dataset(cfg.data.name)
+        client = TestClient(create_app(Explorer(model, cfg, data.test_x, data.test_y, title=run.name)))
+        z = client.post("/api/encode", json={"index": 0}).json()["z"]
+        shown = client.post("/api/decode", json={"z": z})
+        assert shown.status_code == 200, shown.text
+        pictures.append((z, shown.json()["png"]))
+    (z_source, png_source), (z_fused, png_fused) = pictures
+    assert z_fused == pytest.approx(z_source, abs=1e-4)
+    source, fused = (matplotlib.image.imread(io.BytesIO(base64.b64decode(png.split(",", 1)[1])), format="png")
+                     for png in (png_source, png_fused))
+    assert source.shape == fused.shape and np.abs(source - fused).max() <= 1 / 255 + 1e-6  # grey levels agree

@@ -5,8 +5,8 @@ batch norm. `--fuse` folds every block into one plain 3x3 convolution with bias 
 re-parameterization, see docs/reparameterization.md): the same outputs up to float rounding,
 fewer operations. The new directory is a normal run (config.json with "fused": true,
 model.safetensors, the source's metrics.json and pictures, and export.json saying where it came
-from and how closely the fused model matched), so eval, sample, reconstruct, interpolate and
-latents open it like any other. It cannot be trained further: resume the source run instead.
+from and how closely the fused model matched), so eval, sample, reconstruct, interpolate,
+latents and explore open it like any other. It cannot be trained further: resume the source run instead.
 
 examples:
   vaekit train vae --data fashion-mnist --block repvgg --out runs/rep

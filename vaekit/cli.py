@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "latents": "vaekit.commands.latents",
     "kl": "vaekit.commands.kl",
     "train-prior": "vaekit.commands.train_prior",
+    "report": "vaekit.commands.report",
     "explore": "vaekit.commands.explore",
     "export": "vaekit.commands.export",
 }

@@ -1,0 +1,44 @@
+"""Write one self-contained HTML page about a trained run: everything vaekit can show about it.
+
+The page holds the run's configuration and numbers (training record, test measures), its
+training curves, prior samples (per label for a conditional VAE), reconstructions,
+interpolations, latent traversals, the test codes in 2-D (the plane itself for a 2-D code, else
+PCA and t-SNE), the decoded manifold of a 2-D code, KL per latent dimension and, for a VQ-VAE,
+codebook usage. Sections that do not apply to the model say so and why. Pictures are embedded,
+so the file opens offline and can be sent as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count
+
+HELP = "one self-contained HTML report of a run"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_run_arguments(p)
+    add_data_dir_argument(p)
+    p.add_argument("--out", type=Path, default=None, help="the HTML file (default: RUN_DIR/report.html)")
+    p.add_argument("--limit", type=count(2), default=2000, help="test images used for codes and measures")
+    p.add_argument("--iw-samples", type=count(1), default=100, help="importance samples K for the -log p(x) estimate")
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from vaekit.report import build_report
+
+    with tqdm(total=11, desc="report", unit="part", file=sys.stderr, leave=False) as bar:
+        def step(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
+        out = build_report(args.run_dir, args.out, which=args.which, device=args.device, data_dir=args.data_dir,
+                           limit=args.limit, iw_samples=args.iw_samples, seed=args.seed,
+                           progress=step)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0

@@ -1,0 +1,54 @@
+"""`vaekit report`: one self-contained HTML page about a trained run.
+
+    context.py   loads the run, its test images and its curves (ReportContext)
+    summary.py   the configuration, the training record and test measures; the training curves
+    sections.py  the pictures: samples, reconstructions, interpolations, traversals, the latent
+                 space, the decoded manifold, KL per latent, codebook usage (and a text hook)
+    figures.py   the figures only the report draws (bars of latent use and code use, the manifold)
+    html.py      the page: escaped text, PNGs as data URIs, no script and no link out
+"""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+
+from vaekit.report.html import Section, render
+
+
+def build_report(run_dir: str | Path, out: str | Path | None = None, *, which: str = "best", device: str = "auto",
+                 data_dir=None, limit: int = 2000, iw_samples: int = 100, seed: int = 0, progress=None) -> Path:
+    """Writes the HTML report of a run (default RUN_DIR/report.html) atomically; returns its path.
+
+    limit: test images used (codes, measures); iw_samples: importance samples K for -log p(x).
+    progress(title) is called after each section, e.g. to update a progress bar.
+    """
+    from vaekit import __version__
+    from vaekit.errors import VaekitError
+    from vaekit.report.context import open_context
+    from vaekit.report.sections import SECTIONS
+    from vaekit.report.summary import curves_section, run_section
+    from vaekit.train.checkpoint import atomic_write_text
+
+    run_dir = Path(run_dir)
+    out = Path(out) if out is not None else run_dir / "report.html"
+    if out.is_dir():
+        raise VaekitError(f"--out {out} is a folder: give a file name such as {out / 'report.html'}")
+    if not out.parent.is_dir():
+        raise VaekitError(f"the folder of --out {out} does not exist: create it or choose another --out")
+    ctx = open_context(run_dir, which, device, data_dir, limit, iw_samples, seed)
+    sections: list[Section] = []
+    for make in [run_section, curves_section, *SECTIONS]:
+        section = make(ctx)
+        if progress is not None:
+            progress(make.__name__.removesuffix("_section"))
+        if section is not None:
+            sections.append(section)
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    subtitle = [f"run folder {run_dir.resolve()} ({which} checkpoint), {ctx.x.shape[0]} test images",
+                f"written {now} by vaekit {__version__}; every picture is embedded, the page works offline"]
+    atomic_write_text(out, render(f"vaekit report: {ctx.run}", subtitle, sections))
+    return out
+
+
+__all__ = ["build_report"]

@@ -1,0 +1,84 @@
+"""What every section of the report reads: the loaded run, its test images and their codes."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass
+class ReportContext:
+    run_dir: Path
+    model: torch.nn.Module  # eval mode, on `device`
+    cfg: object  # the RunConfig
+    device: torch.device
+    x: torch.Tensor  # (N, C, H, W) test images on `device`
+    y: torch.Tensor  # (N,) their labels on the CPU (-1 = none)
+    history: list[dict]  # metrics.json's per-epoch records
+    best: tuple[int, float] | None  # (epoch, validation loss) of the best checkpoint
+    which: str  # "best" or "last"
+    iw_samples: int
+    seed: int
+    data_dir: object = None  # where dataset files live (None: the run's setting or the default)
+
+    @property
+    def run(self) -> str:
+        """The run in words for titles, e.g. 'vae on digits'."""
+        words = f"{self.cfg.model.name} on {Path(self.cfg.data.name).name}"
+        return words if self.which == "best" else f"{words}, {self.which} checkpoint"
+
+    @property
+    def num_labels(self) -> int:
+        """Classes the model is conditioned on (0: not conditional)."""
+        return self.model.num_labels
+
+    @property
+    def y_model(self) -> torch.Tensor | None:
+        """Labels on the device for a conditional model, else None."""
+        return self.y.to(self.device) if self.num_labels else None
+
+    @property
+    def discrete(self) -> bool:
+        """A VQ-VAE: its code is a grid of discrete codes, decoded through a codebook."""
+        from vaekit.models.vqvae import VQVAE
+
+        return isinstance(self.model, VQVAE)
+
+
+def open_context(run_dir: Path, which: str = "best", device: str = "auto", data_dir=None, limit: int = 2000,
+                 iw_samples: int = 100, seed: int = 0) -> ReportContext:
+    """Loads the run (its model, config and curves) and up to `limit` of its test images."""
+    from vaekit.data import load_dataset
+    from vaekit.errors import VaekitError
+    from vaekit.train import load_run, resolve_device
+
+    if limit < 2:
+        raise VaekitError(f"--limit must be at least 2 test images, got {limit}")
+    if iw_samples < 1:
+        raise VaekitError(f"--iw-samples must be at least 1, got {iw_samples}")
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    torch.manual_seed(seed)
+    model, cfg = load_run(run_dir, which, dev)
+    if getattr(cfg, "vocab_size", 0):  # a sentence model (the field exists once text runs do); see text_section
+        raise VaekitError(f"{run_dir} was trained on text: the report covers image runs for now; 'vaekit sample', "
+                          "'reconstruct' and 'interpolate' print a text run's sentences")
+    data_dir = data_dir or cfg.data.data_dir
+    data = load_dataset(cfg.data.name, data_dir, image_size=cfg.data.image_size, download=True)
+    x, y = data.split("test")
+    metrics = _read_json(run_dir / "metrics.json")
+    has_best = "best_epoch" in metrics and "best_val_loss" in metrics
+    best = (metrics["best_epoch"], metrics["best_val_loss"]) if has_best else None
+    return ReportContext(run_dir, model, cfg, dev, x[:limit].to(dev), y[:limit].cpu(), list(metrics.get("epochs", [])),
+                         best, which, iw_samples, seed, data_dir)
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,122 @@
+"""The report's first section: what the run is (its configuration) and how well it does (its numbers)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from vaekit.report.context import ReportContext
+from vaekit.report.html import Figure, Section
+
+
+def _flat(prefix: str, value) -> list[tuple[str, str]]:
+    """A nested config dict as ('model.latent_dim', '32') rows."""
+    if isinstance(value, dict):
+        rows = []
+        for k, v in value.items():
+            rows += _flat(f"{prefix}.{k}" if prefix else str(k), v)
+        return rows or [(prefix, "{}")]
+    if isinstance(value, (list, tuple)):
+        return [(prefix, ", ".join(str(v) for v in value))]
+    return [(prefix, "none" if value is None else str(value))]
+
+
+def _number(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1e5 else f"{v:.6g}"
+    return str(v)
+
+
+MEASURES = {  # what evaluate() returns, in words
+    "elbo": "ELBO (nats per image; higher is better)",
+    "nll": "-log p(x), importance-sampled (nats; lower is better)",
+    "recon": "reconstruction term -E[log p(x|z)] (nats)",
+    "kl": "KL(q(z|x) || p(z)) (nats)",
+    "bits_per_dim": "bits per pixel",
+    "active_units": "active latents (Cov(E[z|x]) > 0.01)",
+    "mse": "mean squared error per pixel",
+    "sse": "squared error per image",
+    "bce": "binary cross-entropy per image (nats)",
+    "mmd": "MMD^2 between codes and N(0, I)",
+    "perplexity": "codebook perplexity (codes in effective use)",
+    "codes_used": "codes used by the test images",
+    "usage": "share of the codebook used",
+    "prior_nll": "-log p(codes) under the code prior (nats)",
+    "nll_bound": "upper bound on -log p(x) (nats)",
+    "k": "importance samples per image (K)",
+    "n": "test images evaluated",
+}
+
+
+def run_section(ctx: ReportContext) -> Section:
+    from vaekit.evaluate import evaluate
+
+    cfg = ctx.cfg
+    section = Section("run", "The run", "What was trained, on what, and how well it does on test images it never saw.")
+    section.tables.append(("The model", _model_rows(ctx)))
+    history = ctx.history
+    if history:
+        last = history[-1]
+        rows = [("epochs trained", str(last["epoch"]))]
+        if ctx.best is not None:
+            rows.append(("best validation loss (nats)", f"{ctx.best[1]:.4g} at epoch {ctx.best[0]}"))
+        rows += [(name.replace("_", " ") + " (last epoch)", _number(v)) for name, v in last.items()
+                 if name.startswith(("train_", "val_"))]
+        seconds = sum(r.get("seconds", 0.0) for r in history)
+        rows.append(("training time", f"{seconds:.1f} s"))
+        section.tables.append(("Training (metrics.json)", rows))
+    results = evaluate(ctx.model, ctx.x, ctx.y_model, k=ctx.iw_samples, seed=ctx.seed)
+    section.tables.insert(1, (f"Test measures of the {ctx.which} checkpoint",
+                              [(MEASURES.get(k, k), _number(v)) for k, v in results.items()]))
+    section.folded.append(("Every setting (config.json)", _flat("", cfg.to_dict())))
+    for path, saved in _saved_evaluations(ctx.run_dir):
+        rows = [(MEASURES.get(k, k), _number(v)) for k, v in saved.items() if not isinstance(v, (dict, list))]
+        section.tables.append((f"Saved by vaekit eval ({path.name})", rows))
+    return section
+
+
+def _model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
+    """The few facts that say what the run is, in words."""
+    from vaekit.models import MODELS
+
+    cfg = ctx.cfg
+    spec = MODELS.get(cfg.model.name)
+    params = sum(p.numel() for p in ctx.model.parameters())
+    rows = [("model", f"{cfg.model.name}: {spec.summary}" if spec is not None and spec.summary else cfg.model.name),
+            ("data", f"{cfg.data.name}, images {'x'.join(str(s) for s in cfg.image_shape or ())}"
+                     + (f", {cfg.num_classes} classes" if cfg.num_classes else "")),
+            ("latent code", f"{cfg.model.latent_dim} dimensions" if not ctx.discrete else
+             f"a {'x'.join(str(s) for s in ctx.model.grid[1:])} grid of codes from a codebook of "
+             f"{ctx.model.quantizer.num_codes} vectors of {cfg.model.latent_dim} dimensions"),
+            ("networks", f"{cfg.model.arch}, {cfg.model.activation}, {params:,} parameters"),
+            ("likelihood p(x|z)", cfg.model.likelihood)]
+    options = ", ".join(f"{k}={v}" for k, v in cfg.model.options.items())
+    if options:
+        rows.append(("options", options))
+    return rows
+
+
+def _saved_evaluations(run_dir: Path) -> list[tuple[Path, dict]]:
+    """Results files that `vaekit eval` left in the run (eval*.json), read as plain JSON."""
+    found = []
+    for path in sorted(Path(run_dir).glob("eval*.json"))[:6]:
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict):
+            found.append((path, data))
+    return found
+
+
+def curves_section(ctx: ReportContext) -> Section:
+    from vaekit.report.pictures import curves_png
+
+    section = Section("curves", "Training curves", "The loss and its terms per epoch, on the training images and on "
+                      "the validation images; a validation curve that rises while training falls is overfitting.")
+    if not ctx.history:
+        section.missing = "metrics.json has no finished epoch"
+        return section
+    section.figures.append(Figure(curves_png(ctx.history), f"{ctx.run}: per-epoch means, nats per image"))
+    return section
+

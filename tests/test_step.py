@@ -15,7 +15,7 @@ from vaekit.cli import main
 from vaekit.config import ModelConfig, RunConfig, TrainConfig
 from vaekit.data import load_dataset
 from vaekit.errors import VaekitError
-from vaekit.models import MODELS
+from vaekit.models import image_models
 from vaekit.train import checkpoint as ckpt
 from vaekit.precision import precision
 from vaekit.train.step import StepProgram, make_optimizer, set_lr
@@ -144,7 +144,7 @@ def test_the_captured_step_trains_like_the_eager_step(tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("name", sorted(MODELS))
+@pytest.mark.parametrize("name", sorted(image_models()))
 def test_every_model_trains_in_a_cuda_graph(tmp_path, name):
     trainer = _trainer(tmp_path, name=name, epochs=3)
     with warnings.catch_warnings():

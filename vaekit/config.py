@@ -22,13 +22,19 @@ class DataConfig:
     name: str = "digits"  # a registry name (vaekit.data.DATASETS) or a path to a folder / .npy / .npz
     data_dir: str | None = None  # where dataset files live; None: $VAEKIT_DATA_DIR or the user cache
     image_size: int | None = None  # resize user images to this square size
+    # Text (ptb or a .txt file; see vaekit.data.text)
+    tokens: str = "word"  # word | char
+    vocab_size: int | None = None  # keep at most this many tokens of the training split (None: all)
+    min_count: int = 1  # keep tokens seen at least this often in the training split
+    max_length: int | None = None  # tokens per sentence (None: 100 words / 400 characters)
+    long_lines: str = "skip"  # what happens to longer sentences: skip | cut
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     name: str = "vae"  # a key of vaekit.models.MODELS
-    arch: str = "mlp"  # mlp | conv
-    hidden: tuple[int, ...] = (512, 256)  # MLP hidden sizes (encoder order; the decoder mirrors them)
+    arch: str = "mlp"  # mlp | conv, or gru | lstm for text
+    hidden: tuple[int, ...] = (512, 256)  # MLP hidden sizes (encoder order; the decoder mirrors them); RNN: per layer
     channels: tuple[int, ...] = (32, 64)  # conv channels per stride-2 layer
     block: str | None = None  # conv only: None (4x4 stride-2 layers) | plain | repvgg | acnet (3x3 blocks)
     fused: bool = False  # the blocks already fused into plain 3x3 convolutions (`vaekit export --fuse`)
@@ -36,6 +42,11 @@ class ModelConfig:
     latent_dim: int = 32
     likelihood: str = "auto"  # bernoulli | gaussian | auto (the one that suits the data)
     gaussian_variance: str = "pixel"  # pixel (decoder outputs a scale per pixel) | global
+    # Text networks (vaekit.nn.recurrent)
+    embedding_dim: int = 256  # word vectors
+    bidirectional: bool = False  # a bidirectional encoder
+    word_dropout: float = 0.0  # replace decoder input words by <unk> with this probability (Bowman et al. 2016)
+    dropout: float = 0.0  # dropout on the decoder's states before the softmax
     options: dict[str, Any] = field(default_factory=dict)  # model/objective options, e.g. beta, k
 
 
@@ -62,14 +73,16 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     # Facts about the data the model was built for, filled in at training time so a saved run
     # can be rebuilt without loading its dataset.
-    image_shape: tuple[int, int, int] | None = None
+    image_shape: tuple[int, ...] | None = None  # (C, H, W); (T,) padded sentence length for text
     num_classes: int = 0
+    vocab_size: int = 0  # text: token ids (the run's vocab.json lists them); 0 for images
 
     def for_data(self, data) -> RunConfig:
         """This config with what depends on the data filled in: 'auto' likelihood, image shape, classes."""
         likelihood = data.likelihood if self.model.likelihood == "auto" else self.model.likelihood
         return dataclasses.replace(self, model=dataclasses.replace(self.model, likelihood=likelihood),
-                                   image_shape=tuple(data.image_shape), num_classes=data.num_classes)
+                                   image_shape=tuple(data.image_shape), num_classes=data.num_classes,
+                                   vocab_size=len(data.vocab) if data.vocab is not None else 0)
 
     def check(self) -> RunConfig:
         """Raises `VaekitError` naming the first setting that is not a usable number; returns self.
@@ -107,7 +120,7 @@ class RunConfig:
         parts = {key: _build(kind, raw.pop(key, {}), key) for key, kind in sections.items()}
         top = _build(_TopLevel, raw, "run config")
         return cls(**parts, image_shape=tuple(top.image_shape) if top.image_shape else None,
-                   num_classes=top.num_classes)
+                   num_classes=top.num_classes, vocab_size=top.vocab_size)
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
@@ -132,6 +145,7 @@ class RunConfig:
 class _TopLevel:
     image_shape: Any = None
     num_classes: int = 0
+    vocab_size: int = 0
 
 
 def _build(kind, values: dict[str, Any], where: str):

@@ -89,6 +89,9 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100
       active_units  latents u with Cov_x(E_q[z_u]) > 0.01 (Burda et al. 2015)
       k, n          samples per image, images evaluated
     """
+    if not x.is_floating_point():  # token ids: a sentence model
+        raise VaekitError("sentences are evaluated by vaekit.evaluate_text.evaluate_sentences "
+                          "(nats per sentence, perplexity per token)")
     if precision == "float64":
         model, x = copy.deepcopy(model).double(), x.double()
     with numeric_precision(precision, x.device):

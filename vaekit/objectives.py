@@ -35,23 +35,47 @@ class ELBO:
     w = beta * min(1, progress / warmup_epochs): beta > 1 is the beta-VAE of Higgins et al. (2017);
     a warm-up (Bowman et al. 2016; Sønderby et al. 2016) keeps early training from switching
     latents off. The logged 'elbo' is always the true bound (w = 1).
+
+    Against posterior collapse (the decoder ignoring z, KL -> 0; text VAEs suffer it most):
+
+    - cycle_epochs > 0: cyclical annealing (Fu et al. 2019): the warm-up restarts every
+      cycle_epochs epochs, w = beta * min(1, (progress mod cycle_epochs) / warmup_epochs); Fu et al.
+      ramp over the first half of each cycle (warmup_epochs = cycle_epochs / 2).
+    - free_bits > 0 (Kingma et al. 2016): each latent dimension's KL, averaged over the batch, costs
+      nothing below free_bits nats: loss KL term = sum_d max(free_bits, mean_batch KL_d). The
+      per-example KL logged stays the true one.
     """
 
-    def __init__(self, beta: float = 1.0, warmup_epochs: float = 0.0):
-        self.beta = beta
-        self.warmup_epochs = warmup_epochs
+    def __init__(self, beta: float = 1.0, warmup_epochs: float = 0.0, cycle_epochs: float = 0.0,
+                 free_bits: float = 0.0):
+        if cycle_epochs < 0 or free_bits < 0 or warmup_epochs < 0:
+            raise VaekitError("--kl-warmup, --kl-cycle and --free-bits must be >= 0")
+        if cycle_epochs > 0 and not 0 < warmup_epochs <= cycle_epochs:
+            raise VaekitError(f"cyclical annealing needs 0 < --kl-warmup <= --kl-cycle ({cycle_epochs:g}): "
+                              f"Fu et al. use half the cycle, --kl-warmup {cycle_epochs / 2:g}")
+        self.beta, self.warmup_epochs = beta, warmup_epochs
+        self.cycle_epochs, self.free_bits = cycle_epochs, free_bits
 
     def kl_weight(self, progress: torch.Tensor) -> torch.Tensor:
         if self.warmup_epochs <= 0:
             return torch.full_like(progress, self.beta)  # no host-to-device copy: capturable
-        return self.beta * torch.clamp(progress / self.warmup_epochs, max=1.0)
+        within = torch.remainder(progress, self.cycle_epochs) if self.cycle_epochs > 0 else progress
+        return self.beta * torch.clamp(within / self.warmup_epochs, max=1.0)
+
+    def kl_cost(self, q, prior, kl: torch.Tensor) -> torch.Tensor:
+        """The KL as the loss sees it, (B,): itself, or under free bits the batch's clamped per-dimension KL."""
+        if self.free_bits <= 0:
+            return kl
+        per_dim = kl_divergence(q.base_dist, prior.base_dist).mean(0)  # (D,) batch-averaged KL per latent
+        return torch.clamp(per_dim, min=self.free_bits).sum().expand_as(kl)
 
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
         q = model.encode(x, y)  # q(z|x), batch (B,), event (D,)
         z = q.rsample()  # (B, D)
         recon = -model.decode(z, y).log_prob(x)  # (B,)
-        kl = kl_divergence(q, model.prior())  # (B,)
-        loss = (recon + self.kl_weight(progress) * kl).mean()
+        prior = model.prior()
+        kl = kl_divergence(q, prior)  # (B,)
+        loss = (recon + self.kl_weight(progress) * self.kl_cost(q, prior, kl)).mean()
         return LossOutput(loss, {"elbo": -(recon + kl), "recon": recon, "kl": kl})
 
 
@@ -144,6 +168,8 @@ class Reconstruction:
     def corrupt(self, x: torch.Tensor) -> torch.Tensor:
         if self.noise == 0.0:
             return x
+        if not x.is_floating_point():
+            raise VaekitError("--set noise corrupts pixels; for sentences use --word-dropout instead")
         if self.corruption == "mask":
             return x * (torch.rand_like(x) >= self.noise)
         return (x + self.noise * torch.randn_like(x)).clamp(0.0, 1.0)

@@ -69,7 +69,8 @@ def check_outputs(args) -> None:
 
 
 def open_split(cfg, args, split: str = "test"):
-    """(images, labels) of a split of the run's dataset, honouring --data-dir."""
+    """(images, labels) of a split of the run's dataset, honouring --data-dir; for text
+    (padded sentences, labels) read with the run's own vocabulary."""
     from vaekit.data import is_builtin, load_dataset
 
     data_dir = getattr(args, "data_dir", None) or cfg.data.data_dir
@@ -78,8 +79,28 @@ def open_split(cfg, args, split: str = "test"):
         where = Path(args.run_dir) / "config.json"
         raise VaekitError(f"the data this run was trained on, {name} (data.name in {where}), "
                           "is gone: put it back there, or edit data.name to where it is now")
-    data = load_dataset(name, data_dir, image_size=cfg.data.image_size, download=True)
+    text = text_options(cfg.data, args.run_dir) if cfg.vocab_size else None
+    data = load_dataset(name, data_dir, image_size=cfg.data.image_size, download=True, text=text)
     return data.split(split)
+
+
+def text_options(data, run_dir: Path | None = None):
+    """The text settings of a DataConfig for load_dataset; with the vocabulary of `run_dir` when it
+    has one, so a saved run reads sentences with its own token ids."""
+    from vaekit.data import TextOptions
+    from vaekit.data.vocab import Vocabulary
+
+    vocab_file = None if run_dir is None else Path(run_dir) / "vocab.json"
+    vocab = Vocabulary.load(vocab_file) if vocab_file is not None and vocab_file.is_file() else None
+    return TextOptions(level=data.tokens, vocab_size=data.vocab_size, min_count=data.min_count,
+                       max_length=data.max_length, long_lines=data.long_lines, vocab=vocab)
+
+
+def open_vocab(run_dir: Path):
+    """The Vocabulary a text run was trained with."""
+    from vaekit.data.vocab import Vocabulary
+
+    return Vocabulary.load(Path(run_dir) / "vocab.json")
 
 
 def default_out(args, name: str) -> Path:

@@ -4,6 +4,10 @@ The NLL is -log p(x) estimated with K importance samples per image (Burda et al.
 number papers report, in nats. bits/dim is that NLL per pixel in bits. Active units count the
 latents whose posterior mean varies across the data (Cov > 0.01). The result is also written to
 RUN_DIR/eval-SPLIT.json.
+
+A text run reports nats per sentence and perplexity per predicted token, counting the words and
+the end-of-sentence token of every sentence (see `vaekit.evaluate_text`); a language model's NLL
+is exact, a VAE's importance-sampled.
 """
 
 from __future__ import annotations
@@ -49,11 +53,20 @@ def run(args) -> int:
         x, y = x[: args.limit], y[: args.limit]
     x, y = x.to(device), y.to(device)
     labels = y if model.num_labels else None
+    text = bool(cfg.vocab_size)
     # A model with its own measures needs no importance sampling, so no per-image bar.
-    with tqdm(total=x.shape[0], unit="img", desc=f"K={args.iw_samples}", disable=args.json or model.own_evaluation,
-              file=sys.stderr) as bar:
-        result = evaluate(model, x, labels, k=args.iw_samples, batch_size=args.batch_size, seed=args.seed,
-                          progress=bar, precision=args.precision)
+    with tqdm(total=x.shape[0], unit="sentence" if text else "img", desc=f"K={args.iw_samples}",
+              disable=args.json or model.own_evaluation, file=sys.stderr) as bar:
+        if text:  # nats per sentence and perplexity per token, in blocks of like lengths
+            from vaekit.evaluate_text import evaluate_sentences
+
+            if args.precision != "float32":
+                raise VaekitError("a text run is evaluated in float32 (the adaptive softmax computes in it)")
+            result = evaluate_sentences(model, x, k=args.iw_samples, batch_size=min(args.batch_size, 100),
+                                        seed=args.seed, progress=bar)
+        else:
+            result = evaluate(model, x, labels, k=args.iw_samples, batch_size=args.batch_size, seed=args.seed,
+                              progress=bar, precision=args.precision)
     result = {"split": args.split, **result, "precision": args.precision}
     try:
         atomic_write_text(args.run_dir / f"eval-{args.split}.json", json.dumps(result, indent=2) + "\n")
@@ -62,6 +75,10 @@ def run(args) -> int:
                       stacklevel=1)
     if args.json:
         print(json.dumps(result))
+    elif text:
+        from vaekit.commands._text import eval_table
+
+        print(eval_table(result))
     else:
         print(_table(result))
     return 0

@@ -31,6 +31,10 @@ def run(args) -> int:
     from vaekit.plots import plot_latent_scatter, save_grid
 
     model, cfg, device = open_run(args)
+    if cfg.vocab_size:  # a text run: the scatter plot only, points coloured by sentence length
+        from vaekit.commands import _text
+
+        return _text.latents(args, model, cfg)
     x, y = open_split(cfg, args, "test")
     x, y = x[: args.limit].to(device), y[: args.limit]
     codes = posterior_means(model, x, y.to(device))  # (N, D)

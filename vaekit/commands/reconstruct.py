@@ -17,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_dir_argument(p)
     p.add_argument("-n", type=count(1), default=16, help="how many images")
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="which split to draw images from")
-    p.add_argument("--out", type=Path, default=None, help="the picture (default: RUN_DIR/reconstructions.png)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the picture (default: RUN_DIR/reconstructions.png; a text run: reconstructions.txt)")
 
 
 def run(args) -> int:
@@ -27,6 +28,10 @@ def run(args) -> int:
     if args.n < 1:
         raise VaekitError(f"-n must be at least 1, got {args.n}")
     model, cfg, device = open_run(args)
+    if cfg.vocab_size:  # a text run: sentences beside their greedy decodes, RUN_DIR/reconstructions.txt
+        from vaekit.commands import _text
+
+        return _text.reconstruct(args, model, cfg)
     x, y = open_split(cfg, args, args.split)
     x, y = x[: args.n].to(device), y[: args.n].to(device)
     recon = reconstruct(model, x, y if model.num_labels else None)

@@ -1,4 +1,5 @@
-"""Draw new images from a trained model's prior and decode them.
+"""Draw new images from a trained model's prior and decode them (a text run: sentences, printed
+and written to RUN_DIR/samples.txt; --temperature then scales each word's distribution).
 
 With --prior gmm:K the prior is replaced by a K-component Gaussian mixture fitted to the
 posterior means of the training images ("ex-post density estimation", Ghosh et al. 2020), which
@@ -29,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
     p.add_argument("-n", type=count(1), default=64, help="how many samples")
-    p.add_argument("--out", type=Path, default=None, help="the picture (default: RUN_DIR/samples.png)")
+    p.add_argument("--out", type=Path, default=None,
+                   help="the picture (default: RUN_DIR/samples.png; a text run: samples.txt)")
     p.add_argument("--save-array", type=Path, default=None, metavar="FILE.npy",
                    help="also save the samples as an (n, C, H, W) float array in [0, 1]")
     p.add_argument("--label", type=count(0), default=None, help="class to draw, for a conditional model")
@@ -39,6 +41,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="below 1: less varied, more typical samples (Gaussian prior: z ~ N(0, T^2 I); "
                         "VQ-VAE code prior: softmax(logits / T))")
     p.add_argument("--nrow", type=count(1), default=8, help="images per row")
+    p.add_argument("--greedy", action="store_true", help="text: the argmax word at every step instead of sampling")
 
 
 def _gmm_prior(model, cfg, args, device):
@@ -71,6 +74,10 @@ def run(args) -> int:
     from vaekit.plots import save_grid
 
     model, cfg, device = open_run(args)
+    if cfg.vocab_size:  # a text run: sentences, printed and written to RUN_DIR/samples.txt
+        from vaekit.commands import _text
+
+        return _text.sample(args, model, cfg)
     prior = None
     if args.prior != "standard":
         if not args.prior.startswith("gmm:"):

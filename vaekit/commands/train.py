@@ -9,6 +9,9 @@ examples:
   vaekit train vae --data binarized-mnist --epochs 5
   vaekit train vae --data frey --likelihood gaussian --latent-dim 10
   vaekit train vae --data ./my_images --image-size 32 --arch conv
+  vaekit train vae --data ptb --kl-warmup 2 --free-bits 0.2   # a sentence VAE (GRU) on the Penn Treebank
+  vaekit train lm --data ptb                                  # the same decoder without z: the baseline
+  vaekit train vae --data my_sentences.txt --tokens char      # your own text, one sentence per line
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from vaekit.commands._common import (
     int_list,
     non_negative,
     positive,
+    real,
     seed,
+    text_options,
 )
 from vaekit.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 from vaekit.errors import VaekitError
@@ -34,6 +39,8 @@ from vaekit.precision import TRAINING_PRECISIONS
 HELP = "train a model and write its checkpoints, metrics and pictures"
 
 _D, _M, _T = DataConfig(), ModelConfig(), TrainConfig()
+# What text (--data ptb or FILE.txt) gets where a flag is not given: the image defaults do not fit.
+TEXT_DEFAULTS = {"arch": "gru", "hidden": (256,)}
 # Flags that a resumed run may change; every other setting comes from the run's config.json.
 # How the step runs (compile, CUDA graph) changes its speed, not what it computes.
 _RESUMABLE = {"epochs", "device", "quiet", "data_dir", "compile", "cuda_graph"}
@@ -51,10 +58,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)")
     d.add_argument("--image-size", type=count(1, 4096), default=None,
                    help="resize images to this square size (default: keep their size)")
+    d.add_argument("--tokens", choices=("word", "char"), default=None,
+                   help="text: words (split on spaces) or characters (default: word)")
+    d.add_argument("--vocab-size", type=count(1), default=None,
+                   help="text: keep the N most frequent training tokens, the rest -> <unk> (default: all)")
+    d.add_argument("--min-count", type=count(1), default=None,
+                   help="text: keep tokens seen at least this often in training (default: 1)")
+    d.add_argument("--max-length", type=count(1), default=None,
+                   help="text: tokens per sentence (default: 100 words / 400 characters)")
+    d.add_argument("--long-lines", choices=("skip", "cut"), default=None,
+                   help="text: skip or cut longer sentences; both are counted (default: skip)")
     m = p.add_argument_group("model")
-    m.add_argument("--arch", choices=("mlp", "conv"), default=None, help=f"network type (default: {_M.arch})")
+    m.add_argument("--arch", choices=("mlp", "conv", "gru", "lstm"), default=None,
+                   help=f"network type: mlp or conv for images, gru or lstm for text (default: {_M.arch}; text: gru)")
     m.add_argument("--hidden", type=int_list, default=None,
-                   help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))})")
+                   help=f"hidden sizes, encoder order; text: the state size of each recurrent layer "
+                        f"(default: {','.join(map(str, _M.hidden))}; text: 256)")
+    m.add_argument("--embedding-dim", type=count(1), default=None,
+                   help=f"text: size of the word vectors (default: {_M.embedding_dim})")
+    m.add_argument("--bidirectional", action="store_true", default=None, help="text: a bidirectional encoder")
+    m.add_argument("--word-dropout", type=real(0.0, 1.0, high_open=True), default=None,
+                   help="text: replace decoder input words by <unk> with this probability (default: 0)")
+    m.add_argument("--dropout", type=real(0.0, 1.0, high_open=True), default=None, help="text: dropout on the decoder states (default: 0)")
     m.add_argument("--channels", type=int_list, default=None,
                    help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})")
     m.add_argument("--activation", default=None,
@@ -75,6 +100,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument("--kl-warmup", type=non_negative, default=None, metavar="EPOCHS",
                    help="raise the KL weight linearly from 0 over this many epochs "
                         f"(default: {_model_defaults(MODELS, 'warmup_epochs')})")
+    m.add_argument("--kl-cycle", type=non_negative, default=None, metavar="EPOCHS",
+                   help="restart the KL warm-up every this many epochs: cyclical annealing, Fu et al. 2019; 0 is off "
+                        f"(default: {_model_defaults(MODELS, 'cycle_epochs')})")
+    m.add_argument("--free-bits", type=non_negative, default=None, metavar="NATS",
+                   help="no KL cost below this many nats per latent dimension, Kingma et al. 2016 "
+                        f"(default: {_model_defaults(MODELS, 'free_bits')})")
     m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="a model-specific option, e.g. --set k=5 (repeatable)")
     t = p.add_argument_group("training")
@@ -122,6 +153,10 @@ def _options(args) -> dict:
         options["beta"] = args.beta
     if args.kl_warmup is not None:
         options["warmup_epochs"] = args.kl_warmup
+    if args.kl_cycle is not None:
+        options["cycle_epochs"] = args.kl_cycle
+    if args.free_bits is not None:
+        options["free_bits"] = args.free_bits
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:
@@ -144,13 +179,19 @@ def config_from_args(args) -> RunConfig:
     def pick(section, **flags):
         return dataclasses.replace(section, **{k: v for k, v in flags.items() if v is not None})
 
+    from vaekit.data import is_text_source
+
     # A path is stored resolved, so the run can be opened from any folder.
     data = pick(_D, name=args.data and dataset_key(args.data), data_dir=args.data_dir and _absolute(args.data_dir),
-                image_size=args.image_size)
-    arch = args.arch or ("conv" if args.block else None)  # --block implies the conv networks
-    model = pick(_M, name=args.model, arch=arch, hidden=args.hidden, channels=args.channels, block=args.block,
-                 activation=args.activation, latent_dim=args.latent_dim, likelihood=args.likelihood,
-                 gaussian_variance=args.gaussian_variance)
+                image_size=args.image_size, tokens=args.tokens, vocab_size=args.vocab_size,
+                min_count=args.min_count, max_length=args.max_length, long_lines=args.long_lines)
+    text = TEXT_DEFAULTS if is_text_source(data.name) else {}
+    arch = args.arch or ("conv" if args.block else None) or text.get("arch")  # --block implies the conv networks
+    model = pick(_M, name=args.model, arch=arch, hidden=args.hidden or text.get("hidden"), channels=args.channels,
+                 block=args.block, activation=args.activation, latent_dim=args.latent_dim,
+                 likelihood=args.likelihood, gaussian_variance=args.gaussian_variance,
+                 embedding_dim=args.embedding_dim, bidirectional=args.bidirectional,
+                 word_dropout=args.word_dropout, dropout=args.dropout)
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args)))
     train = pick(_T, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_end=args.lr_end,
                  grad_clip=args.grad_clip, seed=args.seed, device=args.device, log_every=args.log_every,
@@ -207,7 +248,8 @@ def run(args) -> int:
         cfg = config_from_args(args)
         args.out = args.out or _default_out(cfg)
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False, check_only=True)
-    data = load_dataset(cfg.data.name, cfg.data.data_dir, image_size=cfg.data.image_size)
+    data = load_dataset(cfg.data.name, cfg.data.data_dir, image_size=cfg.data.image_size,
+                        text=text_options(cfg.data, args.out if args.resume else None))
     world = distributed.current_world()
     trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet, overwrite=args.overwrite)
     if args.resume:
@@ -216,8 +258,10 @@ def run(args) -> int:
         how = ", ".join(["CUDA graph" if trainer.graphed else "eager steps",
                          *(["compiled"] if cfg.train.compile else []),
                          cfg.train.precision])
-        print(f"training {cfg.model.name} on {data.name} "
-              f"({data.train_x.shape[0]} images {'x'.join(map(str, data.image_shape))}) "
+        if data.notes:
+            print(f"{data.name}: {data.notes}", file=sys.stderr)
+        what = "sentences" if data.is_text else f"images {'x'.join(map(str, data.image_shape))}"
+        print(f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} {what}) "
               f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "")
               + f" ({how}) -> {args.out}",
               file=sys.stderr)
@@ -227,7 +271,12 @@ def run(args) -> int:
         distributed.shutdown()
     if not world.is_main:
         return 0
-    _write_pictures(trainer, data, args.out)
+    if not data.is_text:
+        _write_pictures(trainer, data, args.out)
+    elif history:
+        from vaekit.plots import plot_curves
+
+        plot_curves(args.out / "training-curves.png", trainer.history)
     if history:
         best = min(history, key=lambda r: r["val_loss"])
         print(f"best validation loss {best['val_loss']:.3f} nats at epoch {best['epoch']}; run saved in {args.out}")

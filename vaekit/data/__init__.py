@@ -13,6 +13,7 @@ Built-in names (`DATASETS`) and their fixed train/val/test splits:
 - ``binarized-mnist``: MNIST split as above, with ``dynamic_binarize=True``: training images
   stay grey (the trainer draws fresh Bernoulli pixels per batch), validation and test are
   binarized once with a generator seeded by ``seed`` (Burda et al. 2015).
+- ``ptb``: the Penn Treebank sentences (text; see `vaekit.data.text`), its own 42068/3370/3761 split.
 - ``frey``: 1965 unlabelled 28x20 Frey faces, Gaussian likelihood, permutation seeded by
   ``seed`` -> 1573/196/196.
 
@@ -34,6 +35,7 @@ from pathlib import Path
 from vaekit.data.builtin import DATASETS
 from vaekit.data.download import default_data_dir
 from vaekit.data.splits import DataSplits
+from vaekit.data.text import TEXT_DATASETS, TextOptions, is_text_source, load_text_file
 from vaekit.data.user import load_user_data
 from vaekit.errors import VaekitError
 
@@ -47,6 +49,7 @@ def load_dataset(
     image_size: int | tuple[int, int] | None = None,
     seed: int = 0,
     download: bool = True,
+    text: TextOptions | None = None,
 ) -> DataSplits:
     """Load a built-in dataset by name, or your own data from a folder / .npy / .npz path.
 
@@ -63,6 +66,8 @@ def load_dataset(
         The digits and MNIST-family splits never depend on it. Default 0 = the documented split.
     download : bool
         Fetch missing files. With False a missing file is an error naming its URL and folder.
+    text : TextOptions, optional
+        For text (``ptb`` or a ``.txt`` path): token level, vocabulary size, maximum length.
 
     Returns
     -------
@@ -75,23 +80,29 @@ def load_dataset(
         Unknown name, missing or corrupt file, or unusable user data.
     """
     key = str(name_or_path).strip().lower().replace("_", "-")
+    if key in TEXT_DATASETS:
+        directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+        return TEXT_DATASETS[key](directory, options=text, download=download)
     if key in DATASETS:
         directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         return DATASETS[key](directory, image_size=image_size, seed=seed, download=download)
     path = Path(name_or_path).expanduser()
+    if is_text_source(str(path)) and path.is_file():
+        return load_text_file(path, options=text, seed=seed)
     if path.exists():
         return load_user_data(path, image_size=image_size, seed=seed)
     if path.suffix.lower() in _ARRAY_SUFFIXES or "/" in str(name_or_path):
         raise VaekitError(f"no such file or folder: {path}")
     raise VaekitError(
-        f"unknown dataset {name_or_path!r}: use one of {', '.join(DATASETS)}, or a path to a "
-        f"folder of images or a .npy/.npz file"
+        f"unknown dataset {name_or_path!r}: use one of {', '.join([*DATASETS, *TEXT_DATASETS])}, or a path to a "
+        f"folder of images, a .npy/.npz file or a .txt file of sentences"
     )
 
 
 def is_builtin(name: str) -> bool:
-    """Whether `name` names a built-in dataset (case and ``_``/``-`` forgiven) rather than a path."""
-    return str(name).strip().lower().replace("_", "-") in DATASETS
+    """Whether `name` names a built-in dataset, images or text (case and ``_``/``-`` forgiven), rather than a path."""
+    key = str(name).strip().lower().replace("_", "-")
+    return key in DATASETS or key in TEXT_DATASETS
 
 
 def dataset_key(name_or_path: str) -> str:
@@ -103,4 +114,5 @@ def dataset_key(name_or_path: str) -> str:
     return str(path.resolve()) if path.exists() else str(name_or_path)
 
 
-__all__ = ["DATASETS", "DataSplits", "dataset_key", "default_data_dir", "is_builtin", "load_dataset"]
+__all__ = ["DATASETS", "TEXT_DATASETS", "DataSplits", "TextOptions", "dataset_key", "default_data_dir", "is_builtin",
+           "is_text_source", "load_dataset"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,12 +30,18 @@ class DataSplits:
     test_x: torch.Tensor
     test_y: torch.Tensor
     dynamic_binarize: bool = False
-    likelihood: str = "bernoulli"  # the likelihood that suits the data: bernoulli | gaussian
+    likelihood: str = "bernoulli"  # the likelihood that suits the data: bernoulli | gaussian | categorical
     num_classes: int = 0  # 0 when unlabelled
+    vocab: Any = None  # text only: the `vaekit.data.vocab.Vocabulary`; x is then (N, T) padded token ids
+    notes: str = ""  # what loading did that a user should hear (sentences cut or skipped, ...)
+
+    @property
+    def is_text(self) -> bool:
+        return self.vocab is not None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
-        """(C, H, W) of one image."""
+        """(C, H, W) of one image; (T,) padded tokens of one sentence for text."""
         return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
 
     def split(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,15 +8,26 @@ the trainer rely on and nothing more:
     forward(x, y=None)               the mean reconstruction, shaped like x
     num_labels                       classes of y for a conditional model, else 0
     own_evaluation                   True: `evaluate_split(x, y, ...)` gives its measures (no density q(z|x))
+    is_sequence                      (sentence models, vaekit.models.text) x is (B, T) padded token ids and
+                                     decode(z) a SentenceDistribution over whole sentences
 
 Every model is listed once, in `vaekit.models.registry.MODELS`; `load_run` (vaekit.models.run)
 reads a trained run back. See docs/architecture.md.
 """
 
 from vaekit.models.contract import LatentVariableModel, check_model
-from vaekit.models.registry import MODELS, ModelSpec, build_model, build_objective, get_spec, resolve_options
+from vaekit.models.registry import (
+    MODELS,
+    ModelSpec,
+    build_model,
+    build_objective,
+    get_spec,
+    image_models,
+    resolve_options,
+    text_models,
+)
 from vaekit.models.run import load_run
 from vaekit.models.vae import VAE
 
 __all__ = ["MODELS", "LatentVariableModel", "ModelSpec", "VAE", "build_model", "build_objective", "check_model",
-           "get_spec", "load_run", "resolve_options"]
+           "get_spec", "image_models", "load_run", "resolve_options", "text_models"]

@@ -19,14 +19,15 @@ from vaekit.objectives import ELBO, IWAE, CapacityELBO
 
 
 def beta_vae_objective(beta: float = 4.0, warmup_epochs: float = 0.0, capacity_max: float = 0.0,
-                       capacity_epochs: float = 20.0, gamma: float = 1000.0):
+                       capacity_epochs: float = 20.0, gamma: float = 1000.0, cycle_epochs: float = 0.0,
+                       free_bits: float = 0.0):
     """ELBO with weight beta on the KL; with capacity_max > 0 the capacity objective instead
     (loss = recon + gamma * |KL - C(t)|, C rising to capacity_max nats over capacity_epochs; beta unused)."""
     if capacity_max < 0 or gamma < 0:
         raise VaekitError(f"--set capacity_max and gamma must be >= 0, got {capacity_max} and {gamma}")
     if capacity_max > 0:
         return CapacityELBO(capacity_max, capacity_epochs, gamma)
-    return ELBO(beta, warmup_epochs)
+    return ELBO(beta, warmup_epochs, cycle_epochs, free_bits)
 
 
 def build_cvae(cfg, image_shape, num_classes: int):

@@ -24,20 +24,27 @@ from collections.abc import Callable
 from vaekit.errors import VaekitError
 from vaekit.models.ae import build_autoencoder, build_wae
 from vaekit.models.family import beta_vae_objective, build_cvae, iwae_objective
+from vaekit.models.text import SentenceNLL, build_language_model, build_sentence_ae, build_sentence_model
 from vaekit.models.vae import build_vae
 from vaekit.models.vqvae import VQLoss, build_vqvae, load_code_prior_into
 from vaekit.objectives import ELBO, WAEMMD, Reconstruction
 
 @dataclass(frozen=True)
 class ModelSpec:
-    build: Callable[..., Any]  # (ModelConfig, image_shape (C, H, W), num_classes, **network options) -> nn.Module
+    build: Callable[..., Any] | None  # (ModelConfig, image_shape (C, H, W), num_classes, **network options)
+    #                                   -> nn.Module; None for a model of sentences only
     objective: Callable[..., Any]  # (**objective options) -> objective(model, x, y, progress) -> LossOutput
     summary: str = ""
     load_extras: Callable[..., None] | None = None  # (model, run_dir, device): what a run holds beyond weights
+    # (ModelConfig, (T,) padded sentence length, vocab_size) -> nn.Module, for text; its network
+    # settings are ModelConfig fields (arch gru|lstm, hidden, embedding_dim, bidirectional, word_dropout)
+    build_text: Callable[..., Any] | None = None
 
     @property
     def network_options(self) -> dict[str, Any]:
         """Keyword-only options of `build` -> their defaults."""
+        if self.build is None:
+            return {}
         return _keyword_defaults(self.build, kinds=(inspect.Parameter.KEYWORD_ONLY,))
 
     @property
@@ -58,22 +65,28 @@ def _keyword_defaults(fn: Callable, kinds: tuple) -> dict[str, Any]:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "vae": ModelSpec(build_vae, ELBO, "variational autoencoder trained on the ELBO (Kingma & Welling 2013)"),
+    "vae": ModelSpec(build_vae, ELBO, "variational autoencoder trained on the ELBO (Kingma & Welling 2013)",
+                     build_text=build_sentence_model),
     "ae": ModelSpec(build_autoencoder, Reconstruction,
                     "deterministic autoencoder, reconstruction loss; --set noise=0.3 makes it denoising "
-                    "(corruption=gaussian or mask); no prior: sample with --prior gmm:K"),
+                    "(corruption=gaussian or mask); no prior: sample with --prior gmm:K",
+                    build_text=build_sentence_ae),
     "beta-vae": ModelSpec(build_vae, beta_vae_objective,
                           "beta-VAE: KL weighted by beta (Higgins et al. 2017); --set capacity_max=25 for capacity "
-                          "annealing (Burgess et al. 2018)"),
+                          "annealing (Burgess et al. 2018)", build_text=build_sentence_model),
     "cvae": ModelSpec(build_cvae, ELBO,
                       "conditional VAE: q(z|x,y), p(x|z,y) (Sohn et al. 2015); sample with --label L"),
     "iwae": ModelSpec(build_vae, iwae_objective,
-                      "importance-weighted autoencoder: the VAE trained on the k-sample bound (Burda et al. 2015)"),
+                      "importance-weighted autoencoder: the VAE trained on the k-sample bound (Burda et al. 2015)",
+                      build_text=build_sentence_model),
     "wae": ModelSpec(build_wae, WAEMMD,
                      "Wasserstein autoencoder, MMD penalty with IMQ kernels (Tolstikhin et al. 2017)"),
     "vqvae": ModelSpec(build_vqvae, VQLoss,
                        "VQ-VAE: discrete code grid, EMA or learned codebook (van den Oord et al. 2017); "
                        "sample after 'vaekit train-prior'", load_extras=load_code_prior_into),
+    "lm": ModelSpec(None, SentenceNLL,
+                    "recurrent language model: the sentence VAE's decoder with no z, the baseline for text",
+                    build_text=build_language_model),
 }
 
 
@@ -93,11 +106,30 @@ def resolve_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **given}
 
 
-def build_model(cfg, image_shape, num_classes: int):
-    """The network for a ModelConfig, on the CPU, in float32."""
+def build_model(cfg, image_shape, num_classes: int, vocab_size: int = 0):
+    """The network for a ModelConfig, on the CPU, in float32; for sentences when vocab_size > 0
+    (then `image_shape` is (T,), the padded sentence length)."""
     spec = get_spec(cfg.name)
+    if vocab_size:
+        if spec.build_text is None:
+            raise VaekitError(f"model {cfg.name!r} does not work on text: choose one of {', '.join(text_models())}")
+        return spec.build_text(cfg, image_shape, vocab_size)
+    if spec.build is None:
+        raise VaekitError(f"model {cfg.name!r} works on sentences only: train it with --data ptb or --data FILE.txt")
+    if cfg.arch in ("gru", "lstm"):
+        raise VaekitError(f"--arch {cfg.arch} is for text (--data ptb or a .txt file): use mlp or conv for images")
     options = resolve_options(cfg.name, cfg.options)
     return spec.build(cfg, image_shape, num_classes, **{k: options[k] for k in spec.network_options})
+
+
+def image_models() -> list[str]:
+    """Names of the models that train on images."""
+    return [name for name, spec in MODELS.items() if spec.build is not None]
+
+
+def text_models() -> list[str]:
+    """Names of the models that train on sentences."""
+    return [name for name, spec in MODELS.items() if spec.build_text is not None]
 
 
 def build_objective(cfg):

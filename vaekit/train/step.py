@@ -29,6 +29,7 @@ import warnings
 import torch
 from torch import nn
 
+from vaekit.data.text import trim_padding
 from vaekit.precision import precision
 
 
@@ -72,10 +73,11 @@ class StepProgram:
     def __init__(self, loss_fn, model: nn.Module, optimizer: torch.optim.Optimizer,
                  train_x: torch.Tensor, train_y: torch.Tensor, *, local_batch: int, rank: int = 0,
                  world_size: int = 1, binarize: bool = False, grad_clip: float | None = None,
-                 precision_name: str = "float32"):
+                 precision_name: str = "float32", trim_padding: bool = False):
         self.loss_fn, self.model, self.optimizer = loss_fn, model, optimizer
         self.train_x, self.train_y = train_x, train_y
         self.binarize, self.grad_clip, self.precision_name = binarize, grad_clip, precision_name
+        self.trim = trim_padding  # sentences: drop the batch's all-padding columns (a host sync)
         device = train_x.device
         self.global_batch = local_batch * world_size
         self.steps_per_epoch = train_x.shape[0] // self.global_batch  # the last partial batch is dropped
@@ -98,6 +100,8 @@ class StepProgram:
         x, y = self.train_x.index_select(0, idx), self.train_y.index_select(0, idx)
         if self.binarize:
             x = torch.bernoulli(x)
+        if self.trim:
+            x = trim_padding(x)
         with precision(self.precision_name, x.device):
             loss, terms = self.loss_fn(x, y, self.progress)
         self.optimizer.zero_grad(set_to_none=True)

@@ -27,6 +27,7 @@ from tqdm.auto import tqdm
 
 from vaekit.config import RunConfig
 from vaekit.data.splits import DataSplits
+from vaekit.data.text import bucketed_order, sentence_lengths, trim_padding
 from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.models import build_model, build_objective
 from vaekit.precision import TRAINING_PRECISIONS, precision
@@ -46,6 +47,9 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         return torch.device(name)
     except RuntimeError:
         raise VaekitError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+
+
+VOCAB = "vocab.json"  # a text run's vocabulary (vaekit.data.vocab.Vocabulary)
 
 
 def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -91,7 +95,7 @@ class Trainer:
         self.device = resolve_device(cfg.train.device, self.world.local_rank)
         self.local_batch = distributed.shard_size(self.world, cfg.train.batch_size)
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
-        self.model = build_model(cfg.model, cfg.image_shape, cfg.num_classes).to(self.device)
+        self.model = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size).to(self.device)
         self.objective = build_objective(cfg.model)
         self.step_fn = _Loss(self.model, self.objective)
         if self.world.active:
@@ -99,13 +103,20 @@ class Trainer:
             self.step_fn = nn.parallel.DistributedDataParallel(self.step_fn, device_ids=ids)
         # One CUDA graph per step where it can work: on a GPU, in one process (DDP's bucketed
         # all-reduce is left to run eagerly).
-        self.graphed = cfg.train.cuda_graph and self.device.type == "cuda" and not self.world.active
+        # Sentences have a batch-dependent length, so text steps run eagerly.
+        self.graphed = (cfg.train.cuda_graph and self.device.type == "cuda" and not self.world.active
+                        and not data.is_text)
         self.optimizer = make_optimizer(self.model.parameters(), cfg.train.lr, self.device, capturable=self.graphed)
         self.history: list[dict] = []
         self.start_epoch, self.best_val = 0, math.inf
         # The dataset lives on the device from here on.
         self.train_x, self.train_y = data.train_x.to(self.device), data.train_y.to(self.device)
         self.val_x, self.val_y = data.val_x.to(self.device), data.val_y.to(self.device)
+        self.lengths, self.vocab = None, data.vocab
+        if data.is_text:  # batches of like lengths, padding trimmed per batch: see vaekit.data.text
+            self.lengths = sentence_lengths(self.train_x)
+            by_length = torch.argsort(sentence_lengths(self.val_x))
+            self.val_x, self.val_y = self.val_x[by_length], self.val_y[by_length]
         loss_fn = self.step_fn
         if cfg.train.compile:
             # Our own graph capture replaces Inductor's CUDA graphs; elsewhere the default mode.
@@ -114,7 +125,7 @@ class Trainer:
         self.program = StepProgram(loss_fn, self.model, self.optimizer, self.train_x, self.train_y,
                                    local_batch=self.local_batch, rank=self.world.rank, world_size=self.world.size,
                                    binarize=data.dynamic_binarize, grad_clip=cfg.train.grad_clip,
-                                   precision_name=cfg.train.precision)
+                                   precision_name=cfg.train.precision, trim_padding=data.is_text)
         self.run_step = GraphedStep(self.program) if self.graphed else self.program
 
     # -- schedule ---------------------------------------------------------------------------
@@ -140,6 +151,8 @@ class Trainer:
         seed, rank, program = self.cfg.train.seed, self.world.rank, self.program
         order = torch.Generator(self.device).manual_seed(_epoch_seed(seed, epoch))  # alike on every rank
         perm = torch.randperm(self.train_x.shape[0], device=self.device, generator=order)
+        if self.lengths is not None:
+            perm = bucketed_order(perm, self.lengths, program.global_batch, order)
         torch.manual_seed(_epoch_seed(seed, epoch, rank))  # this rank's own binarization and noise
         program.start_epoch(perm, epoch)
         steps, every = program.steps_per_epoch, self.cfg.train.log_every
@@ -160,9 +173,10 @@ class Trainer:
             self._diverged(f"{', '.join(bad)} in epoch {epoch + 1}, steps {step + 2 - steps_done}-{step + 1}")
         if bar is not None:
             bar.update(steps_done)
-            shown = {k: f"{v:.2f}" for k, v in values.items() if k in ("loss", "kl", "recon")}
+            shown = {k: f"{v:.2f}" for k, v in values.items() if k in ("loss", "kl", "recon", "nll")}
             rate = bar.format_dict.get("rate") or 0.0
-            bar.set_postfix(shown | {"img/s": f"{rate * batch:,.0f}"}, refresh=False)
+            speed = "sent/s" if self.lengths is not None else "img/s"
+            bar.set_postfix(shown | {speed: f"{rate * batch:,.0f}"}, refresh=False)
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
@@ -173,6 +187,8 @@ class Trainer:
         sums, names, n = None, None, self.val_x.shape[0]
         for start in range(0, n, 1000):
             x, y = self.val_x[start : start + 1000], self.val_y[start : start + 1000]
+            if self.lengths is not None:
+                x = trim_padding(x)
             with precision(self.cfg.train.precision, self.device):
                 out = self.objective(self.model, x, y, done)
             values = torch.stack([out.loss * x.shape[0], *(v.sum() for v in out.terms.values())])
@@ -219,6 +235,8 @@ class Trainer:
             torn.unlink(missing_ok=True)
         if not (self.run_dir / "config.json").is_file():
             self.cfg.save(self.run_dir / "config.json")
+        if self.vocab is not None:  # the run carries its vocabulary: sentences in and out need no dataset
+            ckpt.atomic_write_text(self.run_dir / VOCAB, self.vocab.to_json() + "\n")
 
     def _end_epoch(self, epoch: int, train: dict, val: dict, seconds: float) -> None:
         if not all(math.isfinite(v) for v in val.values()):

@@ -1,0 +1,120 @@
+"""What `sample`, `reconstruct`, `interpolate`, `latents` and `eval` do for a run trained on text.
+
+Sentences are printed (that is the result) and also written to a text file in the run folder.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from vaekit.commands._common import default_out, open_split, open_vocab
+from vaekit.errors import VaekitError
+
+
+def _write_lines(path: Path, lines: list[str]) -> Path:
+    from vaekit.io import atomic_write_text
+
+    path = Path(path)
+    if path.suffix.lower() == ".png":
+        raise VaekitError(f"{path}: a text run writes sentences, give --out a .txt file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    print(f"wrote {path}", file=sys.stderr)
+    return path
+
+
+def sample(args, model, cfg) -> int:
+    from vaekit.generate_text import sample_sentences
+
+    if args.prior != "standard" or args.label is not None or args.save_array:
+        raise VaekitError("--prior, --label and --save-array are for image runs; a text run takes -n and --temperature")
+    texts = sample_sentences(model, open_vocab(args.run_dir), args.n, args.temperature, greedy=args.greedy)
+    for text in texts:
+        print(text)
+    _write_lines(default_out(args, "samples.txt"), texts)
+    return 0
+
+
+def reconstruct(args, model, cfg) -> int:
+    from vaekit.generate_text import decode_texts, reconstruct_sentences
+
+    vocab = open_vocab(args.run_dir)
+    x, _ = open_split(cfg, args, args.split)
+    x = x[: args.n].to(next(model.parameters()).device)
+    originals, decodes = decode_texts(vocab, x), reconstruct_sentences(model, vocab, x)
+    lines = []
+    for original, decoded in zip(originals, decodes):
+        lines += [f"  in:  {original}", f"  out: {decoded}", ""]
+    print("\n".join(lines))
+    _write_lines(default_out(args, "reconstructions.txt"), lines)
+    return 0
+
+
+def interpolate(args, model, cfg) -> int:
+    from vaekit.generate_text import decode_texts, homotopy, sentences_to_tensor
+
+    vocab = open_vocab(args.run_dir)
+    device = next(model.parameters()).device
+    if (args.from_text is None) != (args.to_text is None):
+        raise VaekitError("give both --from and --to (or neither, for pairs of test sentences)")
+    if args.from_text is not None:
+        pairs = [tuple(sentences_to_tensor(vocab, [text], device) for text in (args.from_text, args.to_text))]
+    else:
+        x, _ = open_split(cfg, args, "test")
+        x = x[: 2 * args.pairs].to(device)
+        pairs = [(x[i : i + 1], x[i + 1 : i + 2]) for i in range(0, x.shape[0] - 1, 2)]
+    lines = []
+    for a, b in pairs:
+        ends = decode_texts(vocab, a) + decode_texts(vocab, b)
+        lines += [f"from: {ends[0]}", f"to:   {ends[1]}"]
+        path = homotopy(model, vocab, a, b, args.steps)
+        lines += [f"  {t:4.2f}  {text}" for t, text in zip(_fractions(args.steps), path)]
+        lines.append("")
+    print("\n".join(lines))
+    _write_lines(default_out(args, "interpolations.txt"), lines)
+    return 0
+
+
+def _fractions(steps: int) -> list[float]:
+    return [i / (steps - 1) for i in range(steps)] if steps > 1 else [0.0]
+
+
+def latents(args, model, cfg) -> int:
+    import torch
+
+    from vaekit.classical import PCA
+    from vaekit.data.text import sentence_lengths
+    from vaekit.generate_text import sentence_codes
+    from vaekit.plots import plot_latent_scatter
+
+    x, _ = open_split(cfg, args, "test")
+    x = x[: args.limit].to(next(model.parameters()).device)
+    codes = sentence_codes(model, x)  # (N, D)
+    words = (sentence_lengths(x) - 2).cpu()  # words per sentence (no <bos>, <eos>)
+    if codes.shape[1] > 2:
+        codes_2d = torch.as_tensor(PCA(n_components=2).fit_transform(codes.double().cpu()))
+        title = f"{x.shape[0]} test sentences: E[z|x], first 2 principal components of {codes.shape[1]}"
+    else:
+        codes_2d, title = codes.cpu(), f"{x.shape[0]} test sentences: E[z|x]"
+    out = plot_latent_scatter(args.run_dir / "latent-scatter.png", codes_2d, words, title,
+                              colour_label="words in the sentence", cmap="viridis")
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+def eval_table(r: dict) -> str:
+    head = (f"{r['split']} split, {r['n']:,} sentences, {r['tokens']:,} predicted tokens "
+            f"({r['words']:,} words + {r['n']:,} <eos>); nats per sentence")
+    if "elbo" not in r:
+        name = "NLL (-log p(x), exact)" if "nll" in r else "recon (-log p(x|f(x)))"
+        value = r.get("nll", r.get("recon"))
+        ppl = r.get("perplexity", r.get("recon_perplexity"))
+        return "\n".join([head, f"  {name:<26}{value:10.3f}", f"  perplexity per token      {ppl:10.2f}"])
+    return "\n".join([
+        head,
+        f"  ELBO                      {r['elbo']:10.3f}   (recon {r['recon']:.3f} + KL {r['kl']:.3f})",
+        f"  NLL (-log p(x), K={r['k']:<5}) {r['nll']:10.3f}",
+        f"  perplexity per token      {r['perplexity']:10.2f}   (from -ELBO: {r['elbo_perplexity']:.2f})",
+        f"  active units              {r['active_units']:10d}",
+    ])

@@ -1,0 +1,84 @@
+"""Using a trained sentence model: sample sentences, reconstruct them, walk between two of them.
+
+Everything returns text (lists of strings, via the run's `Vocabulary`), since that is what one
+looks at. Decodes are greedy (the argmax word at every step) unless said otherwise: a cheap,
+deterministic stand-in for the most likely sentence given z, as in Bowman et al. (2016).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vaekit.data.text import encode_sentences, trim_padding
+from vaekit.data.vocab import Vocabulary
+from vaekit.errors import VaekitError
+from vaekit.models.text import LanguageModel
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def sentences_to_tensor(vocab: Vocabulary, texts: list[str], device=None) -> torch.Tensor:
+    """Sentences typed by a user -> (N, T) padded token ids; words outside the vocabulary -> <unk>."""
+    split = [vocab.split(t) for t in texts]
+    for text, tokens in zip(texts, split):
+        if not tokens:
+            raise VaekitError(f"empty sentence {text!r}: give at least one {vocab.level}")
+    x, _ = encode_sentences(split, vocab, max(len(t) for t in split), "cut")
+    return x.to(device) if device is not None else x
+
+
+def decode_texts(vocab: Vocabulary, tokens: torch.Tensor) -> list[str]:
+    """(N, T) token ids -> the N sentences, each up to its <eos>."""
+    return [vocab.decode(row.tolist()) for row in tokens.cpu()]
+
+
+@torch.no_grad()
+def sample_sentences(model, vocab: Vocabulary, n: int, temperature: float = 1.0, greedy: bool = False) -> list[str]:
+    """n sentences: z ~ p(z) then x ~ p(x|z) for a VAE, x ~ p(x) for a language model.
+
+    temperature T scales the word distribution at every step, softmax(log p / T): below 1 more
+    typical sentences, above 1 more varied ones. greedy=True takes the argmax word instead
+    (for a VAE: the typical sentence of each z).
+    """
+    if n < 1:
+        raise VaekitError(f"-n must be at least 1, got {n}")
+    if not temperature > 0:
+        raise VaekitError(f"--temperature must be positive, got {temperature}")
+    model.eval()
+    if model.has_prior:
+        p = model.decode(model.prior().sample((n,)).to(_device(model)))
+    elif isinstance(model, LanguageModel):
+        p = model.distribution(n)
+    else:
+        model.prior()  # raises NoPrior with what to do instead
+    return decode_texts(vocab, p.sample(temperature=temperature, greedy=greedy))
+
+
+@torch.no_grad()
+def reconstruct_sentences(model, vocab: Vocabulary, x: torch.Tensor) -> list[str]:
+    """Greedy decodes of the posterior means E[z|x] of sentences x (N, T)."""
+    model.eval()
+    return decode_texts(vocab, model.decode(model.encode(trim_padding(x)).mean).greedy())
+
+
+@torch.no_grad()
+def homotopy(model, vocab: Vocabulary, a: torch.Tensor, b: torch.Tensor, steps: int = 7) -> list[str]:
+    """Bowman et al.'s homotopy: greedy decodes along z(t) = (1 - t) E[z|a] + t E[z|b], t = 0 .. 1.
+
+    a, b: (1, T) sentences. Returns `steps` sentences, ends included.
+    """
+    if steps < 2:
+        raise VaekitError(f"--steps must be at least 2 (the two ends), got {steps}")
+    model.eval()
+    za, zb = model.encode(trim_padding(a)).mean, model.encode(trim_padding(b)).mean  # (1, D) each
+    t = torch.linspace(0.0, 1.0, steps, device=za.device)[:, None]  # (S, 1)
+    return decode_texts(vocab, model.decode((1 - t) * za + t * zb).greedy())  # (S, D) codes
+
+
+@torch.no_grad()
+def sentence_codes(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Posterior means E[z|x] of sentences x (N, T) -> (N, D)."""
+    model.eval()
+    return torch.cat([model.encode(trim_padding(x[i : i + batch_size])).mean for i in range(0, x.shape[0], batch_size)])

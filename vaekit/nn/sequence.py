@@ -1,0 +1,122 @@
+"""p(x|z) over whole sentences: an autoregressive distribution with `log_prob`, `sample`, greedy decoding.
+
+    log p(x|z) = sum_{t=1}^{n+1} log p(x_t | x_<t, z),   x_{n+1} = <eos>
+
+Only real tokens are scored: the words and the end-of-sentence token; <bos> is never predicted and
+padding is never computed at all (the hidden states of padded positions are dropped before the
+output layer). That is also what perplexity counts (`vaekit.evaluate_text`).
+
+The output layer (`TokenHead`) is PyTorch's adaptive softmax (Grave et al. 2017) for large
+vocabularies: frequent tokens in a head softmax, rare ones in smaller tail clusters reached through
+the head. It is a properly normalised distribution over all classes (not a sampled approximation),
+so the likelihood stays exact, while training scores the tail only for the tokens that occur.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+from torch import nn
+from torch.distributions import Distribution, constraints
+
+from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID
+
+ADAPTIVE_MIN_CLASSES = 2000  # below this a plain softmax is as fast
+
+
+class TokenHead(nn.Module):
+    """Hidden states (M, H) -> log-probabilities over the `classes` predicted tokens."""
+
+    def __init__(self, hidden: int, classes: int):
+        super().__init__()
+        self.classes = classes
+        if classes >= ADAPTIVE_MIN_CLASSES:
+            cutoffs = [c for c in (2000, 10000) if c < classes - 1]  # PTB: 2000 in the head, 8000 in one tail
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(hidden, classes, cutoffs, div_value=4.0)
+            self.linear = None
+        else:
+            self.adaptive, self.linear = None, nn.Linear(hidden, classes)
+
+    def target_log_prob(self, h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """log p(target | h): h (M, H), target (M,) classes -> (M,)."""
+        if self.adaptive is not None:
+            return self.adaptive(h.float(), target).output
+        return torch.log_softmax(self.linear(h).float(), dim=-1).gather(1, target[:, None])[:, 0]
+
+    def log_probs(self, h: torch.Tensor) -> torch.Tensor:
+        """All classes: (M, H) -> (M, classes)."""
+        if self.adaptive is not None:
+            return self.adaptive.log_prob(h.float())
+        return torch.log_softmax(self.linear(h).float(), dim=-1)
+
+
+class SentenceDistribution(Distribution):
+    """p(x|z) for a batch of codes z (*lead, D), or the language model's p(x) (z None, `batch` rows).
+
+    Events are padded sentences (T,) of token ids starting with <bos>. `log_prob(x)` broadcasts x
+    (B, T) over extra leading dims of z, e.g. K importance samples (K, B, D) -> (K, B).
+    """
+
+    arg_constraints: ClassVar[dict] = {}
+    support = constraints.integer_interval(0, 2**31)
+
+    def __init__(self, decoder: nn.Module, head: TokenHead, z: torch.Tensor | None, batch: int = 1,
+                 max_length: int = 100):
+        self.decoder, self.head, self.z, self.max_length = decoder, head, z, max_length
+        lead = z.shape[:-1] if z is not None else torch.Size([batch])
+        super().__init__(lead, torch.Size([max_length + 2]), validate_args=False)
+
+    def _flat(self, x: torch.Tensor):
+        lead = self.batch_shape
+        x = x.expand(*lead, x.shape[-1]).reshape(-1, x.shape[-1])  # (N, T)
+        z = None if self.z is None else self.z.reshape(-1, self.z.shape[-1])  # (N, D)
+        return x, z, lead
+
+    def token_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x_t | x_<t, z) for every predicted position, 0 at padding: (*lead, T-1)."""
+        x, z, lead = self._flat(x)
+        hidden = self.decoder(x, z)  # (N, T-1, H)
+        targets = x[:, 1:]  # (N, T-1)
+        scored = targets != PAD_ID
+        out = hidden.new_zeros(targets.shape, dtype=torch.float32)
+        out[scored] = self.head.target_log_prob(hidden[scored], targets[scored] - FIRST_OUTPUT_ID)
+        return out.view(*lead, -1)
+
+    def log_prob(self, x: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) of whole sentences x (B, T) -> (*lead,), summed over words and <eos>."""
+        return self.token_log_probs(x).sum(-1)
+
+    @torch.no_grad()
+    def sample(self, sample_shape=(), temperature: float = 1.0, greedy: bool = False) -> torch.Tensor:
+        """Ancestral sampling (or greedy argmax): (N, T) padded sentences <bos> ... <eos>, N = batch size.
+
+        Each token is drawn from softmax(log p / temperature); a sentence ends at <eos> or after
+        `max_length` tokens (then it has no <eos>).
+        """
+        if tuple(sample_shape):
+            raise ValueError("a SentenceDistribution draws one sentence per code: pass codes, not sample_shape")
+        z = None if self.z is None else self.z.reshape(-1, self.z.shape[-1])
+        n = self.batch_shape.numel()
+        device = next(self.head.parameters()).device
+        tokens = torch.full((n, 1), BOS_ID, dtype=torch.long, device=device)
+        state = self.decoder.initial_state(z, n)
+        done = torch.zeros(n, dtype=torch.bool, device=device)
+        for _ in range(self.max_length + 1):
+            h, state = self.decoder.step(tokens[:, -1], z, state)
+            logp = self.head.log_probs(h)  # (n, C)
+            cls = logp.argmax(1) if greedy else torch.multinomial(torch.softmax(logp / temperature, 1), 1)[:, 0]
+            nxt = torch.where(done, torch.full_like(cls, PAD_ID), cls + FIRST_OUTPUT_ID)
+            tokens = torch.cat([tokens, nxt[:, None]], dim=1)
+            done |= nxt == EOS_ID
+            if bool(done.all()):
+                break
+        return tokens
+
+    def greedy(self) -> torch.Tensor:
+        """The argmax token at every step (a cheap stand-in for the most likely sentence)."""
+        return self.sample(greedy=True)
+
+    @property
+    def mode(self) -> torch.Tensor:
+        return self.greedy()

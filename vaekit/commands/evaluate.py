@@ -55,7 +55,8 @@ def run(args) -> int:
     labels = y if model.num_labels else None
     text = bool(cfg.vocab_size)
     # A model with its own measures needs no importance sampling, so no per-image bar.
-    with tqdm(total=x.shape[0], unit="sentence" if text else "img", desc=f"K={args.iw_samples}",
+    desc = f"K={args.iw_samples}" if model.has_prior or not text else "exact"
+    with tqdm(total=x.shape[0], unit="sentence" if text else "img", desc=desc,
               disable=args.json or model.own_evaluation, file=sys.stderr) as bar:
         if text:  # nats per sentence and perplexity per token, in blocks of like lengths
             from vaekit.evaluate_text import evaluate_sentences

@@ -70,16 +70,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="text: skip or cut longer sentences; both are counted (default: skip)")
     m = p.add_argument_group("model")
     m.add_argument("--arch", choices=("mlp", "conv", "gru", "lstm"), default=None,
-                   help=f"network type: mlp or conv for images, gru or lstm for text (default: {_M.arch}; text: gru)")
+                   help=f"network type: mlp or conv for images, gru or lstm for text (default: {_M.arch}); text: gru")
     m.add_argument("--hidden", type=int_list, default=None,
-                   help=f"hidden sizes, encoder order; text: the state size of each recurrent layer "
-                        f"(default: {','.join(map(str, _M.hidden))}; text: 256)")
+                   help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))}); text: the state "
+                        "size of each recurrent layer, 256 unless given")
     m.add_argument("--embedding-dim", type=count(1), default=None,
                    help=f"text: size of the word vectors (default: {_M.embedding_dim})")
     m.add_argument("--bidirectional", action="store_true", default=None, help="text: a bidirectional encoder")
     m.add_argument("--word-dropout", type=real(0.0, 1.0, high_open=True), default=None,
                    help="text: replace decoder input words by <unk> with this probability (default: 0)")
-    m.add_argument("--dropout", type=real(0.0, 1.0, high_open=True), default=None, help="text: dropout on the decoder states (default: 0)")
+    m.add_argument("--dropout", type=real(0.0, 1.0, high_open=True), default=None,
+                   help="text: dropout on the decoder states (default: 0)")
     m.add_argument("--channels", type=int_list, default=None,
                    help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})")
     m.add_argument("--activation", default=None,

@@ -94,9 +94,9 @@ def latents(args, model, cfg) -> int:
     words = (sentence_lengths(x) - 2).cpu()  # words per sentence (no <bos>, <eos>)
     if codes.shape[1] > 2:
         codes_2d = torch.as_tensor(PCA(n_components=2).fit_transform(codes.double().cpu()))
-        title = f"{x.shape[0]} test sentences: E[z|x], first 2 principal components of {codes.shape[1]}"
+        title = f"E[z|x] of {x.shape[0]} test sentences (PCA, 2 of {codes.shape[1]} dims)"
     else:
-        codes_2d, title = codes.cpu(), f"{x.shape[0]} test sentences: E[z|x]"
+        codes_2d, title = codes.cpu(), f"E[z|x] of {x.shape[0]} test sentences"
     out = plot_latent_scatter(args.run_dir / "latent-scatter.png", codes_2d, words, title,
                               colour_label="words in the sentence", cmap="viridis")
     print(f"wrote {out}", file=sys.stderr)

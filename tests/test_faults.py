@@ -21,7 +21,7 @@ import torch
 
 from vaekit.cli import main
 from vaekit.io import load_tensors
-from vaekit.models import MODELS
+from vaekit.models import image_models
 
 TINY = ["--hidden", "16", "--latent-dim", "4", "--quiet"]
 EPOCHS = 4
@@ -140,7 +140,7 @@ def _model_argv(name: str, run: Path, epochs: int) -> list[str]:
     return ["train", name, "--epochs", str(epochs), "--out", str(run), *TINY, *extra]
 
 
-@pytest.mark.parametrize("name", list(MODELS))
+@pytest.mark.parametrize("name", image_models())  # text runs: tests/test_text.py
 def test_ctrl_c_keeps_the_last_checkpoint_and_resume_continues(name, tmp_path, monkeypatch, capsys):
     """A real SIGINT in the middle of epoch 2, with every model: exit 130, the epoch-1 checkpoint
     intact, and --resume finishes the run."""

@@ -21,6 +21,7 @@ from torch.distributions import Independent, Normal, kl_divergence
 
 from vaekit.errors import VaekitError
 from vaekit.info import bits_per_dim
+from vaekit.naive_mc import prior_sampling_evidence
 from vaekit.nn.heads import is_discrete
 from vaekit.objectives import importance_log_weights
 from vaekit.precision import precision as numeric_precision
@@ -73,7 +74,8 @@ def _draw(q, n: int) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1000, batch_size: int = 500,
-             max_elements: int | None = None, seed: int = 0, progress=None, precision: str = "float32") -> dict:
+             max_elements: int | None = None, seed: int = 0, progress=None, precision: str = "float32",
+             proposal: str = "posterior") -> dict:
     """ELBO, importance-sampled NLL with K samples, bits/dim and active units over images x.
 
     A model without a probabilistic encoder provides `evaluate_split(x, y, batch_size, seed)`
@@ -88,19 +90,32 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100
       bits_per_dim  nll in bits per pixel (for continuous data: of the 8-bit discretized image)
       active_units  latents u with Cov_x(E_q[z_u]) > 0.01 (Burda et al. 2015)
       k, n          samples per image, images evaluated
+      proposal      where the K codes come from: "posterior" q(z|x) (importance sampling), or
+                    "prior" p(z) (naive Monte Carlo, `vaekit.naive_mc`: shows why q is needed;
+                    then elbo, recon and kl use min(K, 100) draws from q)
     """
     if not x.is_floating_point():  # token ids: a sentence model
         raise VaekitError("sentences are evaluated by vaekit.evaluate_text.evaluate_sentences "
                           "(nats per sentence, perplexity per token)")
+    if proposal not in PROPOSALS:
+        raise VaekitError(f"unknown proposal {proposal!r}: choose one of {', '.join(PROPOSALS)}")
     if precision == "float64":
         model, x = copy.deepcopy(model).double(), x.double()
     with numeric_precision(precision, x.device):
+        if model.own_evaluation and proposal == "prior":
+            raise VaekitError(f"{type(model).__name__} reports reconstruction measures, not a likelihood: "
+                              "--proposal prior needs a model with an encoder q(z|x), such as a vae")
         if model.own_evaluation:  # models without a density q(z|x) (AE, WAE, VQ-VAE) report their own measures
             return model.evaluate_split(x, y, batch_size=batch_size, seed=seed)
-        return _evaluate_likelihood(model, x, y, k, batch_size, max_elements, seed, progress)
+        return _evaluate_likelihood(model, x, y, k, batch_size, max_elements, seed, progress, proposal)
 
 
-def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int | None, seed: int, progress) -> dict:
+PROPOSALS = ("posterior", "prior")
+ELBO_DRAWS_WITH_PRIOR = 100  # q draws for the ELBO terms when the NLL comes from prior samples
+
+
+def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int | None, seed: int, progress,
+                         proposal: str = "posterior") -> dict:
     _require_posterior(model)
     if k < 1:
         raise VaekitError(f"--iw-samples must be at least 1, got {k}")
@@ -113,21 +128,29 @@ def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int
     for start in range(0, x.shape[0], batch_size):
         xb = x[start : start + batch_size]
         yb = None if y is None else y[start : start + batch_size]
-        log_w, log_px, q = log_weights(model, xb, yb, k, max_elements)
-        log_w = log_w.double()
-        nll = -(torch.logsumexp(log_w, dim=0) - math.log(k))  # (B,)
+        if proposal == "prior":
+            log_w, log_px, q = log_weights(model, xb, yb, min(k, ELBO_DRAWS_WITH_PRIOR), max_elements)
+            nll = -prior_sampling_evidence(model, xb, [k], chunk=_prior_chunk(xb, max_elements), progress=progress)[0, 0]
+        else:
+            log_w, log_px, q = log_weights(model, xb, yb, k, max_elements)
+            nll = -(torch.logsumexp(log_w.double(), dim=0) - math.log(k))  # (B,)
         kl = kl_divergence(q, model.prior()).double()
         totals += torch.stack([nll.sum(), -log_px.double().mean(0).sum(), kl.sum()])
         means.append(q.mean)
-        if progress is not None:
+        if progress is not None and proposal == "posterior":  # the prior path counts decoded codes instead
             progress.update(xb.shape[0])
     n = x.shape[0]
     nll, recon, kl = (totals / n).tolist()
     return {
         "elbo": -(recon + kl), "nll": nll, "recon": recon, "kl": kl,
         "bits_per_dim": bits_per_dim(nll, x[0].numel(), discrete=_discrete_data(model, x, y)),
-        "active_units": active_units(torch.cat(means)), "k": k, "n": n,
+        "active_units": active_units(torch.cat(means)), "k": k, "n": n, "proposal": proposal,
     }
+
+
+def _prior_chunk(x: torch.Tensor, max_elements: int) -> int:
+    """Prior codes decoded at once for a block x: each costs about a decoded image plus a score per image."""
+    return max(1, max_elements // (4 * x[0].numel() + x.shape[0]))
 
 
 def active_units(posterior_means: torch.Tensor, threshold: float = 0.01) -> int:

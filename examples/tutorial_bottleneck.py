@@ -1,0 +1,146 @@
+"""Tutorial step 5: the size of the bottleneck trades reconstruction for regularity.
+
+PCA, the AE and the VAE at latent sizes 2, 8, 16, 32 on the same data: squared reconstruction
+error, the VAE's reconstruction term, KL, active units and NLL, and how often decoded random codes
+are digits the classifier reads with confidence. For 2-D codes, the decoded manifold and the
+test codes coloured by digit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+from tutorial_common import Sizes, fitted_gaussian, markdown_table, open_run, write_result  # noqa: E402
+
+from vaekit.classical import PCA  # noqa: E402
+from vaekit.classifier import sample_quality  # noqa: E402
+from vaekit.evaluate import evaluate  # noqa: E402
+from vaekit.generate import posterior_means  # noqa: E402
+from vaekit.plots import image_grid  # noqa: E402
+
+
+def squared_error(recon: torch.Tensor, x: torch.Tensor) -> float:
+    """Mean over images of the summed squared pixel error."""
+    return float((recon - x).pow(2).flatten(1).sum(1).mean())
+
+
+@torch.no_grad()
+def measure_size(runs: Path, d: int, sizes: Sizes, classifier, pca_train: torch.Tensor) -> tuple[dict, torch.Tensor]:
+    vae, _, data = open_run(runs, f"vae-z{d}")
+    ae, _, _ = open_run(runs, f"ae-z{d}")
+    x = data.test_x[: sizes.nll_images]
+    row = {"d": d}
+    r = evaluate(vae, x, k=sizes.nll_k, seed=0)
+    row.update({f"vae_{k}": r[k] for k in ("recon", "kl", "nll", "active_units")})
+    row["vae_sse"] = squared_error(vae(x), x)
+    vae_samples = vae.decode(torch.randn(sizes.samples, d)).mean
+    row["vae_confident"] = sample_quality(vae_samples, classifier)["confident"]
+    a = ae.evaluate_split(x)
+    row.update({"ae_recon": a["recon"], "ae_sse": a["sse"]})
+    codes = posterior_means(ae, data.train_x[:10_000])
+    ae_samples = ae.decode(fitted_gaussian(codes).sample((sizes.samples,)).float()).mean
+    row["ae_confident"] = sample_quality(ae_samples, classifier)["confident"]
+    pca = PCA(d).fit(pca_train)
+    flat = x.flatten(1).double()
+    row["pca_sse"] = squared_error(pca.inverse_transform(pca.transform(flat)), flat)
+    scores = torch.randn(sizes.samples, d, dtype=torch.float64) * pca.explained_variance_.sqrt()  # PPCA-like draws
+    pca_samples = pca.inverse_transform(scores).clamp(0, 1).float().reshape(-1, *x.shape[1:])
+    row["pca_confident"] = sample_quality(pca_samples, classifier)["confident"]
+    return row, vae_samples[:10]
+
+
+def run(runs: Path, out: Path, sizes: Sizes, classifier) -> dict:
+    torch.manual_seed(0)
+    _, _, data = open_run(runs, f"vae-z{sizes.latents[0]}")
+    pca_train = data.train_x[: sizes.pca_images].flatten(1).double()
+    rows, samples = [], {}
+    for d in sizes.latents:
+        row, samples[d] = measure_size(runs, d, sizes, classifier, pca_train)
+        rows.append(row)
+    header = ["latent", "PCA: squared error", "AE: squared error", "VAE: squared error", "AE: −log p(x|z)",
+              "VAE: −E log p(x|z)", "VAE: KL", "VAE: active units", "VAE: NLL", "random codes read as digits: "
+              "PCA / AE (fitted Gaussian) / VAE (prior)"]
+    table = markdown_table(header, [[r["d"], f"{r['pca_sse']:.1f}", f"{r['ae_sse']:.1f}", f"{r['vae_sse']:.1f}",
+                                     f"{r['ae_recon']:.1f}", f"{r['vae_recon']:.1f}", f"{r['vae_kl']:.1f}",
+                                     f"{r['vae_active_units']} of {r['d']}", f"{r['vae_nll']:.1f}",
+                                     f"{r['pca_confident']:.0%} / {r['ae_confident']:.0%} / {r['vae_confident']:.0%}"]
+                                    for r in rows])
+    write_result(out, "bottleneck", {"rows": rows, "images": sizes.nll_images, "k": sizes.nll_k}, table)
+    _plot_sweep(out / "bottleneck.png", rows, samples)
+    if 2 in sizes.latents:
+        _plot_two_d(out / "latent-2d.png", runs, pca_train)
+    return {"rows": rows}
+
+
+def _plot_sweep(path: Path, rows: list[dict], samples: dict[int, torch.Tensor]) -> None:
+    d = [r["d"] for r in rows]
+    fig = plt.figure(figsize=(13, 6.4))
+    grid = fig.add_gridspec(2, 3, height_ratios=[1.5, 1])
+    ax = fig.add_subplot(grid[0, 0])
+    for key, label in (("pca_sse", "PCA"), ("ae_sse", "AE"), ("vae_sse", "VAE (posterior mean)")):
+        ax.plot(d, [r[key] for r in rows], marker="o", label=label)
+    ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylabel="squared error per image",
+           title="Reconstruction: more codes, smaller error")
+    ax.legend()
+    ax = fig.add_subplot(grid[0, 1])
+    for key, label in (("vae_nll", "NLL = −log p(x)"), ("vae_recon", "−E log p(x|z)"), ("vae_kl", "KL(q ‖ p(z))")):
+        ax.plot(d, [r[key] for r in rows], marker="o", label=label)
+    ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylabel="nats per image",
+           title="VAE: the rate (KL) buys reconstruction")
+    ax.legend()
+    ax = fig.add_subplot(grid[0, 2])
+    for key, label in (("pca_confident", "PCA, Gaussian scores"), ("ae_confident", "AE, Gaussian fitted to codes"),
+                       ("vae_confident", "VAE, z ~ N(0, I)")):
+        ax.plot(d, [r[key] for r in rows], marker="o", label=label)
+    ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylim=(0, 1),
+           ylabel="share read with confidence > 0.9", title="Generation: decoded random codes")
+    ax.legend(fontsize=8)
+    ax = fig.add_subplot(grid[1, :])
+    ax.imshow(image_grid(torch.cat([samples[k] for k in d]), 10, min_size=0), cmap="gray", vmin=0, vmax=1)
+    ax.set_yticks([(i + 0.5) * 29 for i in range(len(d))], [f"VAE z={k}" for k in d])
+    ax.set_xticks([])
+    ax.set_title("VAE samples, z ~ N(0, I), one row per latent size", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+@torch.no_grad()
+def _plot_two_d(path: Path, runs: Path, pca_train: torch.Tensor, n: int = 15) -> None:
+    vae, _, data = open_run(runs, "vae-z2")
+    ae, _, _ = open_run(runs, "ae-z2")
+    pca = PCA(2).fit(pca_train)
+    x, y = data.test_x[:5000], data.test_y[:5000]
+    codes = {"VAE": posterior_means(vae, x), "AE": posterior_means(ae, x),
+             "PCA": pca.transform(x.flatten(1).double()).float()}
+    shape = x.shape[1:]
+    normal = torch.distributions.Normal(0.0, 1.0)
+    q = normal.icdf(torch.linspace(0.03, 0.97, n))  # the prior's quantiles: equal prior mass per cell
+    fig, axes = plt.subplots(2, 3, figsize=(13, 8.6))
+    for col, (name, c) in enumerate(codes.items()):
+        if name == "VAE":
+            g1, g2, what = q, q, "z at N(0, 1) quantiles 3%..97%"
+        else:
+            lo, hi = torch.quantile(c, 0.01, dim=0), torch.quantile(c, 0.99, dim=0)
+            g1, g2, what = torch.linspace(lo[0], hi[0], n), torch.linspace(lo[1], hi[1], n), "codes' 1%..99% box"
+        zz = torch.stack(torch.meshgrid(g1, g2.flip(0), indexing="xy"), -1).reshape(-1, 2)  # (n*n, 2), row = z2
+        if name == "PCA":
+            images = pca.inverse_transform(zz.double()).clamp(0, 1).float().reshape(-1, *shape)
+        else:
+            images = (vae if name == "VAE" else ae).decode(zz).mean
+        axes[0, col].imshow(image_grid(images, n, min_size=0), cmap="gray", vmin=0, vmax=1)
+        axes[0, col].set_title(f"{name}: decoded grid over the {what}", fontsize=9)
+        axes[0, col].axis("off")
+        ax = axes[1, col]
+        points = ax.scatter(c[:, 0], c[:, 1], c=y, cmap="tab10", s=2, vmin=-0.5, vmax=9.5)
+        ax.set_title(f"{name}: codes of {x.shape[0]} test digits", fontsize=9)
+        ax.set_xlabel("z1")
+        ax.set_ylabel("z2")
+    fig.colorbar(points, ax=axes[1, :], ticks=range(10), label="digit", shrink=0.8)
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    plt.close(fig)

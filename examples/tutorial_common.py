@@ -1,0 +1,71 @@
+"""What the steps of examples/tutorial.py share: sizes (full or CI-small), opening runs, writing results."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+
+@dataclass(frozen=True)
+class Sizes:
+    latents: tuple[int, ...]  # the bottleneck sweep
+    images: int  # test images for the evidence step (naive MC and importance sampling)
+    prior_ks: tuple[int, ...]  # prior samples K for naive Monte Carlo
+    prior_repeats: int
+    q_ks: tuple[int, ...]  # importance samples K from q(z|x)
+    q_repeats: int
+    samples: int  # decoded random codes per model, read by the classifier
+    pairs: int  # interpolation pairs
+    steps: int  # points on each interpolation path (odd: the middle one is t = 0.5)
+    nll_images: int  # test images for the bottleneck table's NLL
+    nll_k: int
+    pca_images: int  # training images PCA is fitted to
+
+
+FULL = Sizes(latents=(2, 8, 16, 32), images=300, prior_ks=(10, 100, 1000, 10**4, 10**5, 10**6), prior_repeats=5,
+             q_ks=(1, 5, 10, 100, 1000, 5000), q_repeats=3, samples=1000, pairs=200, steps=9, nll_images=1000,
+             nll_k=1000, pca_images=20_000)
+SMALL = Sizes(latents=(2, 16), images=60, prior_ks=(10, 100, 1000), prior_repeats=3, q_ks=(1, 5, 10, 100),
+              q_repeats=2, samples=300, pairs=40, steps=9, nll_images=200, nll_k=100,
+              pca_images=4000)
+
+
+def open_run(runs: Path, name: str):
+    """(model in eval mode on the CPU, its RunConfig, its dataset's DataSplits)."""
+    from vaekit.data import load_dataset
+    from vaekit.train import load_run
+
+    model, cfg = load_run(Path(runs) / name)
+    return model, cfg, load_dataset(cfg.data.name, cfg.data.data_dir)
+
+
+def write_result(out: Path, name: str, result: dict, table: str) -> None:
+    """out/NAME.json (numbers) and out/NAME.md (the table the tutorial shows)."""
+    from vaekit.train.checkpoint import atomic_write_text
+
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / f"{name}.json", json.dumps(result, indent=2, default=float) + "\n")
+    atomic_write_text(out / f"{name}.md", table + "\n")
+    print(table)
+
+
+def entropy_bits(p: torch.Tensor) -> torch.Tensor:
+    """Entropy in bits of each row of probabilities (N, C) -> (N,)."""
+    return -torch.special.xlogy(p, p).sum(-1) / math.log(2)
+
+
+def fitted_gaussian(codes: torch.Tensor) -> torch.distributions.MultivariateNormal:
+    """N(mean, covariance) of codes (N, D): the simplest density one can put on an AE's code space."""
+    codes = codes.double()
+    cov = torch.cov(codes.T) + 1e-6 * torch.eye(codes.shape[1], dtype=codes.dtype)
+    return torch.distributions.MultivariateNormal(codes.mean(0), covariance_matrix=cov)
+
+
+def markdown_table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

@@ -91,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("step", choices=(*STEPS, "all"))
     p.add_argument("--runs", type=Path, default=Path("runs/tutorial"), help="the folder tutorial_runs.py trained into")
     p.add_argument("--out", type=Path, default=Path("docs/figures/tutorial"), help="where tables and figures go")
-    p.add_argument("--small", action="store_true", help="CI size: slice MNIST, train small runs in --work, run all steps")
+    p.add_argument("--small", action="store_true",
+                   help="CI size: slice MNIST, train small runs in --work, run all steps")
     p.add_argument("--work", type=Path, default=Path("runs/tutorial-small"), help="working folder of --small")
     args = p.parse_args(argv)
     torch.set_num_threads(1)

@@ -37,7 +37,7 @@ SMALL = Sizes(latents=(2, 16), images=60, prior_ks=(10, 100, 1000), prior_repeat
 def open_run(runs: Path, name: str):
     """(model in eval mode on the CPU, its RunConfig, its dataset's DataSplits)."""
     from vaekit.data import load_dataset
-    from vaekit.train import load_run
+    from vaekit.models import load_run
 
     model, cfg = load_run(Path(runs) / name)
     return model, cfg, load_dataset(cfg.data.name, cfg.data.data_dir)
@@ -45,7 +45,7 @@ def open_run(runs: Path, name: str):
 
 def write_result(out: Path, name: str, result: dict, table: str) -> None:
     """out/NAME.json (numbers) and out/NAME.md (the table the tutorial shows)."""
-    from vaekit.train.checkpoint import atomic_write_text
+    from vaekit.io import atomic_write_text
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / f"{name}.json", json.dumps(result, indent=2, default=float) + "\n")

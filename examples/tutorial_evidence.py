@@ -3,7 +3,6 @@ what the encoder costs (the ELBO gap, KL(q(z|x) || p(z|x)), for a VAE and an IWA
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 
@@ -65,12 +64,13 @@ def plot_convergence(path: Path, measured: dict[str, dict], sizes: Sizes) -> Non
     fig, axes = plt.subplots(1, len(measured), figsize=(5.2 * len(measured), 4.0), squeeze=False)
     for ax, (name, m) in zip(axes[0], measured.items()):
         ref = float(m["q"]["log_px"].mean())
-        for kind, ks, est, colour in (("codes from the prior p(z) (naive Monte Carlo)", sizes.prior_ks, m["prior"], "C3"),
-                                      ("codes from the encoder q(z|x) (importance sampling)", sizes.q_ks,
-                                       m["q"]["estimates"], "C0")):
+        for kind, ks, est, colour in (
+                ("codes from the prior p(z) (naive Monte Carlo)", sizes.prior_ks, m["prior"], "C3"),
+                ("codes from the encoder q(z|x) (importance sampling)", sizes.q_ks, m["q"]["estimates"], "C0")):
             per_repeat = est.mean(-1)  # (R, len(ks))
             ax.errorbar(ks, per_repeat.mean(0), yerr=per_repeat.std(0), marker="o", capsize=3, color=colour, label=kind)
-        ax.axhline(ref, color="k", ls="--", lw=1, label=f"log p(x), {sizes.q_repeats}x{sizes.q_ks[-1]} q samples: {ref:.1f}")
+        ax.axhline(ref, color="k", ls="--", lw=1,
+                   label=f"log p(x), {sizes.q_repeats}x{sizes.q_ks[-1]} q samples: {ref:.1f}")
         ax.axhline(float(m["q"]["elbo"].mean()), color="C2", ls=":", lw=1.5, label="ELBO")
         ax.set_xscale("log")
         ax.set_xlabel("K, samples per image")
@@ -139,6 +139,3 @@ def run(runs: Path, out: Path, sizes: Sizes, studied: int = 16) -> dict:
     write_result(out, "evidence", results, "\n\n".join(tables))
     return {"measured": measured, "results": results}
 
-
-def nats_to_draws(nats: float) -> str:
-    return f"e^{nats:.0f} ≈ 10^{nats / math.log(10):.0f}"

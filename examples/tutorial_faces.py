@@ -41,7 +41,8 @@ def run(runs: Path, out: Path, sizes: Sizes, names: tuple[str, ...] = ("frey-z2"
         else:
             images = model.decode(traversal_codes(torch.zeros(1, cfg.model.latent_dim), order, steps, span)).mean
             per_row = steps
-            title = f"{name}: one latent at a time from −{span} to {span}\n(rows: latents, most used first; the rest at 0)"
+            title = (f"{name}: one latent at a time from −{span} to {span}\n"
+                     "(rows: latents, most used first; the rest at 0)")
         ax.imshow(image_grid(images, per_row, min_size=0), cmap="gray", vmin=0, vmax=1)
         ax.set_title(title, fontsize=9)
         ax.axis("off")

@@ -81,7 +81,7 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier, studied: int = 16) -> d
     rows = [[name, f"{r['confident']:.0%}", f"{r['mnist_is']:.2f}" if "mnist_is" in r else
              f"mean entropy {sum(r['entropy_along_path']) / len(r['entropy_along_path']):.2f} bits"]
             for name, r in result.items()]
-    table = markdown_table(["latent-{} model, decoded from".format(studied), f"read with confidence > {CONFIDENT}",
+    table = markdown_table([f"latent-{studied} model, decoded from", f"read with confidence > {CONFIDENT}",
                             "MNIST-IS (samples) / classifier entropy (walks)"], rows)
     write_result(out, "holes", result, table)
     return result

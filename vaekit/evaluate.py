@@ -130,7 +130,8 @@ def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int
         yb = None if y is None else y[start : start + batch_size]
         if proposal == "prior":
             log_w, log_px, q = log_weights(model, xb, yb, min(k, ELBO_DRAWS_WITH_PRIOR), max_elements)
-            nll = -prior_sampling_evidence(model, xb, [k], chunk=_prior_chunk(xb, max_elements), progress=progress)[0, 0]
+            chunk = _prior_chunk(xb, max_elements)
+            nll = -prior_sampling_evidence(model, xb, [k], chunk=chunk, progress=progress)[0, 0]  # (B,)
         else:
             log_w, log_px, q = log_weights(model, xb, yb, k, max_elements)
             nll = -(torch.logsumexp(log_w.double(), dim=0) - math.log(k))  # (B,)

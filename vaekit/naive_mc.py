@@ -17,7 +17,7 @@ decoders. That is what makes K = 10^6 affordable on a CPU.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.distributions import Bernoulli, Distribution, Normal

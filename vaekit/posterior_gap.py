@@ -13,7 +13,7 @@ holds about x, whose exponential is about the number of prior draws naive Monte 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch.distributions import kl_divergence

@@ -15,7 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from tutorial_common import Sizes, fitted_gaussian, markdown_table, open_run, write_result  # noqa: E402
+from tutorial_common import Sizes, finished, fitted_gaussian, markdown_table, open_run, write_result  # noqa: E402
 
 from vaekit.classical import PCA  # noqa: E402
 from vaekit.classifier import sample_quality  # noqa: E402
@@ -30,28 +30,33 @@ def squared_error(recon: torch.Tensor, x: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def measure_size(runs: Path, d: int, sizes: Sizes, classifier, pca_train: torch.Tensor) -> tuple[dict, torch.Tensor]:
-    vae, _, data = open_run(runs, f"vae-z{d}")
-    ae, _, _ = open_run(runs, f"ae-z{d}")
+def measure_size(runs: Path, d: int, sizes: Sizes, classifier, pca_train: torch.Tensor,
+                 data) -> tuple[dict, torch.Tensor | None]:
+    """One row of the table; the VAE or AE columns are left out when that run was not trained."""
     x = data.test_x[: sizes.nll_images]
-    row = {"d": d}
-    r = evaluate(vae, x, k=sizes.nll_k, seed=0)
-    row.update({f"vae_{k}": r[k] for k in ("recon", "kl", "nll", "active_units")})
-    row["vae_sse"] = squared_error(vae(x), x)
-    vae_samples = vae.decode(torch.randn(sizes.samples, d)).mean
-    row["vae_confident"] = sample_quality(vae_samples, classifier)["confident"]
-    a = ae.evaluate_split(x)
-    row.update({"ae_recon": a["recon"], "ae_sse": a["sse"]})
-    codes = posterior_means(ae, data.train_x[:10_000])
-    ae_samples = ae.decode(fitted_gaussian(codes).sample((sizes.samples,)).float()).mean
-    row["ae_confident"] = sample_quality(ae_samples, classifier)["confident"]
+    row, vae_samples = {"d": d}, None
+    if finished(runs, f"vae-z{d}"):
+        vae, _, _ = open_run(runs, f"vae-z{d}")
+        r = evaluate(vae, x, k=sizes.nll_k, seed=0)
+        row.update({f"vae_{k}": r[k] for k in ("recon", "kl", "nll", "active_units")})
+        row["vae_sse"] = squared_error(vae(x), x)
+        vae_samples = vae.decode(torch.randn(sizes.samples, d)).mean
+        row["vae_confident"] = sample_quality(vae_samples, classifier)["confident"]
+        vae_samples = vae_samples[:10]
+    if finished(runs, f"ae-z{d}"):
+        ae, _, _ = open_run(runs, f"ae-z{d}")
+        a = ae.evaluate_split(x)
+        row.update({"ae_recon": a["recon"], "ae_sse": a["sse"]})
+        codes = posterior_means(ae, data.train_x[:10_000])
+        ae_samples = ae.decode(fitted_gaussian(codes).sample((sizes.samples,)).float()).mean
+        row["ae_confident"] = sample_quality(ae_samples, classifier)["confident"]
     pca = PCA(d).fit(pca_train)
     flat = x.flatten(1).double()
     row["pca_sse"] = squared_error(pca.inverse_transform(pca.transform(flat)), flat)
     scores = torch.randn(sizes.samples, d, dtype=torch.float64) * pca.explained_variance_.sqrt()  # PPCA-like draws
     pca_samples = pca.inverse_transform(scores).clamp(0, 1).float().reshape(-1, *x.shape[1:])
     row["pca_confident"] = sample_quality(pca_samples, classifier)["confident"]
-    return row, vae_samples[:10]
+    return row, vae_samples
 
 
 def run(runs: Path, out: Path, sizes: Sizes, classifier) -> dict:
@@ -60,49 +65,59 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier) -> dict:
     pca_train = data.train_x[: sizes.pca_images].flatten(1).double()
     rows, samples = [], {}
     for d in sizes.latents:
-        row, samples[d] = measure_size(runs, d, sizes, classifier, pca_train)
+        row, shown = measure_size(runs, d, sizes, classifier, pca_train, data)
         rows.append(row)
+        if shown is not None:
+            samples[d] = shown
     header = ["latent", "PCA: squared error", "AE: squared error", "VAE: squared error", "AE: −log p(x|z)",
               "VAE: −E log p(x|z)", "VAE: KL", "VAE: active units", "VAE: NLL", "random codes read as digits: "
               "PCA / AE (fitted Gaussian) / VAE (prior)"]
-    table = markdown_table(header, [[r["d"], f"{r['pca_sse']:.1f}", f"{r['ae_sse']:.1f}", f"{r['vae_sse']:.1f}",
-                                     f"{r['ae_recon']:.1f}", f"{r['vae_recon']:.1f}", f"{r['vae_kl']:.1f}",
-                                     f"{r['vae_active_units']} of {r['d']}", f"{r['vae_nll']:.1f}",
-                                     f"{r['pca_confident']:.0%} / {r['ae_confident']:.0%} / {r['vae_confident']:.0%}"]
-                                    for r in rows])
+    def cell(r: dict, key: str, form: str) -> str:
+        return format(r[key], form) if key in r else "—"
+
+    table = markdown_table(header, [
+        [r["d"], cell(r, "pca_sse", ".1f"), cell(r, "ae_sse", ".1f"), cell(r, "vae_sse", ".1f"),
+         cell(r, "ae_recon", ".1f"), cell(r, "vae_recon", ".1f"), cell(r, "vae_kl", ".1f"),
+         cell(r, "vae_active_units", "d"), cell(r, "vae_nll", ".1f"),
+         " / ".join(cell(r, f"{m}_confident", ".0%") for m in ("pca", "ae", "vae"))] for r in rows])
     write_result(out, "bottleneck", {"rows": rows, "images": sizes.nll_images, "k": sizes.nll_k}, table)
     _plot_sweep(out / "bottleneck.png", rows, samples)
-    if 2 in sizes.latents:
+    if finished(runs, "vae-z2"):
         _plot_two_d(out / "latent-2d.png", runs, pca_train)
     return {"rows": rows}
 
 
 def _plot_sweep(path: Path, rows: list[dict], samples: dict[int, torch.Tensor]) -> None:
     d = [r["d"] for r in rows]
+
+    def curve(ax, key: str, label: str) -> None:
+        have = [r for r in rows if key in r]
+        ax.plot([r["d"] for r in have], [r[key] for r in have], marker="o", label=label)
+
     fig = plt.figure(figsize=(13, 6.4))
     grid = fig.add_gridspec(2, 3, height_ratios=[1.5, 1])
     ax = fig.add_subplot(grid[0, 0])
     for key, label in (("pca_sse", "PCA"), ("ae_sse", "AE"), ("vae_sse", "VAE (posterior mean)")):
-        ax.plot(d, [r[key] for r in rows], marker="o", label=label)
+        curve(ax, key, label)
     ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylabel="squared error per image",
            title="Reconstruction: more codes, smaller error")
     ax.legend()
     ax = fig.add_subplot(grid[0, 1])
     for key, label in (("vae_nll", "NLL = −log p(x)"), ("vae_recon", "−E log p(x|z)"), ("vae_kl", "KL(q ‖ p(z))")):
-        ax.plot(d, [r[key] for r in rows], marker="o", label=label)
+        curve(ax, key, label)
     ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylabel="nats per image",
            title="VAE: the rate (KL) buys reconstruction")
     ax.legend()
     ax = fig.add_subplot(grid[0, 2])
     for key, label in (("pca_confident", "PCA, Gaussian scores"), ("ae_confident", "AE, Gaussian fitted to codes"),
                        ("vae_confident", "VAE, z ~ N(0, I)")):
-        ax.plot(d, [r[key] for r in rows], marker="o", label=label)
+        curve(ax, key, label)
     ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylim=(0, 1),
            ylabel="share read with confidence > 0.9", title="Generation: decoded random codes")
     ax.legend(fontsize=8)
     ax = fig.add_subplot(grid[1, :])
-    ax.imshow(image_grid(torch.cat([samples[k] for k in d]), 10, min_size=0), cmap="gray", vmin=0, vmax=1)
-    ax.set_yticks([(i + 0.5) * 29 for i in range(len(d))], [f"VAE z={k}" for k in d])
+    ax.imshow(image_grid(torch.cat(list(samples.values())), 10, min_size=0), cmap="gray", vmin=0, vmax=1)
+    ax.set_yticks([(i + 0.5) * 29 for i in range(len(samples))], [f"VAE z={k}" for k in samples])
     ax.set_xticks([])
     ax.set_title("VAE samples, z ~ N(0, I), one row per latent size", fontsize=9)
     fig.tight_layout()
@@ -113,15 +128,15 @@ def _plot_sweep(path: Path, rows: list[dict], samples: dict[int, torch.Tensor]) 
 @torch.no_grad()
 def _plot_two_d(path: Path, runs: Path, pca_train: torch.Tensor, n: int = 15) -> None:
     vae, _, data = open_run(runs, "vae-z2")
-    ae, _, _ = open_run(runs, "ae-z2")
+    ae = open_run(runs, "ae-z2")[0] if finished(runs, "ae-z2") else None
     pca = PCA(2).fit(pca_train)
     x, y = data.test_x[:5000], data.test_y[:5000]
-    codes = {"VAE": posterior_means(vae, x), "AE": posterior_means(ae, x),
+    codes = {"VAE": posterior_means(vae, x), **({"AE": posterior_means(ae, x)} if ae is not None else {}),
              "PCA": pca.transform(x.flatten(1).double()).float()}
     shape = x.shape[1:]
     normal = torch.distributions.Normal(0.0, 1.0)
     q = normal.icdf(torch.linspace(0.03, 0.97, n))  # the prior's quantiles: equal prior mass per cell
-    fig, axes = plt.subplots(2, 3, figsize=(13, 8.6))
+    fig, axes = plt.subplots(2, len(codes), figsize=(4.4 * len(codes), 8.6))
     for col, (name, c) in enumerate(codes.items()):
         if name == "VAE":
             g1, g2, what = q, q, "z at N(0, 1) quantiles 3%..97%"

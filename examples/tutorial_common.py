@@ -16,6 +16,7 @@ class Sizes:
     images: int  # test images for the evidence step (naive MC and importance sampling)
     prior_ks: tuple[int, ...]  # prior samples K for naive Monte Carlo
     prior_repeats: int
+    prior_k_max_2d: int  # the 2-D model converges early: its prior samples stop here
     q_ks: tuple[int, ...]  # importance samples K from q(z|x)
     q_repeats: int
     samples: int  # decoded random codes per model, read by the classifier
@@ -26,10 +27,11 @@ class Sizes:
     pca_images: int  # training images PCA is fitted to
 
 
-FULL = Sizes(latents=(2, 8, 16, 32), images=300, prior_ks=(10, 100, 1000, 10**4, 10**5, 10**6), prior_repeats=5,
-             q_ks=(1, 5, 10, 100, 1000, 5000), q_repeats=3, samples=1000, pairs=200, steps=9, nll_images=1000,
-             nll_k=1000, pca_images=20_000)
-SMALL = Sizes(latents=(2, 16), images=60, prior_ks=(10, 100, 1000), prior_repeats=3, q_ks=(1, 5, 10, 100),
+FULL = Sizes(latents=(2, 8, 16, 32), images=100, prior_ks=(10, 100, 1000, 10**4, 10**5, 10**6), prior_repeats=3,
+             prior_k_max_2d=10**5, q_ks=(1, 5, 10, 100, 1000, 5000), q_repeats=2, samples=1000, pairs=200, steps=9,
+             nll_images=500, nll_k=500, pca_images=20_000)
+SMALL = Sizes(latents=(2, 16), images=60, prior_ks=(10, 100, 1000), prior_repeats=3, prior_k_max_2d=1000,
+              q_ks=(1, 5, 10, 100),
               q_repeats=2, samples=300, pairs=40, steps=9, nll_images=200, nll_k=100,
               pca_images=4000)
 
@@ -41,6 +43,16 @@ def open_run(runs: Path, name: str):
 
     model, cfg = load_run(Path(runs) / name)
     return model, cfg, load_dataset(cfg.data.name, cfg.data.data_dir)
+
+
+def finished(runs: Path, name: str) -> bool:
+    """Whether the run exists and trained all its epochs (a run still going has only some)."""
+    metrics, config = Path(runs) / name / "metrics.json", Path(runs) / name / "config.json"
+    if not (metrics.is_file() and config.is_file()):
+        return False
+    epochs = json.loads(config.read_text())["train"]["epochs"]
+    done = len(json.loads(metrics.read_text()).get("epochs", [])) >= epochs
+    return done and (Path(runs) / name / "reconstructions.png").is_file()  # pictures come last
 
 
 def write_result(out: Path, name: str, result: dict, table: str) -> None:

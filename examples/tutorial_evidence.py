@@ -18,33 +18,33 @@ from vaekit.naive_mc import prior_sampling_evidence  # noqa: E402
 from vaekit.posterior_gap import posterior_sampling_evidence  # noqa: E402
 
 
-def measure(model, x: torch.Tensor, sizes: Sizes, with_prior: bool = True) -> dict:
+def measure(model, x: torch.Tensor, sizes: Sizes, prior_ks: tuple[int, ...] = ()) -> dict:
     """Per-image estimates from q(z|x) (and from p(z)) for images x, with their wall-clock."""
     start = time.time()
     with tqdm(total=sizes.q_repeats, desc=f"q, K={sizes.q_ks[-1]}", unit="repeat", leave=False) as bar:
         q = posterior_sampling_evidence(model, x, sizes.q_ks, sizes.q_repeats, progress=bar)
     q["seconds"] = time.time() - start
-    if not with_prior:
+    if not prior_ks:
         return {"q": q}
     start = time.time()
-    with tqdm(total=sizes.prior_repeats * sizes.prior_ks[-1], desc="p(z) codes", unit="code", unit_scale=True,
+    with tqdm(total=sizes.prior_repeats * prior_ks[-1], desc="p(z) codes", unit="code", unit_scale=True,
               leave=False) as bar:
-        prior = prior_sampling_evidence(model, x, sizes.prior_ks, sizes.prior_repeats, progress=bar)
-    return {"q": q, "prior": prior, "prior_seconds": time.time() - start}
+        prior = prior_sampling_evidence(model, x, prior_ks, sizes.prior_repeats, progress=bar)
+    return {"q": q, "prior": prior, "prior_ks": prior_ks, "prior_seconds": time.time() - start}
 
 
 def convergence_rows(m: dict, sizes: Sizes) -> tuple[list[list], dict]:
     """Rows K | prior: mean ± spread, error | q: mean ± spread, error; plus the within-a-nat summary."""
     ref = m["q"]["log_px"]  # (B,)
     table: dict[str, dict[int, dict]] = {}
-    for kind, ks, est in (("prior", sizes.prior_ks, m["prior"]), ("q", sizes.q_ks, m["q"]["estimates"])):
+    for kind, ks, est in (("prior", m["prior_ks"], m["prior"]), ("q", sizes.q_ks, m["q"]["estimates"])):
         per_repeat = est.mean(-1)  # (R, len(ks)): the average over images, per repeat
         error = (est - ref).mean(0)  # (len(ks), B): per image, averaged over repeats
         table[kind] = {k: {"mean": float(per_repeat[:, j].mean()), "spread": float(per_repeat[:, j].std()),
                            "error": float(error[j].mean()), "within_1_nat": float((error[j].abs() < 1).double().mean())}
                        for j, k in enumerate(ks)}
     rows = []
-    for k in sorted(set(sizes.prior_ks) | set(sizes.q_ks)):
+    for k in sorted(set(m["prior_ks"]) | set(sizes.q_ks)):
         cells = [f"{k:,}"]
         for kind in ("prior", "q"):
             c = table[kind].get(k)
@@ -65,7 +65,7 @@ def plot_convergence(path: Path, measured: dict[str, dict], sizes: Sizes) -> Non
     for ax, (name, m) in zip(axes[0], measured.items()):
         ref = float(m["q"]["log_px"].mean())
         for kind, ks, est, colour in (
-                ("codes from the prior p(z) (naive Monte Carlo)", sizes.prior_ks, m["prior"], "C3"),
+                ("codes from the prior p(z) (naive Monte Carlo)", m["prior_ks"], m["prior"], "C3"),
                 ("codes from the encoder q(z|x) (importance sampling)", sizes.q_ks, m["q"]["estimates"], "C0")):
             per_repeat = est.mean(-1)  # (R, len(ks))
             ax.errorbar(ks, per_repeat.mean(0), yerr=per_repeat.std(0), marker="o", capsize=3, color=colour, label=kind)
@@ -104,7 +104,8 @@ def run(runs: Path, out: Path, sizes: Sizes, studied: int = 16) -> dict:
     measured, results, tables = {}, {}, []
     for name in (f"vae-z{studied}", "vae-z2"):
         model, _, data = open_run(runs, name)
-        m = measured[name] = measure(model, data.test_x[: sizes.images], sizes)
+        prior_ks = tuple(k for k in sizes.prior_ks if name != "vae-z2" or k <= sizes.prior_k_max_2d)
+        m = measured[name] = measure(model, data.test_x[: sizes.images], sizes, prior_ks)
         rows, summary = convergence_rows(m, sizes)
         summary["seconds"] = {"q": m["q"]["seconds"], "prior": m["prior_seconds"]}
         results[name] = summary
@@ -113,7 +114,7 @@ def run(runs: Path, out: Path, sizes: Sizes, studied: int = 16) -> dict:
         found = summary["prior_k_within_1_nat"]
         tables.append(f"**{name}**, {sizes.images} test images: log p(x) ≈ {summary['reference']:.2f}, "
                       f"ELBO {summary['elbo']:.2f}; prior samples to come within a nat on average: "
-                      f"{'more than ' + format(sizes.prior_ks[-1], ',') if found is None else format(found, ',')}; "
+                      f"{'more than ' + format(prior_ks[-1], ',') if found is None else format(found, ',')}; "
                       f"median KL(p(z|x) ‖ p(z)) = {summary['kl_posterior_prior_median']:.1f} nats, "
                       f"e^KL = {summary['prior_draws_needed_median']:.3g}\n\n" + markdown_table(header, rows))
     plot_convergence(out / "evidence-convergence.png", measured, sizes)
@@ -123,7 +124,7 @@ def run(runs: Path, out: Path, sizes: Sizes, studied: int = 16) -> dict:
             q = measured[name]["q"]
         else:
             model, _, data = open_run(runs, name)
-            q = measure(model, data.test_x[: sizes.images], sizes, with_prior=False)["q"]
+            q = measure(model, data.test_x[: sizes.images], sizes)["q"]
         gaps[name] = q["gap"]
         five = sizes.q_ks.index(5) if 5 in sizes.q_ks else None
         bound5 = q["estimates"][:, five].mean(0) if five is not None else None

@@ -61,7 +61,8 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier, studied: int = 16) -> d
     models = {kind: open_run(runs, f"{kind}-z{studied}") for kind in ("ae", "vae")}
     data = models["vae"][2]
     a, b = interpolation_pairs(data.test_x, data.test_y, sizes.pairs)
-    result, grids, paths = {}, {}, {}
+    real = sample_quality(data.test_x[: sizes.samples], classifier)  # the yardstick: real test digits
+    result, grids, paths = {"real test digits": {"confident": real["confident"], "mnist_is": real["mnist_is"]}}, {}, {}
     for kind, (model, _, _) in models.items():
         for source, z in code_sources(model, data.train_x, sizes.samples).items():
             images = decode(model, z)

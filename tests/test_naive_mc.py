@@ -25,7 +25,7 @@ class LinearGaussian(nn.Module):
     """z ~ N(0, I_2), x | z ~ N(W z + b, s^2 I) as a 1x2x2 image; q(z|x) a deliberately imperfect Gaussian."""
 
 
-    num_labels, has_prior, latent_dim = 0, True, 2
+    num_labels, has_prior, own_evaluation, latent_dim = 0, True, False, 2
 
     def __init__(self, s: float = 0.6):
         super().__init__()

@@ -69,7 +69,8 @@ def test_the_autoencoder_code_space_has_holes(small):
     holes = small[0]["holes"]
     # the AE's codes are not where N(0, I) puts its mass: codes drawn where the AE's codes are decode to
     # digits far more often than codes drawn from N(0, I)
-    assert holes["ae, codes from Gaussian fitted to the codes"]["confident"] > holes["ae, codes from N(0, I)"]["confident"]
+    fitted, standard = holes["ae, codes from Gaussian fitted to the codes"], holes["ae, codes from N(0, I)"]
+    assert fitted["confident"] > standard["confident"]
 
 
 def test_a_wider_bottleneck_reconstructs_better(small):

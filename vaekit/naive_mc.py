@@ -61,10 +61,10 @@ def prior_sampling_evidence(model, x: torch.Tensor, ks: Sequence[int], repeats: 
     ks = sorted(int(k) for k in ks)
     if not ks or ks[0] < 1:
         raise VaekitError(f"prior samples K must be at least 1, got {ks}")
-    if getattr(model, "num_labels", 0):
+    if model.num_labels:
         raise VaekitError("--proposal prior needs an unconditional model: a conditional decoder p(x|z, y) cannot share "
                           "its draws across images of different labels")
-    if not getattr(model, "has_prior", False):
+    if not model.has_prior:
         raise VaekitError(f"{type(model).__name__} has no prior p(z) to draw codes from")
     model.eval()
     prior = model.prior()

@@ -122,7 +122,9 @@ def _refused_write(err: OSError) -> str:
     where = f" {err.filename}" if err.filename else ""
     if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
         return f"no space left to write{where} ({err.strerror}): free some space or choose another folder"
-    return f"not allowed to write{where} ({err.strerror}): choose a folder you can write to, or fix its permissions"
+    if err.errno == errno.EROFS:
+        return f"cannot write{where} ({err.strerror}): choose a folder you can write to"
+    return f"permission denied for{where} ({err.strerror}): choose files and folders you may use, or fix their modes"
 
 
 def _user_error(message: str, debug: bool) -> int:

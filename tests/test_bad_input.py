@@ -343,3 +343,63 @@ def test_7_the_library_never_replaces_a_run_unasked(tmp_path):
     with pytest.raises(VaekitError, match="lr"):
         Trainer(RunConfig(train=TrainConfig(lr=float("nan"))), data, tmp_path / "y", show_progress=False)
     assert not (tmp_path / "y").exists()
+
+
+# -- text files (one sentence per line) and text runs ------------------------------------------
+TINY_TEXT = ["--hidden", "16", "--embedding-dim", "8", "--latent-dim", "4", "--batch-size", "8", "--quiet"]
+SENTENCES = "".join(f"the cat number {i} sat on the mat\n" for i in range(40))
+
+
+@pytest.fixture(scope="module")
+def text_run(tmp_path_factory) -> Path:
+    """A 1-epoch sentence VAE on forty short sentences."""
+    folder = tmp_path_factory.mktemp("text")
+    (folder / "s.txt").write_text(SENTENCES)
+    assert main(["train", "vae", "--data", str(folder / "s.txt"), "--epochs", "1", "--out", str(folder / "run"),
+                 *TINY_TEXT]) == 0
+    return folder / "run"
+
+
+def _text(content: bytes):
+    return lambda w, r: (w / "s.txt").write_bytes(content)
+
+
+def _copy_text_run(request, w: Path, edit=None) -> None:
+    run = request.getfixturevalue("text_run")
+    shutil.copytree(run, w / "run")
+    if edit:
+        edit(w / "run")
+
+
+TEXT_REFUSED = [
+    ("text-empty", _text(b""), on("s.txt"), ["s.txt", "is empty"]),
+    ("text-blank-lines", _text(b"\n \n\t\n"), on("s.txt"), ["s.txt", "only blank lines"]),
+    ("text-not-utf8", _text(b"fine\nbad \xff\xfe\n"), on("s.txt"), ["s.txt", "not UTF-8", "line 2"]),
+    ("text-pickle-renamed", _text(PICKLE), on("s.txt"), ["s.txt", "not UTF-8"]),
+    ("text-one-huge-line", _text(b"word " * 10_001), on("s.txt"), ["10,001 tokens", "one sentence per line"]),
+    ("text-too-few-sentences", _text(b"one line\nand two\n"), on("s.txt"), ["s.txt", "at least 3"]),
+    ("text-max-length", _text(SENTENCES.encode()), on("s.txt", "--max-length", "2"), ["--max-length", "raise it"]),
+    ("text-vocab-size", _text(SENTENCES.encode()), on("s.txt", "--vocab-size", "0"), ["--vocab-size", "at least 1"]),
+    ("text-word-dropout", _text(SENTENCES.encode()), on("s.txt", "--word-dropout", "1"), ["--word-dropout", "[0, 1)"]),
+    ("text-run-vocab-garbage", "edit", ["eval", "run", "-k", "2"], ["vocab.json", "cannot read the vocabulary"]),
+    ("text-run-vocab-pickle", "pickle", ["sample", "run", "-n", "2"], ["vocab.json", "cannot read the vocabulary"]),
+]
+
+
+@pytest.mark.parametrize("setup, argv, words", [r[1:] for r in TEXT_REFUSED], ids=[r[0] for r in TEXT_REFUSED])
+def test_bad_text_is_one_line_exit_2_and_writes_nothing(setup, argv, words, request, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    if setup == "edit":
+        _copy_text_run(request, tmp_path, lambda d: (d / "vocab.json").write_text('{"tokens": 3}'))
+    elif setup == "pickle":
+        _copy_text_run(request, tmp_path, lambda d: (d / "vocab.json").write_bytes(PICKLE))
+    else:
+        setup(tmp_path, None)
+    capsys.readouterr()
+    before = snapshot(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vaekit: error: ") and err.count("\n") == 1 and "Traceback" not in err, err
+    for word in words:
+        assert word in err, f"{word!r} not in {err!r}"
+    assert snapshot(tmp_path) == before and not (tmp_path / "PWNED").exists()

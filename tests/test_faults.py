@@ -21,7 +21,7 @@ import torch
 
 from vaekit.cli import main
 from vaekit.io import load_tensors
-from vaekit.models import image_models
+from vaekit.models import image_models, text_models
 
 TINY = ["--hidden", "16", "--latent-dim", "4", "--quiet"]
 EPOCHS = 4
@@ -135,15 +135,35 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run_bit_for_bit(what, n, s
     assert (run / "model.safetensors").read_bytes() == (straight / "model.safetensors").read_bytes()
 
 
+def _text_argv(name: str, request, run: Path, epochs: int) -> list[str]:
+    text = ["--hidden", "16", "--embedding-dim", "8", "--latent-dim", "4", "--batch-size", "16", "--quiet"]
+    return ["train", name, "--data", str(request.getfixturevalue("sentences")), "--epochs", str(epochs),
+            "--out", str(run), *text]
+
+
 def _model_argv(name: str, run: Path, epochs: int) -> list[str]:
     extra = ["--arch", "conv", "--channels", "8,16"] if name == "vqvae" else []
     return ["train", name, "--epochs", str(epochs), "--out", str(run), *TINY, *extra]
 
 
-@pytest.mark.parametrize("name", image_models())  # text runs: tests/test_text.py
-def test_ctrl_c_keeps_the_last_checkpoint_and_resume_continues(name, tmp_path, monkeypatch, capsys):
-    """A real SIGINT in the middle of epoch 2, with every model: exit 130, the epoch-1 checkpoint
-    intact, and --resume finishes the run."""
+@pytest.fixture(scope="module")
+def sentences(tmp_path_factory) -> Path:
+    """200 real sentences (the start of the Penn Treebank) as a user's text file."""
+    ptb = Path(os.environ.get("VAEKIT_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")) / "ptb"
+    if not (ptb / "ptb.train.txt").is_file():
+        pytest.skip("the PTB files are not in the data folder")
+    path = tmp_path_factory.mktemp("text") / "sentences.txt"
+    path.write_text("\n".join((ptb / "ptb.train.txt").read_text().splitlines()[:200]) + "\n")
+    return path
+
+
+MODELS_AND_DATA = [(name, "images") for name in image_models()] + [(name, "text") for name in text_models()]
+
+
+@pytest.mark.parametrize("name, data", MODELS_AND_DATA, ids=[f"{n}-{d}" for n, d in MODELS_AND_DATA])
+def test_ctrl_c_keeps_the_last_checkpoint_and_resume_continues(name, data, request, tmp_path, monkeypatch, capsys):
+    """A real SIGINT in the middle of epoch 2, with every model on images and on text: exit 130,
+    the epoch-1 checkpoint intact, and --resume finishes the run."""
     import vaekit.train.step
 
     step, count = vaekit.train.step.StepProgram.__call__, [0]
@@ -159,7 +179,8 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_resume_continues(name, tmp_path, m
     found = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         run = tmp_path / "run"
-        assert main(_model_argv(name, run, 3)) == 130, f"SIGINT handler before: {found}, steps: {count[0]}"
+        argv = _model_argv(name, run, 3) if data == "images" else _text_argv(name, request, run, 3)
+        assert main(argv) == 130, f"SIGINT handler before: {found}, steps: {count[0]}"
     finally:
         signal.signal(signal.SIGINT, found)
     err = capsys.readouterr().err

@@ -208,3 +208,39 @@ def test_the_cli_refuses_a_bad_number_in_one_line_with_exit_2(option, text):
 
 def _required(command: str) -> list[str]:
     return {"train": ["vae"], "kl": ["--p", "uniform"]}.get(command, ["no-such-run"])
+
+
+# -- the text loader -------------------------------------------------------------------------
+LINES = st.lists(st.text(max_size=24), max_size=14)
+
+
+@FAST
+@given(lines=LINES, raw=st.one_of(st.none(), st.binary(max_size=120)), level=st.sampled_from(["word", "char"]),
+       max_length=st.one_of(st.none(), st.integers(1, 12)))
+def test_the_text_loader_gives_well_formed_sentences_or_a_clear_error(lines, raw, level, max_length):
+    from vaekit.data.text import TextOptions, load_text_file
+    from vaekit.data.vocab import BOS_ID, EOS_ID, PAD_ID
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "mine.txt"
+        path.write_bytes(raw if raw is not None else "\n".join(lines).encode("utf-8"))
+        try:
+            data = load_text_file(path, options=TextOptions(level=level, max_length=max_length))
+        except VaekitError as err:
+            assert "\n" not in str(err)
+            return
+    text = raw.decode("utf-8") if raw is not None else "\n".join(lines)
+    kept = [" ".join(s.split()) if level == "word" else s.strip() for s in text.splitlines() if s.strip()]
+    vocab, seen = data.vocab, 0
+    for x in (data.train_x, data.val_x, data.test_x):  # (N, T) int64: <bos> tokens <eos> <pad>...
+        assert x.dtype == torch.int64 and x.ndim == 2 and x.shape[0] >= 1
+        assert (x[:, 0] == BOS_ID).all() and x.min() >= 0 and x.max() < len(vocab)
+        for row in x.tolist():
+            end = row.index(EOS_ID)  # exactly one <eos>, then only <pad>
+            assert EOS_ID not in row[end + 1 :] and all(t == PAD_ID for t in row[end + 1 :])
+            assert PAD_ID not in row[1:end] and BOS_ID not in row[1:end]
+            assert max_length is None or end - 1 <= max_length
+        seen += x.shape[0]
+    assert seen <= len(kept)
+    for row in data.train_x.tolist():  # the vocabulary is the training split's: its sentences read back exactly
+        assert vocab.decode(row) in kept

@@ -159,6 +159,9 @@ def load_text_file(path: Path, *, options: TextOptions | None = None, seed: int 
     """Your own sentences: one per line, split 80/10/10 by a permutation seeded with `seed`."""
     options = options or TextOptions()
     sentences = tokenize(read_lines(path), options.level, str(path))
+    if len(sentences) < 3:
+        raise VaekitError(f"{path} has only {len(sentences)} sentence(s): need at least 3 lines to make "
+                          "train/val/test splits")
     n_train, n_val, _ = split_counts(len(sentences))
     order = np.random.default_rng(seed).permutation(len(sentences))
 

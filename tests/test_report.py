@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tests.browser import console_errors
+from tests.browser import console_errors, free_port
 from vaekit.cli import main
 from vaekit.errors import VaekitError
 from vaekit.models import MODELS
@@ -118,3 +118,18 @@ def test_report_in_a_real_browser_loads_clean_with_every_figure(browser, digits_
     assert {"The run", "Prior samples", "Reconstructions", "The decoded manifold", "KL per latent dimension"} <= set(
         shown)
     assert console_errors(browser) == []
+
+
+def test_a_text_run_is_refused_in_one_line_by_report_and_explore(tmp_path, capsys):
+    words = "the a cat dog sat ran on under mat log".split()
+    lines = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(3 + i % 5)) for i in range(200)]
+    (tmp_path / "s.txt").write_text("\n".join(lines) + "\n")
+    run = tmp_path / "text-run"
+    assert main(["train", "vae", "--data", str(tmp_path / "s.txt"), "--epochs", "1", "--hidden", "16",
+                 "--latent-dim", "2", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 2
+    assert "trained on text" in capsys.readouterr().err and not (run / "report.html").exists()
+    assert main(["explore", str(run), "--port", str(free_port())]) == 2  # refused before it serves
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a text run's sentences are printed by 'vaekit sample RUN'" in err

@@ -55,7 +55,8 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 100
     lr: float = 1e-3
-    lr_end: float | None = None  # decay the learning rate log-linearly to this by the last epoch
+    lr_end: float | None = None  # decay the learning rate log-linearly to this by the last epoch (or the budget's end)
+    time_budget: float | None = None  # seconds of training; epochs become a cap, the lr schedule runs over the time
     grad_clip: float | None = None  # clip the global gradient norm to this
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | cuda:N

@@ -25,6 +25,15 @@ class LossOutput:
     terms: dict[str, torch.Tensor]  # name -> (B,) per-example values, in nats
 
 
+def kl_term(q, prior, z: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || p(z)) per example (B,): the closed form where torch has one, else the
+    one-sample estimate log q(z|x) - log p(z) at the draw z (B, D) (a mixture prior: VampPrior)."""
+    try:
+        return kl_divergence(q, prior)
+    except NotImplementedError:
+        return q.log_prob(z) - prior.log_prob(z)
+
+
 class ELBO:
     """The evidence lower bound of Kingma & Welling (2013), with a weight on the KL term.
 
@@ -74,7 +83,7 @@ class ELBO:
         z = q.rsample()  # (B, D)
         recon = -model.decode(z, y).log_prob(x)  # (B,)
         prior = model.prior()
-        kl = kl_divergence(q, prior)  # (B,)
+        kl = kl_term(q, prior, z)  # (B,)
         loss = (recon + self.kl_weight(progress) * self.kl_cost(q, prior, kl)).mean()
         return LossOutput(loss, {"elbo": -(recon + kl), "recon": recon, "kl": kl})
 
@@ -101,8 +110,9 @@ class CapacityELBO:
 
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
         q = model.encode(x, y)  # batch (B,), event (D,)
-        recon = -model.decode(q.rsample(), y).log_prob(x)  # (B,)
-        kl = kl_divergence(q, model.prior())  # (B,)
+        z = q.rsample()  # (B, D)
+        recon = -model.decode(z, y).log_prob(x)  # (B,)
+        kl = kl_term(q, model.prior(), z)  # (B,)
         c = self.capacity(progress)  # ()
         loss = (recon + self.gamma * (kl - c).abs()).mean()
         return LossOutput(loss, {"elbo": -(recon + kl), "recon": recon, "kl": kl, "capacity": c.expand_as(kl)})
@@ -142,7 +152,10 @@ class IWAE:
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
         log_w, log_px, q = self.log_weights(model, x, y)  # (k, B) each
         bound = torch.logsumexp(log_w, dim=0) - math.log(self.k)  # (B,)
-        kl = kl_divergence(q, model.prior()).detach()  # (B,) for logging only
+        try:
+            kl = kl_divergence(q, model.prior()).detach()  # (B,) for logging only
+        except NotImplementedError:  # a mixture prior: the k-sample estimate
+            kl = (log_px - log_w).mean(0).detach()
         return LossOutput(-bound.mean(), {"iwae": bound, "elbo": log_w.mean(0).detach(),
                                           "recon": -log_px.mean(0).detach(), "kl": kl})
 

@@ -24,6 +24,19 @@ def int_list(text: str) -> tuple[int, ...]:
     return values
 
 
+def duration(text: str) -> float:
+    """'90s', '45m', '1.5h' or plain seconds '3600' -> seconds, for --time."""
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1.0)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a duration like 60m, 1.5h, 90s or 3600, got {text!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"the duration must be positive and finite, got {text!r}")
+    return seconds
+
+
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a folder written by 'vaekit train'")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

@@ -25,6 +25,7 @@ from pathlib import Path
 from vaekit.commands._common import (
     GLOBAL_OPTIONS,
     count,
+    duration,
     int_list,
     non_negative,
     positive,
@@ -43,7 +44,8 @@ _D, _M, _T = DataConfig(), ModelConfig(), TrainConfig()
 TEXT_DEFAULTS = {"arch": "gru", "hidden": (256,)}
 # Flags that a resumed run may change; every other setting comes from the run's config.json.
 # How the step runs (compile, CUDA graph) changes its speed, not what it computes.
-_RESUMABLE = {"epochs", "device", "quiet", "data_dir", "compile", "cuda_graph"}
+_RESUMABLE = {"epochs", "time_budget", "device", "quiet", "data_dir", "compile", "cuda_graph"}
+EPOCH_CAP = 1_000_000  # the epoch count under --time when --epochs is not given: the clock decides
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -112,6 +114,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=count(1), default=None,
                    help=f"passes over the training split (default: {_T.epochs})")
+    t.add_argument("--time", dest="time_budget", type=duration, default=None, metavar="DURATION",
+                   help="train for this wall-clock budget (60m, 1.5h, 90s): the learning rate decays from --lr to "
+                        "--lr-end (default a tenth of --lr) over the budget, --epochs becomes a cap, the best "
+                        "validation checkpoint is kept")
     t.add_argument("--batch-size", type=count(1), default=None, help=f"examples per step (default: {_T.batch_size})")
     t.add_argument("--lr", type=positive, default=None, help=f"Adam learning rate (default: {_T.lr:g})")
     t.add_argument("--lr-end", type=positive, default=None,
@@ -194,7 +200,9 @@ def config_from_args(args) -> RunConfig:
                  embedding_dim=args.embedding_dim, bidirectional=args.bidirectional,
                  word_dropout=args.word_dropout, dropout=args.dropout)
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args)))
-    train = pick(_T, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, lr_end=args.lr_end,
+    epochs = EPOCH_CAP if args.epochs is None and args.time_budget is not None else args.epochs
+    train = pick(_T, epochs=epochs, time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr,
+                 lr_end=args.lr_end,
                  grad_clip=args.grad_clip, seed=args.seed, device=args.device, log_every=args.log_every,
                  eval_every=args.eval_every, precision=args.precision, compile=args.compile, cuda_graph=args.cuda_graph)
     cfg = RunConfig(data=data, model=model, train=train)
@@ -216,11 +224,12 @@ def _resumed_config(args) -> RunConfig:
     if given or args.set:
         flags = ", ".join("--" + k.replace("_", "-") for k in given + (["set"] if args.set else []))
         raise VaekitError(f"--resume continues with the run's saved config.json: drop {flags} "
-                          "(only --epochs, --device, --compile and --no-cuda-graph may change)")
+                          "(only --epochs, --time, --device, --compile and --no-cuda-graph may change)")
     cfg = RunConfig.load(args.out / "config.json")
     if cfg.model.name != args.model:
         raise VaekitError(f"{args.out} holds a {cfg.model.name!r} run, not {args.model!r}")
-    train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in ("epochs", "device", "compile", "cuda_graph")
+    changeable = ("epochs", "time_budget", "device", "compile", "cuda_graph")
+    train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in changeable
                                               if getattr(args, k) is not None})
     data = dataclasses.replace(cfg.data, data_dir=_absolute(args.data_dir) if args.data_dir else cfg.data.data_dir)
     return dataclasses.replace(cfg, train=train, data=data)

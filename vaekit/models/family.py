@@ -30,12 +30,14 @@ def beta_vae_objective(beta: float = 4.0, warmup_epochs: float = 0.0, capacity_m
     return ELBO(beta, warmup_epochs, cycle_epochs, free_bits)
 
 
-def build_cvae(cfg, image_shape, num_classes: int):
+def build_cvae(cfg, image_shape, num_classes: int, *, label_layers: str = "all"):
     """The VAE with the one-hot label fed to encoder and decoder; needs a labelled dataset."""
     if num_classes < 1:
         raise VaekitError("cvae needs a dataset with class labels (digits, mnist, fashion-mnist); "
                           "this one has none: train vae instead")
-    return build_vae(cfg, image_shape, num_classes, conditional=True)
+    if label_layers not in ("input", "all"):
+        raise VaekitError(f"--set label_layers must be 'input' or 'all', got {label_layers!r}")
+    return build_vae(cfg, image_shape, num_classes, conditional=True, label_every_layer=label_layers == "all")
 
 
 def iwae_objective(k: int = 5):

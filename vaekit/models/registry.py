@@ -26,6 +26,7 @@ from vaekit.models.ae import build_autoencoder, build_wae
 from vaekit.models.family import beta_vae_objective, build_cvae, iwae_objective
 from vaekit.models.text import SentenceNLL, build_language_model, build_sentence_ae, build_sentence_model
 from vaekit.models.vae import build_vae
+from vaekit.models.vampprior import build_vampprior
 from vaekit.models.vqvae import VQLoss, build_vqvae, load_code_prior_into
 from vaekit.objectives import ELBO, WAEMMD, Reconstruction
 
@@ -75,12 +76,16 @@ MODELS: dict[str, ModelSpec] = {
                           "beta-VAE: KL weighted by beta (Higgins et al. 2017); --set capacity_max=25 for capacity "
                           "annealing (Burgess et al. 2018)", build_text=build_sentence_model),
     "cvae": ModelSpec(build_cvae, ELBO,
-                      "conditional VAE: q(z|x,y), p(x|z,y) (Sohn et al. 2015); sample with --label L"),
+                      "conditional VAE: q(z|x,y), p(x|z,y) (Sohn et al. 2015); the label enters every decoder layer "
+                      "(--set label_layers=input: the first only); sample with --label L"),
     "iwae": ModelSpec(build_vae, iwae_objective,
                       "importance-weighted autoencoder: the VAE trained on the k-sample bound (Burda et al. 2015)",
                       build_text=build_sentence_model),
     "wae": ModelSpec(build_wae, WAEMMD,
                      "Wasserstein autoencoder, MMD penalty with IMQ kernels (Tolstikhin et al. 2017)"),
+    "vampprior": ModelSpec(build_vampprior, ELBO,
+                           "VAE with a VampPrior: p(z) a mixture of q(z|u_k) at learned pseudo-inputs (Tomczak & "
+                           "Welling 2018); --set pseudo_inputs=K"),
     "vqvae": ModelSpec(build_vqvae, VQLoss,
                        "VQ-VAE: discrete code grid, EMA or learned codebook (van den Oord et al. 2017); "
                        "sample after 'vaekit train-prior'", load_extras=load_code_prior_into),

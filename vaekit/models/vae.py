@@ -62,12 +62,13 @@ class VAE(nn.Module):
         return self.decode(self.encode(x, y).mean, y).mean
 
 
-def build_vae(cfg, image_shape, num_classes: int, conditional: bool = False) -> VAE:
+def build_vae(cfg, image_shape, num_classes: int, conditional: bool = False, label_every_layer: bool = False) -> VAE:
     """A VAE from a ModelConfig for images of `image_shape` (C, H, W)."""
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
     labels = num_classes if conditional else 0
     enc, dec = build_backbones(cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel,
                                cfg.hidden, cfg.channels, cfg.activation, extra_in=labels,
-                               block=cfg.block, fused=cfg.fused)
+                               block=cfg.block, fused=cfg.fused,
+                               extra_every_layer=label_every_layer)
     return VAE(enc, GaussianLatentHead(enc.out_features, cfg.latent_dim), dec, likelihood, cfg.latent_dim, labels)
 

@@ -71,6 +71,35 @@ class MLPDecoder(nn.Module):
         return self.net(z).view(z.shape[0], *self.out_shape)
 
 
+class LabelEveryLayerMLPDecoder(nn.Module):
+    """The MLP decoder of a conditional model with the label fed to every layer, not only the first.
+
+    Input (B, D + L): the code and the one-hot label, as `VAE.decode` concatenates them. The label
+    is split off and concatenated to the input of every linear layer, so each layer can use it
+    directly; with the label at the input only, a decoder can learn to read the class from z
+    instead, and samples from p(z) then come out as some other digit.
+    """
+
+    def __init__(self, latent_dim: int, num_labels: int, hidden: Sequence[int], image_shape: Sequence[int],
+                 params_per_pixel: int, act: str = "relu"):
+        super().__init__()
+        c, h, w = image_shape
+        self.out_shape = (params_per_pixel * c, h, w)
+        self.num_labels = num_labels
+        sizes = [latent_dim, *hidden, math.prod(self.out_shape)]
+        self.layers = nn.ModuleList(nn.Linear(n_in + num_labels, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+        self.act = activation(act)
+
+    def forward(self, zy: torch.Tensor) -> torch.Tensor:
+        y = zy[:, -self.num_labels :]  # (B, L)
+        h = zy[:, : -self.num_labels]  # (B, D)
+        for i, layer in enumerate(self.layers):
+            h = layer(torch.cat([h, y], dim=1))
+            if i + 1 < len(self.layers):
+                h = self.act(h)
+        return h.view(zy.shape[0], *self.out_shape)
+
+
 class _PadToEven(nn.Module):
     """Pads odd H or W by one pixel (bottom/right), so a stride-2 layer gives exactly ceil(n / 2)."""
 
@@ -157,17 +186,22 @@ class ConvDecoder(nn.Module):
 
 def build_backbones(arch: str, image_shape: Sequence[int], latent_dim: int, params_per_pixel: int,
                     hidden: Sequence[int], channels: Sequence[int], act: str, extra_in: int = 0,
-                    block: str | None = None, fused: bool = False):
+                    block: str | None = None, fused: bool = False, extra_every_layer: bool = False):
     """The (encoder, decoder) backbone pair for `arch` ('mlp' or 'conv').
 
-    `extra_in` widens the encoder input and the decoder's code input, e.g. for a one-hot label.
+    `extra_in` widens the encoder input and the decoder's code input, e.g. for a one-hot label;
+    with `extra_every_layer` (MLP only) the decoder gets it at every layer.
     `block` (conv only) picks 3x3 blocks from `vaekit.nn.repconv.BLOCKS`; `fused` their fused form.
     """
     if block is not None and arch != "conv":
         raise VaekitError(f"--block {block} applies to the convolutional networks: add --arch conv")
     if arch == "mlp":
         enc = MLPEncoder(image_shape, hidden, act, extra_in)
-        dec = MLPDecoder(latent_dim + extra_in, list(reversed(hidden)), image_shape, params_per_pixel, act)
+        if extra_every_layer and extra_in:
+            dec = LabelEveryLayerMLPDecoder(latent_dim, extra_in, list(reversed(hidden)), image_shape,
+                                            params_per_pixel, act)
+        else:
+            dec = MLPDecoder(latent_dim + extra_in, list(reversed(hidden)), image_shape, params_per_pixel, act)
     elif arch == "conv":
         enc = ConvEncoder(image_shape, channels, hidden[-1], act, extra_in, block, fused)
         dec = ConvDecoder(latent_dim + extra_in, channels, hidden[-1], image_shape, params_per_pixel, act, block, fused)

@@ -109,6 +109,7 @@ class Trainer:
         self.optimizer = make_optimizer(self.model.parameters(), cfg.train.lr, self.device, capturable=self.graphed)
         self.history: list[dict] = []
         self.start_epoch, self.best_val = 0, math.inf
+        self.elapsed_before = 0.0  # training seconds of earlier invocations (a resumed run)
         # The dataset lives on the device from here on.
         self.train_x, self.train_y = data.train_x.to(self.device), data.train_y.to(self.device)
         self.val_x, self.val_y = data.val_x.to(self.device), data.val_y.to(self.device)
@@ -129,10 +130,21 @@ class Trainer:
         self.run_step = GraphedStep(self.program) if self.graphed else self.program
 
     # -- schedule ---------------------------------------------------------------------------
-    def lr_at(self, epoch: int) -> float:
-        """Constant, or log-linear from lr to lr_end over the epochs (Burda et al.'s schedule shape)."""
+    def lr_at(self, epoch: int, elapsed: float = 0.0) -> float:
+        """Constant, or log-linear from lr to lr_end (Burda et al.'s schedule shape): over the epochs,
+        or with a time budget over the seconds, as a function of `elapsed` (the epoch count is then a cap)."""
         t = self.cfg.train
+        if t.time_budget is not None:
+            return t.lr * (self.lr_end / t.lr) ** min(1.0, elapsed / t.time_budget)
         return log_linear_lr(t.lr, t.lr_end, epoch, t.epochs)
+
+    @property
+    def lr_end(self) -> float:
+        """Where the schedule ends: --lr-end, or with a time budget and none given, a tenth of --lr."""
+        t = self.cfg.train
+        if t.lr_end is not None:
+            return t.lr_end
+        return t.lr / 10 if t.time_budget is not None else t.lr
 
     # -- resume -----------------------------------------------------------------------------
     def resume(self) -> None:
@@ -145,9 +157,12 @@ class Trainer:
         state = ckpt.load_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer, self.model)
         self.start_epoch, self.best_val = state["epoch"], state["best_val"]
         self.history = read_metrics(self.run_dir)["epochs"][: self.start_epoch]
+        self.elapsed_before = self.history[-1].get("elapsed", 0.0) if self.history else 0.0
 
     # -- one epoch --------------------------------------------------------------------------
-    def train_epoch(self, epoch: int, bar) -> dict[str, float]:
+    def train_epoch(self, epoch: int, bar, deadline: float = math.inf) -> dict[str, float]:
+        """One pass over the training split; at a log point past `deadline` (perf_counter seconds)
+        it stops early, and the record's 'steps' says how far it got."""
         seed, rank, program = self.cfg.train.seed, self.world.rank, self.program
         order = torch.Generator(self.device).manual_seed(_epoch_seed(seed, epoch))  # alike on every rank
         perm = torch.randperm(self.train_x.shape[0], device=self.device, generator=order)
@@ -157,12 +172,17 @@ class Trainer:
         program.start_epoch(perm, epoch)
         steps, every = program.steps_per_epoch, self.cfg.train.log_every
         self.model.train()
+        done = steps
         for step in range(steps):
             self.run_step()
             if (step + 1) % every == 0 or step + 1 == steps:
                 self._report(bar, epoch, step, program.names, program.sums / (step + 1), (step % every) + 1,
                              program.global_batch)
-        return dict(zip(program.names, distributed.all_mean(self.world, program.sums / steps).tolist()))
+                if time.perf_counter() >= deadline and not self.world.active:  # ranks must agree: DDP runs whole epochs
+                    done = step + 1
+                    break
+        means = distributed.all_mean(self.world, program.sums / done).tolist()
+        return {**dict(zip(program.names, means)), "steps": done}
 
     def _report(self, bar, epoch: int, step: int, names, means: torch.Tensor, steps_done: int, batch: int) -> None:
         values = dict(zip(names, means.tolist()))  # the one host sync every log_every steps
@@ -198,20 +218,39 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------------------
     def fit(self) -> list[dict]:
+        """Trains to the epoch count or, with a time budget, until the budget is spent: the last epoch
+        is cut short at a log point so that it, its validation and its checkpoint end within the budget."""
         t = self.cfg.train
         self._start()
-        total = (t.epochs - self.start_epoch) * self.program.steps_per_epoch
+        budget = math.inf if t.time_budget is None else t.time_budget
+        steps_left = (t.epochs - self.start_epoch) * self.program.steps_per_epoch
+        total = None if t.time_budget is not None else steps_left
         bar = tqdm(total=total, unit="step", dynamic_ncols=True, mininterval=1.0,
                    disable=not self.show_progress or total == 0)
+        started = time.perf_counter() - self.elapsed_before  # the run's clock, across --resume
+        closing = 0.0  # seconds the last validation + checkpoint took: kept free at the budget's end
+        chunk = 0.0  # seconds between two deadline checks (log points) in the last epoch
         try:
             for epoch in range(self.start_epoch, t.epochs):
-                bar.set_description(f"epoch {epoch + 1}/{t.epochs}", refresh=False)
-                set_lr(self.optimizer, self.lr_at(epoch))
+                elapsed = time.perf_counter() - started
+                if elapsed + 2 * (closing + chunk) >= budget:  # not even one stretch to a check would fit, with margin
+                    break
+                clock = f"{epoch + 1} ({elapsed / 60:.1f}/{budget / 60:.1f} min)"
+                bar.set_description(f"epoch {clock if t.time_budget else f'{epoch + 1}/{t.epochs}'}", refresh=False)
+                lr = self.lr_at(epoch, elapsed)
+                set_lr(self.optimizer, lr)
                 began = time.perf_counter()
-                train = self.train_epoch(epoch, bar if self.show_progress else None)
+                deadline = started + budget - 2 * closing - chunk  # past it at a log point the next stretch may not fit
+                train = self.train_epoch(epoch, bar if self.show_progress else None, deadline=deadline)
                 seconds = time.perf_counter() - began
-                if (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs:
-                    self._end_epoch(epoch, train, self.validate(), seconds)
+                chunk = seconds * min(1.0, self.cfg.train.log_every / self.program.steps_per_epoch)
+                cut_short = train.get("steps", self.program.steps_per_epoch) < self.program.steps_per_epoch
+                out_of_time = cut_short or time.perf_counter() - started + 2 * (closing + chunk) >= budget
+                if (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs or out_of_time:
+                    self._end_epoch(epoch, train, self.validate(), seconds, lr, started)
+                    closing = time.perf_counter() - began - seconds
+                if out_of_time:
+                    break
         finally:
             bar.close()
         distributed.barrier(self.world)
@@ -238,11 +277,14 @@ class Trainer:
         if self.vocab is not None:  # the run carries its vocabulary: sentences in and out need no dataset
             ckpt.atomic_write_text(self.run_dir / VOCAB, self.vocab.to_json() + "\n")
 
-    def _end_epoch(self, epoch: int, train: dict, val: dict, seconds: float) -> None:
+    def _end_epoch(self, epoch: int, train: dict, val: dict, seconds: float, lr: float, started: float) -> None:
         if not all(math.isfinite(v) for v in val.values()):
             bad = ", ".join(f"{k} = {v}" for k, v in val.items() if not math.isfinite(v))
             self._diverged(f"the validation {bad} after epoch {epoch + 1}")
-        record = {"epoch": epoch + 1, "lr": self.lr_at(epoch), "seconds": seconds,
+        steps = train.pop("steps", self.program.steps_per_epoch)
+        record = {"epoch": epoch + 1, "lr": lr, "seconds": seconds,
+                  "elapsed": time.perf_counter() - started,  # the run's training seconds so far, validations included
+                  **({"steps": steps} if steps < self.program.steps_per_epoch else {}),
                   **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
         self.history.append(record)
         improved = val["loss"] < self.best_val

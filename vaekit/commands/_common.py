@@ -178,3 +178,25 @@ def _interval(low, high, low_open, high_open) -> str:
 positive = real(0.0, low_open=True)
 non_negative = real(0.0)
 seed = count(0, SEED_LIMIT - 1)
+
+
+def write_picture(fig, path: Path) -> Path:
+    """Saves a figure, saying on stderr whether it is new or replaced an existing picture of that name."""
+    import sys
+
+    from vaekit.plots import save_figure
+
+    path = Path(path)
+    existed = path.exists()
+    if path.parent and not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)
+    save_figure(fig, path)
+    print(f"{'replaced' if existed else 'wrote'} {path}", file=sys.stderr)
+    return path
+
+
+def run_words(cfg, args) -> str:
+    """'vae on mnist' (with the checkpoint when it is not the best one), for picture titles."""
+    from vaekit.plots import run_title
+
+    return run_title(cfg.model.name, Path(cfg.data.name).name, getattr(args, "which", "best"))

@@ -1,17 +1,32 @@
 """Look at the latent space: a scatter plot of the test images' codes and latent traversals.
 
-latent-scatter.png: posterior means E[z|x] of test images, coloured by label; with more than two
-latents they are projected on their first two principal components (vaekit.classical.PCA).
-traversals.png: one test image's code with each of the most active latents swept from -3 to 3,
-one row per latent (most active first), to see what each latent controls.
+latent-scatter.png: posterior means E[z|x] of test images, one colour per label; a 2-D code is
+shown as it is (axes z1, z2), a larger one projected on its first two principal components
+(--projection pca, the axes say how much variance each explains) or embedded by t-SNE
+(--projection tsne, written as latent-scatter-tsne.png).
+traversals.png: one test image's code with one latent at a time swept from -3 to 3, one row per
+latent, most active first, each row named with its latent and its average KL; latents with a KL
+below 0.01 nats (posterior collapse: the decoder ignores them) are left out, and the title says
+how many. Both pictures go to --out (default RUN_DIR).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, open_run, open_split
+from vaekit.commands._common import (
+    add_data_dir_argument,
+    add_run_arguments,
+    count,
+    open_run,
+    open_split,
+    positive,
+    run_words,
+    write_picture,
+)
+from vaekit.errors import VaekitError
 
 HELP = "latent-space scatter plot and latent traversals"
 
@@ -20,16 +35,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
     p.add_argument("--limit", type=count(1), default=5000, help="test images in the scatter plot")
-    p.add_argument("--rows", type=count(1), default=8, help="latents to traverse (the most active ones)")
-    p.add_argument("--steps", type=count(1), default=9, help="images per traversal row")
+    p.add_argument("--projection", choices=("pca", "tsne"), default="pca",
+                   help="how codes of more than 2 dimensions are drawn in 2-D")
+    p.add_argument("--rows", type=count(1), default=8, help="latents to traverse at most (the most active ones)")
+    p.add_argument("--steps", type=count(2), default=9, help="images per traversal row")
+    p.add_argument("--span", type=positive, default=3.0, help="each traversal sweeps its latent over [-span, span]")
+    p.add_argument("--out", type=Path, default=None,
+                   help="folder for latent-scatter.png and traversals.png (default: RUN_DIR)")
 
 
 def run(args) -> int:
     import torch
 
     from vaekit.generate import posterior_means, traverse
-    from vaekit.plots import plot_latent_scatter, save_grid
+    from vaekit.latent_space import latent_activity, project_2d
+    from vaekit.plots import ACTIVE_KL, class_names, latent_scatter_figure, traversals_figure
 
+    out_dir = Path(args.out) if args.out else Path(args.run_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise VaekitError(f"--out is a folder for two pictures, but {out_dir} is a file")
     model, cfg, device = open_run(args)
     if cfg.vocab_size:  # a text run: the scatter plot only, points coloured by sentence length
         from vaekit.commands import _text
@@ -37,19 +61,27 @@ def run(args) -> int:
         return _text.latents(args, model, cfg)
     x, y = open_split(cfg, args, "test")
     x, y = x[: args.limit].to(device), y[: args.limit]
+    run = run_words(cfg, args)
     codes = posterior_means(model, x, y.to(device))  # (N, D)
-    if codes.shape[1] > 2:
-        from vaekit.classical import PCA
-
-        codes_2d = torch.as_tensor(PCA(n_components=2).fit_transform(codes.double().cpu()))
-        title = f"test codes, first 2 principal components of {codes.shape[1]}"
-    else:
-        codes_2d, title = codes.cpu(), "test codes"
-    out = plot_latent_scatter(args.run_dir / "latent-scatter.png", codes_2d, y, title)
-    print(f"wrote {out}", file=sys.stderr)
-    order = codes.var(dim=0).argsort(descending=True)[: args.rows].tolist()  # most active latents first
-    if not model.num_labels:
-        grid = traverse(model, x, order, steps=args.steps)
-        out = save_grid(args.run_dir / "traversals.png", grid, nrow=args.steps)
-        print(f"wrote {out}", file=sys.stderr)
+    points, axes, how = project_2d(codes, args.projection, seed=args.seed)
+    names = class_names(Path(cfg.data.name).name, max(cfg.num_classes, int(y.max()) + 1 if len(y) else 0))
+    title = f"{run}: E[z|x] of {x.shape[0]} test images\n{how}"
+    scatter = "latent-scatter.png" if args.projection == "pca" or codes.shape[1] == 2 else "latent-scatter-tsne.png"
+    write_picture(latent_scatter_figure(points, y, axes, title, names), out_dir / scatter)
+    if model.num_labels:
+        print("no traversals for a conditional model (they need a label per row; not supported yet)", file=sys.stderr)
+        return 0
+    activity = latent_activity(model, x, y.to(device))
+    active = [d for d in activity.order() if activity.values[d] >= ACTIVE_KL]
+    dims = active[: args.rows]
+    if not dims:
+        raise VaekitError(f"no latent is active ({activity.measure} >= {ACTIVE_KL:g} for none of {codes.shape[1]}): "
+                          "nothing to traverse")
+    steps = args.steps
+    grid = traverse(model, x, dims, steps=steps, span=args.span).view(len(dims), steps, *x.shape[1:])
+    values = torch.linspace(-args.span, args.span, steps).tolist()
+    fig = traversals_figure(grid, dims, [float(activity.values[d]) for d in dims], values, run, activity.measure,
+                            activity.unit, left_out=codes.shape[1] - len(active), latent_dim=codes.shape[1],
+                            more_active=len(active) - len(dims))
+    write_picture(fig, out_dir / "traversals.png")
     return 0

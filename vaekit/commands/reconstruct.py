@@ -1,4 +1,10 @@
-"""Show images of a split beside their reconstructions (rows of originals, each followed by its reconstructions)."""
+"""Show images of a split beside their reconstructions: a row of originals, the row of their
+reconstructions right below it, labelled, for any count. Asking for more images than the split
+holds shows all it has and says so.
+
+The default picture is RUN_DIR/reconstructions.png for the test split (the one training writes)
+and reconstructions-SPLIT.png for the others; replacing a file is said on stderr.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,16 @@ import argparse
 import sys
 from pathlib import Path
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, default_out, open_run, open_split
-from vaekit.errors import VaekitError
+from vaekit.commands._common import (
+    add_data_dir_argument,
+    add_run_arguments,
+    count,
+    default_out,
+    open_run,
+    open_split,
+    run_words,
+    write_picture,
+)
 
 HELP = "picture of test images beside their reconstructions"
 
@@ -17,24 +31,28 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_dir_argument(p)
     p.add_argument("-n", type=count(1), default=16, help="how many images")
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="which split to draw images from")
+    p.add_argument("--nrow", type=count(1), default=8, help="images per row")
     p.add_argument("--out", type=Path, default=None,
-                   help="the picture (default: RUN_DIR/reconstructions.png; a text run: reconstructions.txt)")
+                   help="the picture (default: RUN_DIR/reconstructions.png; reconstructions-SPLIT.png for train/val; "
+                        "a text run: reconstructions.txt)")
 
 
 def run(args) -> int:
     from vaekit.generate import reconstruct
-    from vaekit.plots import save_reconstructions
+    from vaekit.plots import reconstructions_figure
 
-    if args.n < 1:
-        raise VaekitError(f"-n must be at least 1, got {args.n}")
     model, cfg, device = open_run(args)
     if cfg.vocab_size:  # a text run: sentences beside their greedy decodes, RUN_DIR/reconstructions.txt
         from vaekit.commands import _text
 
         return _text.reconstruct(args, model, cfg)
     x, y = open_split(cfg, args, args.split)
+    if args.n > x.shape[0]:
+        print(f"the {args.split} split has only {x.shape[0]} images: showing {x.shape[0]}, not {args.n}",
+              file=sys.stderr)
     x, y = x[: args.n].to(device), y[: args.n].to(device)
     recon = reconstruct(model, x, y if model.num_labels else None)
-    out = save_reconstructions(default_out(args, "reconstructions.png"), x, recon)
-    print(f"wrote {out}", file=sys.stderr)
+    fig = reconstructions_figure(x, recon, run_words(cfg, args), args.split, args.nrow, requested=args.n)
+    name = "reconstructions.png" if args.split == "test" else f"reconstructions-{args.split}.png"
+    write_picture(fig, default_out(args, name))
     return 0

@@ -4,6 +4,11 @@ and written to RUN_DIR/samples.txt; --temperature then scales each word's distri
 With --prior gmm:K the prior is replaced by a K-component Gaussian mixture fitted to the
 posterior means of the training images ("ex-post density estimation", Ghosh et al. 2020), which
 often gives sharper samples than N(0, I) where the aggregate posterior does not fill the prior.
+
+The picture's default name says how it was drawn, so drawing with other settings keeps the
+earlier pictures: samples.png (the model's prior, temperature 1; the one training writes),
+samples-gmm10.png, samples-t0.7.png, samples-label7.png. Replacing a file of the same name is
+said on stderr.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from vaekit.commands._common import (
     open_run,
     open_split,
     positive,
+    run_words,
+    write_picture,
 )
 from vaekit.errors import VaekitError
 
@@ -31,7 +38,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_dir_argument(p)
     p.add_argument("-n", type=count(1), default=64, help="how many samples")
     p.add_argument("--out", type=Path, default=None,
-                   help="the picture (default: RUN_DIR/samples.png; a text run: samples.txt)")
+                   help="the picture (default: RUN_DIR/samples.png, or samples-gmm10.png, samples-t0.7.png, "
+                        "samples-label7.png ... naming the settings; a text run: samples.txt)")
     p.add_argument("--save-array", type=Path, default=None, metavar="FILE.npy",
                    help="also save the samples as an (n, C, H, W) float array in [0, 1]")
     p.add_argument("--label", type=count(0), default=None, help="class to draw, for a conditional model")
@@ -42,6 +50,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "VQ-VAE code prior: softmax(logits / T))")
     p.add_argument("--nrow", type=count(1), default=8, help="images per row")
     p.add_argument("--greedy", action="store_true", help="text: the argmax word at every step instead of sampling")
+
+
+def picture_name(prior: str, temperature: float, label: int | None) -> str:
+    """samples.png for the model's own prior at temperature 1; other settings in the name."""
+    parts = ["samples"]
+    if prior != "standard":
+        parts.append(prior.replace(":", ""))
+    if temperature != 1.0:
+        parts.append(f"t{temperature:g}")
+    if label is not None:
+        parts.append(f"label{label}")
+    return "-".join(parts) + ".png"
 
 
 def _gmm_prior(model, cfg, args, device):
@@ -62,6 +82,15 @@ def _gmm_prior(model, cfg, args, device):
     return gmm.to_distribution(codes.dtype, device)
 
 
+def prior_words(model, prior: str) -> str:
+    """'standard', 'gmm:K', or what a VQ-VAE's own prior is."""
+    from vaekit.models.code_prior import CodeGridPrior
+
+    if prior == "standard" and model.has_prior and isinstance(model.prior(), CodeGridPrior):
+        return f"autoregressive code prior over {'x'.join(map(str, model.grid[1:]))} codes"
+    return prior
+
+
 def run(args) -> int:
     import io
 
@@ -71,7 +100,7 @@ def run(args) -> int:
     from vaekit.io import atomic_write_bytes
 
     from vaekit.generate import sample
-    from vaekit.plots import save_grid
+    from vaekit.plots import prior_title, samples_figure
 
     model, cfg, device = open_run(args)
     if cfg.vocab_size:  # a text run: sentences, printed and written to RUN_DIR/samples.txt
@@ -92,8 +121,9 @@ def run(args) -> int:
             raise VaekitError(f"--label must be a class from 0 to {model.num_labels - 1}, got {args.label}")
         labels = torch.full((args.n,), args.label, dtype=torch.long, device=device)
     images = sample(model, args.n, prior=prior, labels=labels, temperature=args.temperature)
-    out = save_grid(default_out(args, "samples.png"), images, nrow=args.nrow)
-    print(f"wrote {out}", file=sys.stderr)
+    words = prior_title(prior_words(model, args.prior), args.temperature, args.label)
+    fig = samples_figure(images, run_words(cfg, args), words, ncol=args.nrow)
+    write_picture(fig, default_out(args, picture_name(args.prior, args.temperature, args.label)))
     if args.save_array:
         args.save_array.parent.mkdir(parents=True, exist_ok=True)
         buffer = io.BytesIO()

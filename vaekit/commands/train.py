@@ -298,20 +298,34 @@ def _write_pictures(trainer, data, out: Path) -> None:
     import torch
 
     from vaekit.generate import reconstruct, sample
-    from vaekit.plots import plot_curves, save_grid, save_reconstructions
+    from vaekit.plots import (
+        curves_figure,
+        prior_title,
+        reconstructions_figure,
+        run_title,
+        samples_figure,
+        save_figure,
+    )
     from vaekit.train import checkpoint as ckpt
     from vaekit.train.trainer import read_metrics
 
     history = read_metrics(out)["epochs"]
     if not history:
         return
-    plot_curves(out / "training-curves.png", history)
+    cfg = trainer.cfg
+    run = run_title(cfg.model.name, Path(cfg.data.name).name)
+    save_figure(curves_figure(history, f"{run}: training curves"), out / "training-curves.png")
     model = trainer.model
     ckpt.load_weights(out / ckpt.BEST, model)
     model.eval()
-    torch.manual_seed(trainer.cfg.train.seed)
+    torch.manual_seed(cfg.train.seed)
     x, y = data.test_x[:32].to(trainer.device), data.test_y[:32].to(trainer.device)
-    labels = torch.arange(64, device=trainer.device) % max(1, data.num_classes) if model.num_labels else None
+    conditional = bool(model.num_labels)
+    k = max(1, data.num_classes)
+    n, ncol = (k * -(-64 // k), k) if conditional else (64, 8)  # a conditional model: column c shows label c
+    labels = torch.arange(n, device=trainer.device) % k if conditional else None
     if model.has_prior:
-        save_grid(out / "samples.png", sample(model, 64, labels=labels), nrow=8)
-    save_reconstructions(out / "reconstructions.png", x, reconstruct(model, x, y if labels is not None else None))
+        words = prior_title() + (", column c shows label c" if conditional else "")
+        save_figure(samples_figure(sample(model, n, labels=labels), run, words, ncol), out / "samples.png")
+    recon = reconstruct(model, x, y if conditional else None)
+    save_figure(reconstructions_figure(x, recon, run), out / "reconstructions.png")

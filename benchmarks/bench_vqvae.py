@@ -43,7 +43,7 @@ def bench_vqvae(data: str, args) -> dict:
     prior_s = _cli("train-prior", run, "--epochs", args.prior_epochs, "--dim", args.prior_dim,
                    "--layers", args.prior_layers, "--limit", args.prior_limit, "--quiet")
     _cli("eval", run, "--json")
-    result = json.loads((run / "eval-test.json").read_text())
+    result = json.loads((run / "eval-test-best.json").read_text())  # a VQ-VAE has its own measures: no K in the name
     FIGURES.mkdir(parents=True, exist_ok=True)
     _cli("sample", run, "-n", 64, "--out", FIGURES / f"vqvae-{data}-samples.png")
     _cli("reconstruct", run, "-n", 16, "--out", FIGURES / f"vqvae-{data}-reconstructions.png")

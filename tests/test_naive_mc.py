@@ -103,7 +103,8 @@ def test_eval_with_the_prior_as_proposal_is_further_off_at_equal_k(digits_run, c
     assert main([*args, "--proposal", "prior"]) == 0
     prior = json.loads(capsys.readouterr().out)
     assert prior["proposal"] == "prior" and posterior["proposal"] == "posterior"
-    assert (digits_run / "eval-test-prior.json").is_file() and (digits_run / "eval-test.json").is_file()
+    kept = digits_run / "eval-test-best-k10-first100-prior.json", digits_run / "eval-test-best-k10-first100.json"
+    assert all(path.is_file() for path in kept)  # one file per checkpoint, K, image count and proposal
     assert prior["nll"] > posterior["nll"] + 0.2  # 10 codes from p(z) explain x worse than 10 from q(z|x)
     assert prior["kl"] == pytest.approx(posterior["kl"], rel=1e-4)  # the ELBO terms still come from q
 

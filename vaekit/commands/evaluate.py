@@ -1,9 +1,9 @@
-"""Evaluate a trained run on a split: ELBO, reconstruction term, KL, importance-sampled NLL.
+"""Evaluate a trained run on a split: ELBO, reconstruction term, KL, importance-sampled NLL,
+and for MNIST and Fashion-MNIST runs the quality of its samples.
 
 The NLL is -log p(x) estimated with K importance samples per image (Burda et al. 2015), the
 number papers report, in nats. bits/dim is that NLL per pixel in bits. Active units count the
-latents whose posterior mean varies across the data (Cov > 0.01). The result is also written to
-RUN_DIR/eval-SPLIT.json (RUN_DIR/eval-SPLIT-prior.json with --proposal prior).
+latents whose posterior mean varies across the data (Cov > 0.01).
 
 A text run reports nats per sentence and perplexity per predicted token, counting the words and
 the end-of-sentence token of every sentence (see `vaekit.evaluate_text`); a language model's NLL
@@ -12,6 +12,16 @@ is exact, a VAE's importance-sampled.
 --proposal prior draws the K codes from p(z) instead of q(z|x): naive Monte Carlo, the estimate
 one would try first. It needs far more samples (docs/tutorial.md, step 2):
   vaekit eval RUN --proposal prior -k 1000000 --limit 500
+
+Sample quality (image runs on mnist, binarized-mnist, fashion-mnist whose model can sample): the
+Fréchet distance between --fid-samples prior samples and the real test images in the feature
+space of vaekit's classifier of that dataset (trained once and cached on first use, about two
+minutes on a CPU), beside the distance between real training and test images (the floor), and
+the Inception-style score with that classifier. See vaekit.sample_quality.
+
+Each result is kept in its own file, RUN_DIR/eval-SPLIT-CHECKPOINT[-kK][-firstN][-prior].json
+(e.g. eval-test-best-k1000.json; -prior with --proposal prior), recording the checkpoint file it
+came from and its SHA-256.
 """
 
 from __future__ import annotations
@@ -20,12 +30,13 @@ import argparse
 import json
 import sys
 import warnings
+from pathlib import Path
 
 from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, open_run, open_split
 from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.precision import PRECISIONS
 
-HELP = "report ELBO, importance-sampled NLL, bits/dim and active units"
+HELP = "report ELBO, importance-sampled NLL, bits/dim, active units and sample quality (FID)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -43,7 +54,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--proposal", choices=("posterior", "prior"), default="posterior",
                    help="draw the K codes from the encoder's q(z|x) (importance sampling) or from the prior p(z) "
                         "(naive Monte Carlo: unbiased for p(x) but needs vastly more samples)")
+    p.add_argument("--fid-samples", type=count(0), default=10_000,
+                   help="prior samples for the Fréchet distance on MNIST / Fashion-MNIST runs; 0 skips it")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+
+
+def result_name(split: str, which: str, k: int | None, limit: int | None) -> str:
+    """eval-test-best-k1000.json: one file per split, checkpoint, K and image count."""
+    return f"eval-{split}-{which}" + (f"-k{k}" if k else "") + (f"-first{limit}" if limit else "") + ".json"
+
+
+def checkpoint_record(run_dir: Path, which: str) -> dict:
+    """Which weights were evaluated: file, SHA-256, and the epoch it holds according to metrics.json."""
+    import hashlib
+
+    from vaekit.models.run import BEST, LAST
+
+    path = Path(run_dir) / (BEST if which == "best" else LAST)
+    record = {"which": which, "file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+    metrics = Path(run_dir) / "metrics.json"
+    if metrics.is_file():
+        epochs = [r for r in json.loads(metrics.read_text()).get("epochs", []) if "val_loss" in r]
+        if epochs:
+            record["epoch"] = (min(epochs, key=lambda r: r["val_loss"]) if which == "best" else epochs[-1])["epoch"]
+    return record
 
 
 def run(args) -> int:
@@ -52,8 +86,8 @@ def run(args) -> int:
     from vaekit.evaluate import evaluate
     from vaekit.io import atomic_write_text
 
-    if args.limit is not None and args.limit < 1:
-        raise VaekitError(f"--limit must be at least 1, got {args.limit}")
+    if args.fid_samples == 1:
+        raise VaekitError("--fid-samples must be 0 (skip) or at least 2: a covariance needs two samples")
     model, cfg, device = open_run(args)
     x, y = open_split(cfg, args, args.split)
     if args.limit is not None:
@@ -80,10 +114,17 @@ def run(args) -> int:
         else:
             result = evaluate(model, x, labels, k=args.iw_samples, batch_size=args.batch_size, seed=args.seed,
                               progress=bar, precision=args.precision, proposal=args.proposal)
-    result = {"split": args.split, **result, "precision": args.precision}
-    suffix = "-prior" if args.proposal == "prior" else ""
+    result = {"split": args.split, **result, "precision": args.precision,
+              "checkpoint": checkpoint_record(args.run_dir, args.which)}
+    quality = None if text else _sample_quality(model, cfg, args, device)
+    if quality is not None:
+        result["sample_quality"] = quality
+    name = result_name(args.split, args.which, None if model.own_evaluation else args.iw_samples, args.limit)
+    if args.proposal == "prior":
+        name = name.replace(".json", "-prior.json")
     try:
-        atomic_write_text(args.run_dir / f"eval-{args.split}{suffix}.json", json.dumps(result, indent=2) + "\n")
+        atomic_write_text(args.run_dir / name, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.run_dir / name}", file=sys.stderr)
     except OSError as err:  # someone else's run on a read-only disk: the numbers are still printed
         warnings.warn(f"could not save {err.filename} ({err.strerror}): the result is printed only", VaekitWarning,
                       stacklevel=1)
@@ -98,17 +139,51 @@ def run(args) -> int:
     return 0
 
 
+def _sample_quality(model, cfg, args, device) -> dict | None:
+    """FID and the classifier's score of prior samples, or a note saying why not (None when skipped)."""
+    from vaekit.sample_quality import CLASSIFIER_FOR, measure
+
+    data_name = Path(cfg.data.name).name
+    if args.fid_samples == 0:
+        return None
+    if data_name not in CLASSIFIER_FOR:
+        return {"skipped": f"no classifier for {data_name} (there are ones for MNIST and Fashion-MNIST)"}
+    if not model.has_prior:
+        return {"skipped": "the model has no prior to sample from"}
+    data_dir = args.data_dir or cfg.data.data_dir
+    return measure(model, data_name, args.fid_samples, args.seed, data_dir, device=device)
+
+
 def _table(r: dict) -> str:
+    skip = ("split", "n", "checkpoint", "sample_quality", "precision")
     if "nll" not in r:  # a model with its own measures: print them as they come
-        head = f"{r['split']} split, {r['n']} images"
-        return "\n".join([head] + [f"  {k:<16}{v:10.4f}" if isinstance(v, float) else f"  {k:<16}{v!s:>10}"
-                                    for k, v in r.items() if k not in ("split", "n")])
-    return "\n".join([
-        f"{r['split']} split, {r['n']} images, K={r['k']} "
-        + ("prior samples, naive Monte Carlo" if r.get("proposal") == "prior" else "importance samples")
-        + " (nats per image)",
-        f"  ELBO            {r['elbo']:10.3f}   (recon {r['recon']:.3f} + KL {r['kl']:.3f})",
-        f"  NLL (-log p(x)) {r['nll']:10.3f}",
-        f"  bits/dim        {r['bits_per_dim']:10.4f}",
-        f"  active units    {r['active_units']:10d}",
-    ])
+        lines = [f"{r['split']} split, {r['n']} images, {r['checkpoint']['which']} checkpoint"]
+        lines += [f"  {k:<16}{v:10.4f}" if isinstance(v, float) else f"  {k:<16}{v!s:>10}"
+                  for k, v in r.items() if k not in skip]
+    else:
+        lines = [
+            (f"{r['split']} split, {r['n']} images, {r['checkpoint']['which']} checkpoint, "
+             f"K={r['k']} " + ("prior samples, naive Monte Carlo" if r.get("proposal") == "prior"
+                               else "importance samples") + " (nats per image)"),
+            f"  ELBO            {r['elbo']:10.3f}   (recon {r['recon']:.3f} + KL {r['kl']:.3f})",
+            f"  NLL (-log p(x)) {r['nll']:10.3f}",
+            f"  bits/dim        {r['bits_per_dim']:10.4f}",
+            f"  active units    {r['active_units']:10d}",
+        ]
+    return "\n".join(lines + _quality_lines(r.get("sample_quality")))
+
+
+def _quality_lines(q: dict | None) -> list[str]:
+    if q is None:
+        return []
+    if "skipped" in q:
+        return [f"  sample quality: not measured ({q['skipped']})"]
+    acc = q["classifier_test_accuracy"]
+    acc = "unknown" if acc is None else f"{acc:.2%}"
+    return [
+        (f"sample quality: {q['samples']} prior samples against {q['real_images']} real test images, in the features "
+         f"of the {q['classifier']} classifier ({acc} test accuracy)"),
+        f"  FID             {q['fid']:10.3f}   (real training vs test images: {q['fid_real']:.3f})",
+        (f"  Inception-style {q['inception_score']:10.3f}   "
+         f"(real test images: {q['inception_score_real']:.3f}; at most 10)"),
+    ]

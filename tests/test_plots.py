@@ -83,6 +83,8 @@ def test_interpolations_name_their_rows_and_mark_the_end_points():
     assert _ticks(ax.get_yticklabels()) == ["pair 1, linear", "pair 1, spherical",
                                             "pair 2, linear", "pair 2, spherical"]
     assert _ticks(ax.get_xticklabels()) == ["A", "0", "0.25", "0.5", "0.75", "1", "B"]
+    colours = [t.get_color() for t in ax.get_xticklabels()]
+    assert colours[0] == colours[1] == "tab:orange" and colours[-2] == colours[-1] == "tab:blue"
     assert "linear" in fig.get_suptitle() and "spherical" in fig.get_suptitle()
     framed = sorted((round(p.get_x() + 1), round(p.get_y() + 1)) for p in ax.patches)
     lay = ax.grid_layout

@@ -83,8 +83,12 @@ def interpolations_figure(linear, spherical, image_a, image_b, run: str):
     title = (f"{run}: walks between the codes of test images A and B\n"
              "linear: z = (1-t) zA + t zB; spherical: along the great circle (slerp); framed: decoded end points")
     xlabel = "t (A and B: the real test images)"
-    return labelled_grid([_stack(r) for r in rows], title, labels, cols, xlabel=xlabel, gap_before=groups,
-                         col_gap_before=(1, steps + 1), frames=frames)
+    fig = labelled_grid([_stack(r) for r in rows], title, labels, cols, xlabel=xlabel, gap_before=groups,
+                        col_gap_before=(1, steps + 1), frames=frames)
+    ticks = fig.axes[0].get_xticklabels()  # A and its code in the colour of its frame, B and its code in B's
+    for i, colour in ((0, "tab:orange"), (1, "tab:orange"), (steps, "tab:blue"), (steps + 1, "tab:blue")):
+        ticks[i].set_color(colour)
+    return fig
 
 
 def traversals_figure(images, dims: Sequence[int], activity: Sequence[float], values: Sequence[float], run: str,

@@ -113,3 +113,11 @@ def test_eval_reports_fid_per_checkpoint_and_k(classifier_cache, real_data_dir, 
     assert q["classifier_test_accuracy"] == pytest.approx(json.loads(capsys.readouterr().out.splitlines()[-1])
                                                           ["sample_quality"]["classifier_test_accuracy"])
     assert main(["eval", str(run), "--fid-samples", "1"]) == 2
+    # the function behind it, as the report calls it: a colder prior gives other samples, measured alike
+    from vaekit.models import load_run
+    from vaekit.sample_quality import measure
+
+    model, _ = load_run(run)
+    cold = measure(model, "mnist", 500, data_dir=real_data_dir, cache_dir=classifier_cache, temperature=0.5)
+    assert cold["samples"] == 500 and cold["fid_real"] == pytest.approx(q["fid_real"])
+    assert cold["fid"] != pytest.approx(q["fid"])

@@ -100,8 +100,11 @@ def sample_quality(generated: torch.Tensor, real_test: torch.Tensor, real_train:
 
 
 def measure(model, data_name: str, n: int = 10_000, seed: int = 0, data_dir=None, cache_dir=None,
-            device: str | torch.device = "cpu") -> dict:
+            device: str | torch.device = "cpu", prior=None, temperature: float = 1.0) -> dict:
     """Draws n samples from a trained model's prior and measures them with `sample_quality`.
+
+    `prior` (a torch Distribution over codes, e.g. a mixture fitted to the training codes) and
+    `temperature` are passed on to vaekit.generate.sample, so priors can be compared.
 
     The real images are the test (and, for the floor, training) images of the classifier's
     dataset in grey levels, also for a binarized-MNIST run (its decoded means are grey).
@@ -114,7 +117,7 @@ def measure(model, data_name: str, n: int = 10_000, seed: int = 0, data_dir=None
     if data_name not in CLASSIFIER_FOR:
         raise VaekitError(f"sample quality needs a classifier of the data: there are ones for "
                           f"{', '.join(sorted(CLASSIFIER_FOR))}, not {data_name!r}")
-    if not model.has_prior:
+    if prior is None and not model.has_prior:
         raise VaekitError("this model has no prior to draw samples from (an autoencoder, or a VQ-VAE without "
                           "'vaekit train-prior'): its sample quality cannot be measured")
     if n < 2:
@@ -127,6 +130,6 @@ def measure(model, data_name: str, n: int = 10_000, seed: int = 0, data_dir=None
     num_labels = model.num_labels
     labels = torch.arange(n, device=device) % num_labels if num_labels else None
     torch.manual_seed(seed)
-    generated = torch.cat([sample(model, min(1000, n - i), labels=None if labels is None else labels[i : i + 1000])
-                           for i in range(0, n, 1000)])
+    generated = torch.cat([sample(model, min(1000, n - i), prior, None if labels is None else labels[i : i + 1000],
+                                  temperature) for i in range(0, n, 1000)])
     return sample_quality(generated, real_test, real_train, net)

@@ -273,7 +273,7 @@ def test_every_command_on_a_text_run(text_run, capsys):
     assert main(["eval", run, "-k", "5"]) == 0
     shown = capsys.readouterr().out
     assert "perplexity per token" in shown and "<eos>" in shown
-    assert json.loads((text_run / "eval-test.json").read_text())["k"] == 5
+    assert json.loads((text_run / "eval-test-best-k5.json").read_text())["k"] == 5  # one file per checkpoint and K
     assert main(["sample", run, "-n", "4", "--temperature", "0.8"]) == 0
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 4 and (text_run / "samples.txt").read_text().splitlines() == printed

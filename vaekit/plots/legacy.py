@@ -82,15 +82,16 @@ def plot_curves(path: Path, history: Sequence[dict]) -> Path:
     return _save_figure(fig, path)
 
 
-def plot_latent_scatter(path: Path, codes: torch.Tensor, labels: torch.Tensor | None, title: str) -> Path:
-    """Posterior means (N, 2) as points, coloured by label when there are labels."""
+def plot_latent_scatter(path: Path, codes: torch.Tensor, labels: torch.Tensor | None, title: str,
+                        colour_label: str = "label", cmap: str = "tab10") -> Path:
+    """Posterior means (N, 2) as points, coloured by label (or another value per point) when given."""
     codes = codes.detach().cpu().numpy()
     fig, ax = plt.subplots(figsize=(5.5, 5))
     has_labels = labels is not None and bool((labels >= 0).all())
     colour = labels.cpu().numpy() if has_labels else None
-    points = ax.scatter(codes[:, 0], codes[:, 1], c=colour, cmap="tab10" if has_labels else None, s=6, alpha=0.7)
+    points = ax.scatter(codes[:, 0], codes[:, 1], c=colour, cmap=cmap if has_labels else None, s=6, alpha=0.7)
     if has_labels:
-        fig.colorbar(points, ax=ax, label="label")
+        fig.colorbar(points, ax=ax, label=colour_label)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     return _save_figure(fig, path)

@@ -23,10 +23,11 @@ demo: venv
 	$(PY) -m vaekit interpolate runs/demo
 
 # Tests read real data from the offline copies beside the checkout unless VAEKIT_DATA_DIR says otherwise.
-# Lint first: ruff (style, pyproject's [tool.ruff]) and the layer contracts of docs/architecture.md
+# Lint first: ruff (style and layout, pyproject's [tool.ruff]) and the layer contracts of docs/architecture.md
 # (lint-imports, pyproject's [tool.importlinter]).
 test: venv
-	$(VENV)/bin/ruff check vaekit tests benchmarks
+	$(VENV)/bin/ruff check vaekit tests benchmarks examples
+	$(VENV)/bin/ruff format --check vaekit tests benchmarks examples
 	$(VENV)/bin/lint-imports
 	VAEKIT_DATA_DIR=$${VAEKIT_DATA_DIR:-$(abspath ../shared/data)} $(PY) -m pytest -q
 

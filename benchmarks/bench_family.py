@@ -34,8 +34,23 @@ RUNS = Path("runs/bench-family")
 def train(model: str, name: str, *flags: str) -> tuple[Path, float]:
     out = RUNS / name
     began = time.perf_counter()
-    code = vaekit(["--threads", str(torch.get_num_threads()), "train", model, "--data", "mnist", "--out", str(out),
-                   "--overwrite", "--quiet", "--device", "cpu" if not torch.cuda.is_available() else "auto", *flags])
+    code = vaekit(
+        [
+            "--threads",
+            str(torch.get_num_threads()),
+            "train",
+            model,
+            "--data",
+            "mnist",
+            "--out",
+            str(out),
+            "--overwrite",
+            "--quiet",
+            "--device",
+            "cpu" if not torch.cuda.is_available() else "auto",
+            *flags,
+        ]
+    )
     if code != 0:
         raise SystemExit(f"vaekit train {model} failed with status {code}")
     return out, time.perf_counter() - began
@@ -67,8 +82,11 @@ def ae_pca(args) -> None:
         run, seconds = train("ae", f"ae-{d}", "--latent-dim", str(d), "--epochs", str(args.epochs))
         model, _ = load_run(run)
         m = model.evaluate_split(data.test_x, batch_size=1000)
-        print(f"| {d} | {pca_sse:.2f} | {m['sse']:.2f} | {pca_bce:.1f} | {m['bce']:.1f} | {seconds:.0f} "
-              f"| {args.epochs} |", flush=True)
+        print(
+            f"| {d} | {pca_sse:.2f} | {m['sse']:.2f} | {pca_bce:.1f} | {m['bce']:.1f} | {seconds:.0f} "
+            f"| {args.epochs} |",
+            flush=True,
+        )
 
 
 def cvae(args) -> None:
@@ -86,14 +104,22 @@ def cvae(args) -> None:
     labels = torch.arange(10).repeat_interleave(args.n)  # (10 n,)
     shares = per_label_accuracy(sample(model, labels.shape[0], labels=labels), labels, net)
     result = evaluate(model, data.test_x[:1000], data.test_y[:1000], k=100, seed=0)
-    print(f"cvae: latent_dim {args.latent_dim}, {args.epochs} epochs, {seconds:.0f} s training; "
-          f"test ELBO {result['elbo']:.2f}, K=100 NLL {result['nll']:.2f} nats (first 1000 test images, grey MNIST)")
+    print(
+        f"cvae: latent_dim {args.latent_dim}, {args.epochs} epochs, {seconds:.0f} s training; "
+        f"test ELBO {result['elbo']:.2f}, K=100 NLL {result['nll']:.2f} nats (first 1000 test images, grey MNIST)"
+    )
     print("| digit | " + " | ".join(map(str, range(10))) + " | min |")
     print("|---" * 12 + "|")
-    print("| samples read as that digit | " + " | ".join(f"{shares[c]:.1%}" for c in range(10))
-          + f" | {min(shares.values()):.1%} |")
-    print("| real test images (classifier) | " + " | ".join(f"{real[c]:.1%}" for c in range(10))
-          + f" | {min(real.values()):.1%} |")
+    print(
+        "| samples read as that digit | "
+        + " | ".join(f"{shares[c]:.1%}" for c in range(10))
+        + f" | {min(shares.values()):.1%} |"
+    )
+    print(
+        "| real test images (classifier) | "
+        + " | ".join(f"{real[c]:.1%}" for c in range(10))
+        + f" | {min(real.values()):.1%} |"
+    )
 
 
 def main() -> None:

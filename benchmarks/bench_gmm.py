@@ -50,8 +50,7 @@ def time_fit(make, X) -> tuple[float, object]:
 
 def row(name: str, device: str, seconds: float, model, X) -> str:
     ll = model.score(X)
-    return (f"| {name} | {device} | {seconds:.2f} | {model.n_iter_} | "
-            f"{1000 * seconds / model.n_iter_:.0f} | {ll:.4f} |")
+    return f"| {name} | {device} | {seconds:.2f} | {model.n_iter_} | {1000 * seconds / model.n_iter_:.0f} | {ll:.4f} |"
 
 
 def main() -> None:
@@ -74,10 +73,18 @@ def main() -> None:
 def bench(args: argparse.Namespace) -> None:
     t0 = time.perf_counter()
     X = PCA(args.dims).fit_transform(load_mnist_train(args.n))  # (n, dims) float64
-    print(f"data: MNIST train {X.shape}, PCA to {args.dims} dims in {time.perf_counter() - t0:.1f} s; "
-          f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}")
-    kw = {"covariance_type": "full", "tol": 1e-3, "reg_covar": 1e-6, "n_init": 1,
-          "max_iter": args.max_iter, "random_state": args.seed}
+    print(
+        f"data: MNIST train {X.shape}, PCA to {args.dims} dims in {time.perf_counter() - t0:.1f} s; "
+        f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}"
+    )
+    kw = {
+        "covariance_type": "full",
+        "tol": 1e-3,
+        "reg_covar": 1e-6,
+        "n_init": 1,
+        "max_iter": args.max_iter,
+        "random_state": args.seed,
+    }
     print("| implementation | device | fit (s) | EM iterations | ms / iteration | mean log-lik (nats) |")
     print("|---|---|---|---|---|---|")
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

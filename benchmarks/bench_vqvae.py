@@ -38,10 +38,39 @@ def bench_vqvae(data: str, args) -> dict:
     run = args.runs / f"vqvae-{data}"
     train_s = None
     if not (args.reuse and (run / "model.safetensors").is_file()):
-        train_s = _cli("train", "vqvae", "--data", data, "--arch", "conv", "--epochs", args.epochs, "--latent-dim", 16,
-                       "--set", "codebook_size=128", "--seed", 0, "--out", run, "--overwrite", "--quiet")
-    prior_s = _cli("train-prior", run, "--epochs", args.prior_epochs, "--dim", args.prior_dim,
-                   "--layers", args.prior_layers, "--limit", args.prior_limit, "--quiet")
+        train_s = _cli(
+            "train",
+            "vqvae",
+            "--data",
+            data,
+            "--arch",
+            "conv",
+            "--epochs",
+            args.epochs,
+            "--latent-dim",
+            16,
+            "--set",
+            "codebook_size=128",
+            "--seed",
+            0,
+            "--out",
+            run,
+            "--overwrite",
+            "--quiet",
+        )
+    prior_s = _cli(
+        "train-prior",
+        run,
+        "--epochs",
+        args.prior_epochs,
+        "--dim",
+        args.prior_dim,
+        "--layers",
+        args.prior_layers,
+        "--limit",
+        args.prior_limit,
+        "--quiet",
+    )
     _cli("eval", run, "--json")
     result = json.loads((run / "eval-test-best.json").read_text())  # a VQ-VAE has its own measures: no K in the name
     FIGURES.mkdir(parents=True, exist_ok=True)
@@ -49,11 +78,18 @@ def bench_vqvae(data: str, args) -> dict:
     _cli("reconstruct", run, "-n", 16, "--out", FIGURES / f"vqvae-{data}-reconstructions.png")
     prior = json.loads((run / "prior.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())["epochs"][-1]
-    return {"experiment": f"vqvae-{data}", "epochs": args.epochs, "prior_epochs": args.prior_epochs,
-            "train_seconds": train_s and round(train_s, 1), "prior_seconds": round(prior_s, 1),
-            "prior": f"dim {args.prior_dim}, {args.prior_layers} layers, first {args.prior_limit} images",
-            "val_perplexity_last_epoch": metrics["val_perplexity"], "prior_val_nll": prior["val_nll"],
-            "prior_val_bits_per_code": prior["val_bits_per_code"], "test": result}
+    return {
+        "experiment": f"vqvae-{data}",
+        "epochs": args.epochs,
+        "prior_epochs": args.prior_epochs,
+        "train_seconds": train_s and round(train_s, 1),
+        "prior_seconds": round(prior_s, 1),
+        "prior": f"dim {args.prior_dim}, {args.prior_layers} layers, first {args.prior_limit} images",
+        "val_perplexity_last_epoch": metrics["val_perplexity"],
+        "prior_val_nll": prior["val_nll"],
+        "prior_val_bits_per_code": prior["val_bits_per_code"],
+        "test": result,
+    }
 
 
 def bench_sprites(beta: float, args) -> dict:
@@ -62,9 +98,30 @@ def bench_sprites(beta: float, args) -> dict:
     from vaekit.train import load_run
 
     run = args.runs / f"vae-sprites-beta{beta:g}"
-    train_s = _cli("train", "vae", "--data", "sprites", "--arch", "conv", "--channels", "32,32,64,64", "--hidden", 128,
-                   "--latent-dim", 10, "--beta", beta, "--epochs", args.sprites_epochs, "--seed", 0,
-                   "--out", run, "--overwrite", "--quiet")
+    train_s = _cli(
+        "train",
+        "vae",
+        "--data",
+        "sprites",
+        "--arch",
+        "conv",
+        "--channels",
+        "32,32,64,64",
+        "--hidden",
+        128,
+        "--latent-dim",
+        10,
+        "--beta",
+        beta,
+        "--epochs",
+        args.sprites_epochs,
+        "--seed",
+        0,
+        "--out",
+        run,
+        "--overwrite",
+        "--quiet",
+    )
     model, _ = load_run(run)
     data = load_dataset("sprites")
     codes = posterior_means(model, data.test_x)
@@ -73,9 +130,15 @@ def bench_sprites(beta: float, args) -> dict:
     if beta == args.betas[0]:
         FIGURES.mkdir(parents=True, exist_ok=True)
         shutil.copy(run / "reconstructions.png", FIGURES / "sprites-vae-reconstructions.png")
-    return {"experiment": f"sprites-beta{beta:g}", "epochs": args.sprites_epochs, "train_seconds": round(train_s, 1),
-            "val_recon": last["val_recon"], "val_kl": last["val_kl"], "mig": score["mig"],
-            "mig_per_factor": dict(zip(data.factor_names, score["per_factor"]))}
+    return {
+        "experiment": f"sprites-beta{beta:g}",
+        "epochs": args.sprites_epochs,
+        "train_seconds": round(train_s, 1),
+        "val_recon": last["val_recon"],
+        "val_kl": last["val_kl"],
+        "mig": score["mig"],
+        "mig_per_factor": dict(zip(data.factor_names, score["per_factor"])),
+    }
 
 
 def parse_args(argv=None):
@@ -84,8 +147,9 @@ def parse_args(argv=None):
     p.add_argument("--datasets", default="mnist,fashion-mnist")
     p.add_argument("--epochs", type=int, default=3, help="VQ-VAE training epochs")
     p.add_argument("--prior-epochs", type=int, default=2, help="code prior epochs")
-    p.add_argument("--prior-dim", type=int, default=64,
-                   help="code prior width (CPU-sized; the command's default is 128)")
+    p.add_argument(
+        "--prior-dim", type=int, default=64, help="code prior width (CPU-sized; the command's default is 128)"
+    )
     p.add_argument("--prior-layers", type=int, default=2)
     p.add_argument("--prior-limit", type=int, default=20000, help="fit the prior on the first N training images")
     p.add_argument("--reuse", action="store_true", help="keep VQ-VAE runs already in --runs (refit only the prior)")

@@ -31,16 +31,21 @@ def main() -> None:
     train_x = load_dataset(cfg.data.name).train_x[:10_000]
     codes = posterior_means(model, train_x)
     gmm = GaussianMixture(n_components=args.gmm, covariance_type="full", random_state=0).fit(codes.double())
-    priors = [("N(0, I)", None, 1.0), ("N(0, I), temperature 0.8", None, 0.8),
-              (f"gmm:{args.gmm} fitted to 10,000 training codes", gmm.to_distribution(codes.dtype, "cpu"), 1.0)]
+    priors = [
+        ("N(0, I)", None, 1.0),
+        ("N(0, I), temperature 0.8", None, 0.8),
+        (f"gmm:{args.gmm} fitted to 10,000 training codes", gmm.to_distribution(codes.dtype, "cpu"), 1.0),
+    ]
     print(f"| {args.run.name} prior | FID ({args.n} samples) | real floor | Inception-style | seconds |")
     print("|---|---|---|---|---|")
     for name, prior, temperature in priors:
         start = time.time()
         q = measure(model, data_name, args.n, prior=prior, temperature=temperature)
         seconds = time.time() - start
-        print(f"| {name} | {q['fid']:.1f} | {q['fid_real']:.2f} | {q['inception_score']:.2f} | {seconds:.0f} |",
-              flush=True)
+        print(
+            f"| {name} | {q['fid']:.1f} | {q['fid_real']:.2f} | {q['inception_score']:.2f} | {seconds:.0f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,10 @@ MATMULS = ("aten::mm", "aten::addmm")
 
 def make_trainer(name: str, data, batch: int = 100) -> Trainer:
     model, fields = MODELS[name]
-    cfg = RunConfig(model=ModelConfig(name=model, likelihood="bernoulli", **fields),
-                    train=TrainConfig(epochs=1, batch_size=batch, device="cpu"))
+    cfg = RunConfig(
+        model=ModelConfig(name=model, likelihood="bernoulli", **fields),
+        train=TrainConfig(epochs=1, batch_size=batch, device="cpu"),
+    )
     trainer = Trainer(cfg, data, tempfile.mkdtemp(prefix="vaekit-matmul-"), show_progress=False)
     perm = torch.randperm(trainer.train_x.shape[0])
     trainer.program.start_epoch(perm, 0)
@@ -135,8 +137,10 @@ def main() -> None:
     for threads in args.threads:
         torch.set_num_threads(threads)
         old, new = time_binarize(args.rounds)
-        print(f"\nbinarizing a batch of 100 images, {threads} thread(s): torch.bernoulli {old * 1e3:.2f} ms, "
-              f"uniform draw < p {new * 1e3:.2f} ms ({old / new:.1f}x)")
+        print(
+            f"\nbinarizing a batch of 100 images, {threads} thread(s): torch.bernoulli {old * 1e3:.2f} ms, "
+            f"uniform draw < p {new * 1e3:.2f} ms ({old / new:.1f}x)"
+        )
         for name in args.models:
             torch.manual_seed(0)
             trainer = make_trainer(name, data)
@@ -148,14 +152,19 @@ def main() -> None:
                 mm = time_matmuls(inputs, args.steps)
                 step = time_steps(trainer, args.steps)
                 mm_s.append(mm), steps_s.append(step), ratios.append(step / mm)
-            flops = sum(2 * (d[0][0] * d[0][1] * d[1][1] if k == "aten::mm" else d[1][0] * d[1][1] * d[2][1])
-                        for k, d in shapes)
+            flops = sum(
+                2 * (d[0][0] * d[0][1] * d[1][1] if k == "aten::mm" else d[1][0] * d[1][1] * d[2][1]) for k, d in shapes
+            )
             mm_med, step_med = statistics.median(mm_s), statistics.median(steps_s)
-            print(f"\n{name} ({MODELS[name][0]}), {threads} thread(s): {len(shapes)} matmuls per step, "
-                  f"{flops / 1e6:.0f} MFLOP, {flops / mm_med / 1e9:.1f} GFLOP/s in torch.mm")
-            print(f"  step {step_med * 1e3:.2f} ms, its matmuls alone {mm_med * 1e3:.2f} ms: "
-                  f"ratio {statistics.median(ratios):.2f} (rounds {', '.join(f'{r:.2f}' for r in ratios)}); "
-                  f"epoch {step_med * steps_per_epoch:.1f} s vs matmuls {mm_med * steps_per_epoch:.1f} s")
+            print(
+                f"\n{name} ({MODELS[name][0]}), {threads} thread(s): {len(shapes)} matmuls per step, "
+                f"{flops / 1e6:.0f} MFLOP, {flops / mm_med / 1e9:.1f} GFLOP/s in torch.mm"
+            )
+            print(
+                f"  step {step_med * 1e3:.2f} ms, its matmuls alone {mm_med * 1e3:.2f} ms: "
+                f"ratio {statistics.median(ratios):.2f} (rounds {', '.join(f'{r:.2f}' for r in ratios)}); "
+                f"epoch {step_med * steps_per_epoch:.1f} s vs matmuls {mm_med * steps_per_epoch:.1f} s"
+            )
             by_cat = defaultdict(float)
             for op, us in self_us.items():
                 by_cat[category(op)] += us

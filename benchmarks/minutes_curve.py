@@ -36,16 +36,26 @@ def main() -> None:
         if model["options"].get("pseudo_inputs"):
             label += f", K={model['options']['pseudo_inputs']} pseudo-inputs"
         label += f" ({len(history)} epoch{'s' if len(history) > 1 else ''})"
-        line, = ax.plot(minutes, [r["val_loss"] for r in history], marker=".", label=label)
+        (line,) = ax.plot(minutes, [r["val_loss"] for r in history], marker=".", label=label)
         if nll:
-            ax.plot([minutes[-1]], [float(nll)], marker="*", markersize=12, color=line.get_color(), linestyle="none",
-                    label=f"  its test NLL, K=5000: {float(nll):.2f}")
+            ax.plot(
+                [minutes[-1]],
+                [float(nll)],
+                marker="*",
+                markersize=12,
+                color=line.get_color(),
+                linestyle="none",
+                label=f"  its test NLL, K=5000: {float(nll):.2f}",
+            )
     ax.axhline(86.76, color="grey", linestyle="--", linewidth=1, label="target: Burda et al.'s VAE, 86.76 (test NLL)")
     ax.set_xlabel("training minutes (wall-clock, shared 2-core CPU)")
     ax.set_ylabel("validation -ELBO (nats)")
     ax.set_title(args.title)
-    lows = [r["val_loss"] for item in args.runs
-            for r in json.loads((Path(item.partition("=")[0]) / "metrics.json").read_text())["epochs"]]
+    lows = [
+        r["val_loss"]
+        for item in args.runs
+        for r in json.loads((Path(item.partition("=")[0]) / "metrics.json").read_text())["epochs"]
+    ]
     ax.set_ylim(84, min(max(lows), min(lows) + 40))
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)

@@ -37,10 +37,23 @@ def evaluate_slice(args) -> None:
         for start in range(args.start, args.stop, args.block):
             stop = min(start + args.block, args.stop)
             began = time.perf_counter()
-            result = evaluate(model, x[start:stop], None if labels is None else labels[start:stop], k=args.k,
-                              batch_size=args.block, seed=start // args.block)
-            record = {"start": start, "n": stop - start, "nll": result["nll"], "elbo": result["elbo"],
-                      "kl": result["kl"], "k": args.k, "seconds": time.perf_counter() - began}
+            result = evaluate(
+                model,
+                x[start:stop],
+                None if labels is None else labels[start:stop],
+                k=args.k,
+                batch_size=args.block,
+                seed=start // args.block,
+            )
+            record = {
+                "start": start,
+                "n": stop - start,
+                "nll": result["nll"],
+                "elbo": result["elbo"],
+                "kl": result["kl"],
+                "k": args.k,
+                "seconds": time.perf_counter() - began,
+            }
             out.write(json.dumps(record) + "\n")
             out.flush()
             print(json.dumps(record), flush=True)
@@ -59,8 +72,19 @@ def merge(paths: list[Path]) -> None:
     means = [r["nll"] for r in records]
     se = statistics.stdev(means) / math.sqrt(len(means)) if len(means) > 1 else float("nan")
     seconds = sum(r["seconds"] for r in records)
-    print(json.dumps({"images": n, "blocks": len(records), "k": records[0]["k"], "nll": nll, "nll_se": se,
-                      "elbo": elbo, "cpu_process_seconds": seconds}))
+    print(
+        json.dumps(
+            {
+                "images": n,
+                "blocks": len(records),
+                "k": records[0]["k"],
+                "nll": nll,
+                "nll_se": se,
+                "elbo": elbo,
+                "cpu_process_seconds": seconds,
+            }
+        )
+    )
 
 
 def main() -> None:

@@ -34,6 +34,7 @@ KINDS = ("repvgg", "acnet", "plain")
 
 # ---- speed ------------------------------------------------------------------------------------
 
+
 def _model(block: str, channels, seed: int = 0):
     from vaekit.config import ModelConfig
     from vaekit.models import build_model
@@ -88,6 +89,7 @@ def speed(args) -> None:
 
 # ---- ablation ---------------------------------------------------------------------------------
 
+
 def one(args) -> None:
     """One run in this process: train, fuse, evaluate; writes RUN/result.json."""
     torch.set_num_threads(1)
@@ -100,10 +102,11 @@ def one(args) -> None:
     cpu0, wall0 = time.process_time(), time.perf_counter()
     data = load_dataset("fashion-mnist")
     data.train_x, data.train_y = data.train_x[: args.train_size], data.train_y[: args.train_size]
-    cfg = RunConfig(data=DataConfig(name="fashion-mnist"),
-                    model=ModelConfig(arch="conv", channels=tuple(args.channels), hidden=(256,), block=args.block),
-                    train=TrainConfig(epochs=args.epochs, seed=args.seed, device="cpu", eval_every=args.epochs,
-                                      log_every=10_000))
+    cfg = RunConfig(
+        data=DataConfig(name="fashion-mnist"),
+        model=ModelConfig(arch="conv", channels=tuple(args.channels), hidden=(256,), block=args.block),
+        train=TrainConfig(epochs=args.epochs, seed=args.seed, device="cpu", eval_every=args.epochs, log_every=10_000),
+    )
     Trainer(cfg, data, args.out, show_progress=False).fit()
     train_seconds = sum(r["seconds"] for r in json.loads((args.out / "metrics.json").read_text())["epochs"])
     train_cpu = time.process_time() - cpu0
@@ -113,23 +116,57 @@ def one(args) -> None:
     fused, _ = load_run(fused_dir)
     result = evaluate(fused, x, k=args.k, batch_size=500, seed=0)
     unfused, _ = load_run(args.out)
-    check = {name: evaluate(m, x[:100], k=args.k, seed=0)["nll"]
-             for name, m in (("unfused", unfused), ("fused", fused))}
-    out = {"block": args.block, "seed": args.seed, "epochs": args.epochs, "train_size": args.train_size,
-           "channels": list(args.channels), "test_size": int(x.shape[0]), "k": args.k,
-           "elbo": result["elbo"], "nll": result["nll"], "kl": result["kl"], "active_units": result["active_units"],
-           "train_seconds": train_seconds, "train_cpu_seconds": train_cpu,
-           "total_cpu_seconds": time.process_time() - cpu0, "total_wall_seconds": time.perf_counter() - wall0,
-           "nll_check_100_images": check, "label": args.label}
+    check = {
+        name: evaluate(m, x[:100], k=args.k, seed=0)["nll"] for name, m in (("unfused", unfused), ("fused", fused))
+    }
+    out = {
+        "block": args.block,
+        "seed": args.seed,
+        "epochs": args.epochs,
+        "train_size": args.train_size,
+        "channels": list(args.channels),
+        "test_size": int(x.shape[0]),
+        "k": args.k,
+        "elbo": result["elbo"],
+        "nll": result["nll"],
+        "kl": result["kl"],
+        "active_units": result["active_units"],
+        "train_seconds": train_seconds,
+        "train_cpu_seconds": train_cpu,
+        "total_cpu_seconds": time.process_time() - cpu0,
+        "total_wall_seconds": time.perf_counter() - wall0,
+        "nll_check_100_images": check,
+        "label": args.label,
+    }
     (args.out / "result.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out), flush=True)
 
 
 def _launch(args, block: str, seed: int, epochs: int, label: str) -> subprocess.Popen:
     out = args.runs / f"{label}-seed{seed}"
-    cmd = [sys.executable, __file__, "one", "--block", block, "--seed", str(seed), "--epochs", str(epochs),
-           "--train-size", str(args.train_size), "--test-size", str(args.test_size), "-k", str(args.k),
-           "--channels", *map(str, args.channels), "--label", label, "--out", str(out)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "one",
+        "--block",
+        block,
+        "--seed",
+        str(seed),
+        "--epochs",
+        str(epochs),
+        "--train-size",
+        str(args.train_size),
+        "--test-size",
+        str(args.test_size),
+        "-k",
+        str(args.k),
+        "--channels",
+        *map(str, args.channels),
+        "--label",
+        label,
+        "--out",
+        str(out),
+    ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     log = open(args.runs / f"{label}-seed{seed}.log", "w")
     print(f"start {label} seed {seed} ({epochs} epochs)", flush=True)
@@ -180,16 +217,20 @@ def table(args) -> None:
         if not mine:
             continue
         epochs = sorted({r["epochs"] for r in mine})
-        print(f"| {label} | {len(mine)} | {'/'.join(map(str, epochs))} | {stat(mine, 'train_seconds', '{:.0f}')} | "
-              f"{stat(mine, 'train_cpu_seconds', '{:.0f}')} | {stat(mine, 'elbo')} | {stat(mine, 'nll')} | "
-              f"{stat(mine, 'active_units', '{:.1f}')} |")
+        print(
+            f"| {label} | {len(mine)} | {'/'.join(map(str, epochs))} | {stat(mine, 'train_seconds', '{:.0f}')} | "
+            f"{stat(mine, 'train_cpu_seconds', '{:.0f}')} | {stat(mine, 'elbo')} | {stat(mine, 'nll')} | "
+            f"{stat(mine, 'active_units', '{:.1f}')} |"
+        )
     cpu = sum(r["total_cpu_seconds"] for r in rows)
     print(f"\n{len(rows)} runs, {cpu / 60:.1f} CPU-minutes in all (training, export and evaluation)")
     for r in rows:
         c = r["nll_check_100_images"]
-        print(f"  {r['label']:>16} seed {r['seed']}: NLL {r['nll']:.2f}, ELBO {r['elbo']:.2f}, "
-              f"train {r['train_seconds']:.0f} s; fused vs unfused NLL on 100 images "
-              f"{c['fused']:.4f} / {c['unfused']:.4f}")
+        print(
+            f"  {r['label']:>16} seed {r['seed']}: NLL {r['nll']:.2f}, ELBO {r['elbo']:.2f}, "
+            f"train {r['train_seconds']:.0f} s; fused vs unfused NLL on 100 images "
+            f"{c['fused']:.4f} / {c['unfused']:.4f}"
+        )
 
 
 def main() -> None:

@@ -33,8 +33,10 @@ def main() -> None:
     print("| images | temperature | MNIST IS | read with p > 0.9 | mean top probability |")
     print("|---|---|---|---|---|")
     real = sample_quality(load_dataset("mnist").test_x[: args.n].to(device), net)
-    print(f"| {args.n} real test images | | {real['mnist_is']:.2f} | {real['confident']:.1%} "
-          f"| {real['mean_confidence']:.3f} |")
+    print(
+        f"| {args.n} real test images | | {real['mnist_is']:.2f} | {real['confident']:.1%} "
+        f"| {real['mean_confidence']:.3f} |"
+    )
     for run in args.runs:
         model, _ = load_run(run, device=device)
         for t in (float(v) for v in args.temperatures.split(",")):

@@ -107,9 +107,10 @@ def train_plain(data, device, epochs: int, seed: int = 0) -> tuple[list[float], 
 
 
 def train_vaekit(data, device, epochs: int, model: str = "vae", **train) -> tuple[list[float], float, Trainer]:
-    cfg = RunConfig(model=ModelConfig(name=model, hidden=(512,), latent_dim=16, likelihood="bernoulli"),
-                    train=TrainConfig(epochs=epochs, batch_size=100, lr=1e-3, device=str(device), log_every=10**9,
-                                      **train))
+    cfg = RunConfig(
+        model=ModelConfig(name=model, hidden=(512,), latent_dim=16, likelihood="bernoulli"),
+        train=TrainConfig(epochs=epochs, batch_size=100, lr=1e-3, device=str(device), log_every=10**9, **train),
+    )
     if model == "vqvae":  # a code grid needs the convolutional network
         cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, arch="conv", latent_dim=16))
     trainer = Trainer(cfg, data, tempfile.mkdtemp(prefix="vaekit-speed-"), show_progress=False)
@@ -122,9 +123,15 @@ def train_vaekit(data, device, epochs: int, model: str = "vae", **train) -> tupl
     test = data.test_x.to(device)
     with torch.no_grad():
         trainer.model.eval()
-        losses = [trainer.objective(trainer.model, test[i : i + 1000], data.test_y[i : i + 1000].to(device),
-                                    torch.tensor(float(epochs), device=device)).loss
-                  for i in range(0, test.shape[0], 1000)]
+        losses = [
+            trainer.objective(
+                trainer.model,
+                test[i : i + 1000],
+                data.test_y[i : i + 1000].to(device),
+                torch.tensor(float(epochs), device=device),
+            ).loss
+            for i in range(0, test.shape[0], 1000)
+        ]
     return times, float(torch.stack(losses).mean()), trainer
 
 
@@ -133,21 +140,31 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--ways", default=None, help="comma-separated subset of the ways to train (default: all)")
-    ap.add_argument("--eval-images", type=int, default=None,
-                    help="test images for the NLL (default: all on a GPU, 1000 on a CPU)")
-    ap.add_argument("--loop-images", type=int, default=None,
-                    help="images for the per-image loop (default: 100 on a GPU, 20 on a CPU)")
+    ap.add_argument(
+        "--eval-images", type=int, default=None, help="test images for the NLL (default: all on a GPU, 1000 on a CPU)"
+    )
+    ap.add_argument(
+        "--loop-images",
+        type=int,
+        default=None,
+        help="images for the per-image loop (default: 100 on a GPU, 20 on a CPU)",
+    )
     ap.add_argument("-k", type=int, default=5000)
     ap.add_argument("--family", action="store_true", help="also time every model of the registry (graph on a GPU)")
     args = ap.parse_args()
     device = torch.device(args.device)
     gpu = device.type == "cuda"
     data = load_dataset("mnist")
-    print(f"device={torch.cuda.get_device_name(device) if gpu else 'cpu'} torch={torch.__version__} "
-          f"threads={torch.get_num_threads()} train_images={data.train_x.shape[0]} epochs={args.epochs}")
+    print(
+        f"device={torch.cuda.get_device_name(device) if gpu else 'cpu'} torch={torch.__version__} "
+        f"threads={torch.get_num_threads()} train_images={data.train_x.shape[0]} epochs={args.epochs}"
+    )
 
-    ways = {"plain": None, "eager": {"cuda_graph": False}, "graph": {}, "compiled": {"compile": True}} if gpu else \
-        {"plain": None, "vaekit": {}, "compiled": {"compile": True}}
+    ways = (
+        {"plain": None, "eager": {"cuda_graph": False}, "graph": {}, "compiled": {"compile": True}}
+        if gpu
+        else {"plain": None, "vaekit": {}, "compiled": {"compile": True}}
+    )
     chosen = args.ways.split(",") if args.ways else list(ways)
     base, trainer = None, None
     for name in chosen:
@@ -178,9 +195,12 @@ def main() -> None:
         _sync(device)
         seconds = time.perf_counter() - start
         ref = ref if ref is not None else result["nll"]
-        print(f"K={args.k} NLL over {n} test images, batched, {prec:<8} {seconds:8.3f} s  "
-              f"({seconds / n * 1000:.3f} s per 1000)  "
-              f"nll {result['nll']:.4f}  vs float64 {result['nll'] - ref:+.4f}", flush=True)
+        print(
+            f"K={args.k} NLL over {n} test images, batched, {prec:<8} {seconds:8.3f} s  "
+            f"({seconds / n * 1000:.3f} s per 1000)  "
+            f"nll {result['nll']:.4f}  vs float64 {result['nll'] - ref:+.4f}",
+            flush=True,
+        )
     loop_n = args.loop_images or (100 if gpu else 20)
     start = time.perf_counter()
     per_image_nll(model, x[:loop_n], args.k)

@@ -69,8 +69,10 @@ try:
     from pythae.trainers import BaseTrainerConfig
     from pythae.trainers.training_callbacks import TrainingCallback
 except ImportError as e:  # pragma: no cover - the message is the point
-    sys.exit(f"vs_pythae.py needs pythae 0.1.2 ({e}): run `bash benchmarks/pythae-env.sh` and use "
-             ".bench-venv/bin/python, or see benchmarks/fetch-pythae-wheels.sh on the GPU machine")
+    sys.exit(
+        f"vs_pythae.py needs pythae 0.1.2 ({e}): run `bash benchmarks/pythae-env.sh` and use "
+        ".bench-venv/bin/python, or see benchmarks/fetch-pythae-wheels.sh on the GPU machine"
+    )
 
 BATCH, LR, HIDDEN, LATENT = 100, 1e-3, 512, 16
 
@@ -163,10 +165,15 @@ def _vaekit_state() -> str:
 
     root = Path(vaekit.__file__).resolve().parent.parent
     try:
-        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "vaekit"], capture_output=True,
-                               text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "vaekit"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return f"{root} (not a git checkout)"
     return f"{rev}{'+uncommitted' if dirty else ''}"
@@ -177,8 +184,9 @@ def main() -> None:
     ap.add_argument("--device", choices=["cpu", "cuda"], default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--epochs", type=int, default=6)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's own)")
-    ap.add_argument("--nll-images", type=int, default=None,
-                    help="test images for the NLL (default 1000 on a GPU, 100 on a CPU)")
+    ap.add_argument(
+        "--nll-images", type=int, default=None, help="test images for the NLL (default 1000 on a GPU, 100 on a CPU)"
+    )
     ap.add_argument("--nll-batch-size", type=int, default=100, help="get_nll's batch_size (its default, 100)")
     ap.add_argument("--nll-rounds", type=int, default=5, help="chunks of the NLL images, pythae and vaekit in turn")
     ap.add_argument("-k", type=int, default=5000, help="importance samples per image")
@@ -192,10 +200,12 @@ def main() -> None:
     gpu = device.type == "cuda"
     data = load_dataset("mnist")
     versions = {p: importlib.metadata.version(p) for p in ("pythae", "pydantic")}
-    header = (f"device={_machine(device)} torch={torch.__version__} python={platform.python_version()} "
-              f"vaekit={_vaekit_state()} pythae={versions['pythae']} pydantic={versions['pydantic']} "
-              f"threads={torch.get_num_threads()} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')} "
-              f"train_images={data.train_x.shape[0]} epochs={args.epochs}")
+    header = (
+        f"device={_machine(device)} torch={torch.__version__} python={platform.python_version()} "
+        f"vaekit={_vaekit_state()} pythae={versions['pythae']} pydantic={versions['pydantic']} "
+        f"threads={torch.get_num_threads()} OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')} "
+        f"train_images={data.train_x.shape[0]} epochs={args.epochs}"
+    )
     print(header, flush=True)
     if not args.show_pythae:
         for name in list(logging.root.manager.loggerDict):
@@ -204,8 +214,10 @@ def main() -> None:
 
     # vaekit and the plain loop, built first (each seeds its own initial weights)
     work = Path(tempfile.mkdtemp(prefix="vs-pythae-"))
-    cfg = RunConfig(model=ModelConfig(hidden=(HIDDEN,), latent_dim=LATENT, likelihood="bernoulli"),
-                    train=TrainConfig(epochs=args.epochs, batch_size=BATCH, lr=LR, device=args.device, log_every=10**9))
+    cfg = RunConfig(
+        model=ModelConfig(hidden=(HIDDEN,), latent_dim=LATENT, likelihood="bernoulli"),
+        train=TrainConfig(epochs=args.epochs, batch_size=BATCH, lr=LR, device=args.device, log_every=10**9),
+    )
     trainer = Trainer(cfg, data, work / "vaekit", show_progress=False)
     torch.manual_seed(0)
     plain = PlainVAE(HIDDEN, LATENT).to(device)
@@ -219,17 +231,30 @@ def main() -> None:
         trainer.train_epoch(epoch, None)
         _sync(device)
         times["vaekit"].append(time.perf_counter() - start)
-        print(f"epoch {epoch + 1}/{args.epochs}: pythae {timer.train_times[-1]:.3f} s "
-              f"(whole epoch {timer.epoch_times[-1]:.3f})  plain {times['plain'][-1]:.3f} s  "
-              f"vaekit {times['vaekit'][-1]:.3f} s", flush=True)
+        print(
+            f"epoch {epoch + 1}/{args.epochs}: pythae {timer.train_times[-1]:.3f} s "
+            f"(whole epoch {timer.epoch_times[-1]:.3f})  plain {times['plain'][-1]:.3f} s  "
+            f"vaekit {times['vaekit'][-1]:.3f} s",
+            flush=True,
+        )
 
     # pythae, trained by its pipeline; the callback runs the other two between its epochs
     torch.manual_seed(8)
-    model = VAE(VAEConfig(input_dim=(1, 28, 28), latent_dim=LATENT, reconstruction_loss="bce"),
-                encoder=MLPEncoder(), decoder=MLPDecoder())
-    tcfg = BaseTrainerConfig(output_dir=str(work / "pythae"), num_epochs=args.epochs, per_device_train_batch_size=BATCH,
-                             learning_rate=LR, optimizer_cls="Adam", scheduler_cls=None, steps_saving=None,
-                             no_cuda=not gpu)
+    model = VAE(
+        VAEConfig(input_dim=(1, 28, 28), latent_dim=LATENT, reconstruction_loss="bce"),
+        encoder=MLPEncoder(),
+        decoder=MLPDecoder(),
+    )
+    tcfg = BaseTrainerConfig(
+        output_dir=str(work / "pythae"),
+        num_epochs=args.epochs,
+        per_device_train_batch_size=BATCH,
+        learning_rate=LR,
+        optimizer_cls="Adam",
+        scheduler_cls=None,
+        steps_saving=None,
+        no_cuda=not gpu,
+    )
     timer = Alternate(device, between)
     pipeline = TrainingPipeline(model=model, training_config=tcfg)
     quiet = contextlib.nullcontext() if args.show_pythae else contextlib.redirect_stderr(open(os.devnull, "w"))
@@ -251,11 +276,15 @@ def main() -> None:
     for name in ("pythae", "plain", "vaekit"):
         whole = f"  (whole pythae epoch, eval pass included: {_steady(timer.epoch_times):.3f} s)"
         extra = whole if name == "pythae" else ""
-        print(f"{name:<7} first epoch {times[name][0]:7.3f} s  then {steady[name]:7.3f} s/epoch  "
-              f"test loss {losses[name]:7.2f} nats{extra}")
-    print(f"ratios: pythae/vaekit {steady['pythae'] / steady['vaekit']:.2f}   "
-          f"plain/vaekit {steady['plain'] / steady['vaekit']:.2f}",
-          flush=True)
+        print(
+            f"{name:<7} first epoch {times[name][0]:7.3f} s  then {steady[name]:7.3f} s/epoch  "
+            f"test loss {losses[name]:7.2f} nats{extra}"
+        )
+    print(
+        f"ratios: pythae/vaekit {steady['pythae'] / steady['vaekit']:.2f}   "
+        f"plain/vaekit {steady['plain'] / steady['vaekit']:.2f}",
+        flush=True,
+    )
 
     # K-sample importance-sampled NLL: pythae's get_nll (its model) against vaekit's evaluate (vaekit's),
     # in --nll-rounds chunks of images taken in turn, so a burst of load on a shared machine hits both
@@ -280,26 +309,35 @@ def main() -> None:
         secs["vaekit"] += time.perf_counter() - start
         nlls["vaekit"] += nll * xb.shape[0] / n
     pythae_s, vaekit_s = secs["pythae"] / n * 1000, secs["vaekit"] / n * 1000
-    print(f"K={args.k} NLL on {n} test images ({-(-n // step)} chunks of {step}, in turn): pythae get_nll "
-          f"{pythae_s:.3f} s per 1000 images (its model's nll {nlls['pythae']:.2f}, batch_size={args.nll_batch_size})  "
-          f"vaekit evaluate {vaekit_s:.3f} s per 1000 (its model's nll {nlls['vaekit']:.2f})  "
-          f"ratio {pythae_s / vaekit_s:.1f}",
-          flush=True)
+    print(
+        f"K={args.k} NLL on {n} test images ({-(-n // step)} chunks of {step}, in turn): pythae get_nll "
+        f"{pythae_s:.3f} s per 1000 images (its model's nll {nlls['pythae']:.2f}, batch_size={args.nll_batch_size})  "
+        f"vaekit evaluate {vaekit_s:.3f} s per 1000 (its model's nll {nlls['vaekit']:.2f})  "
+        f"ratio {pythae_s / vaekit_s:.1f}",
+        flush=True,
+    )
 
     # a block for BENCHMARKS.md
     date = datetime.date.today().isoformat()
-    machine = f"{_machine(device)}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}" \
-        if not gpu else _machine(device)
+    machine = (
+        f"{_machine(device)}, {torch.get_num_threads()} thread{'s' if torch.get_num_threads() > 1 else ''}"
+        if not gpu
+        else _machine(device)
+    )
     print("\n--- for BENCHMARKS.md ---")
     print(f"<!-- {header} -->")
-    print("| date | machine | pythae s/epoch | plain s/epoch | vaekit s/epoch | pythae/vaekit | plain/vaekit "
-          f"| test loss pythae / plain / vaekit | K={args.k} NLL s per 1000 images: pythae get_nll / vaekit | ratio |")
+    print(
+        "| date | machine | pythae s/epoch | plain s/epoch | vaekit s/epoch | pythae/vaekit | plain/vaekit "
+        f"| test loss pythae / plain / vaekit | K={args.k} NLL s per 1000 images: pythae get_nll / vaekit | ratio |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
-    print(f"| {date} | {machine}, torch {torch.__version__} | {steady['pythae']:.2f} | {steady['plain']:.2f} | "
-          f"{steady['vaekit']:.2f} | {steady['pythae'] / steady['vaekit']:.2f} | "
-          f"{steady['plain'] / steady['vaekit']:.2f} | "
-          f"{losses['pythae']:.1f} / {losses['plain']:.1f} / {losses['vaekit']:.1f} | "
-          f"{pythae_s:.3g} / {vaekit_s:.3g} ({n} images) | {pythae_s / vaekit_s:.1f} |")
+    print(
+        f"| {date} | {machine}, torch {torch.__version__} | {steady['pythae']:.2f} | {steady['plain']:.2f} | "
+        f"{steady['vaekit']:.2f} | {steady['pythae'] / steady['vaekit']:.2f} | "
+        f"{steady['plain'] / steady['vaekit']:.2f} | "
+        f"{losses['pythae']:.1f} / {losses['plain']:.1f} / {losses['vaekit']:.1f} | "
+        f"{pythae_s:.3g} / {vaekit_s:.3g} ({n} images) | {pythae_s / vaekit_s:.1f} |"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -80,8 +80,9 @@ def run_steps(steps, runs: Path, out: Path, small: bool, classifier=None) -> dic
 def run_small(work: Path) -> dict:
     """Everything at CI size inside `work`: the data slice, the runs, the classifier, every step."""
     data = mnist_slice(work / "mnist-slice.npz")
-    tutorial_runs.main(["--out", str(work / "runs"), "--small", "--data", str(data), "--only", ",".join(SMALL_RUNS),
-                        "--in-process"])
+    tutorial_runs.main(
+        ["--out", str(work / "runs"), "--small", "--data", str(data), "--only", ",".join(SMALL_RUNS), "--in-process"]
+    )
     classifier = small_classifier(work / "cache")
     return run_steps(STEPS, work / "runs", work / "out", small=True, classifier=classifier)
 
@@ -91,8 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("step", choices=(*STEPS, "all"))
     p.add_argument("--runs", type=Path, default=Path("runs/tutorial"), help="the folder tutorial_runs.py trained into")
     p.add_argument("--out", type=Path, default=Path("docs/figures/tutorial"), help="where tables and figures go")
-    p.add_argument("--small", action="store_true",
-                   help="CI size: slice MNIST, train small runs in --work, run all steps")
+    p.add_argument(
+        "--small", action="store_true", help="CI size: slice MNIST, train small runs in --work, run all steps"
+    )
     p.add_argument("--work", type=Path, default=Path("runs/tutorial-small"), help="working folder of --small")
     args = p.parse_args(argv)
     torch.set_num_threads(1)

@@ -30,8 +30,9 @@ def squared_error(recon: torch.Tensor, x: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def measure_size(runs: Path, d: int, sizes: Sizes, classifier, pca_train: torch.Tensor,
-                 data) -> tuple[dict, torch.Tensor | None]:
+def measure_size(
+    runs: Path, d: int, sizes: Sizes, classifier, pca_train: torch.Tensor, data
+) -> tuple[dict, torch.Tensor | None]:
     """One row of the table; the VAE or AE columns are left out when that run was not trained."""
     x = data.test_x[: sizes.nll_images]
     row, vae_samples = {"d": d}, None
@@ -69,17 +70,40 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier) -> dict:
         rows.append(row)
         if shown is not None:
             samples[d] = shown
-    header = ["latent", "PCA: squared error", "AE: squared error", "VAE: squared error", "AE: −log p(x|z)",
-              "VAE: −E log p(x|z)", "VAE: KL", "VAE: active units", "VAE: NLL", "random codes read as digits: "
-              "PCA / AE (fitted Gaussian) / VAE (prior)"]
+    header = [
+        "latent",
+        "PCA: squared error",
+        "AE: squared error",
+        "VAE: squared error",
+        "AE: −log p(x|z)",
+        "VAE: −E log p(x|z)",
+        "VAE: KL",
+        "VAE: active units",
+        "VAE: NLL",
+        "random codes read as digits: PCA / AE (fitted Gaussian) / VAE (prior)",
+    ]
+
     def cell(r: dict, key: str, form: str) -> str:
         return format(r[key], form) if key in r else "—"
 
-    table = markdown_table(header, [
-        [r["d"], cell(r, "pca_sse", ".1f"), cell(r, "ae_sse", ".1f"), cell(r, "vae_sse", ".1f"),
-         cell(r, "ae_recon", ".1f"), cell(r, "vae_recon", ".1f"), cell(r, "vae_kl", ".1f"),
-         cell(r, "vae_active_units", "d"), cell(r, "vae_nll", ".1f"),
-         " / ".join(cell(r, f"{m}_confident", ".0%") for m in ("pca", "ae", "vae"))] for r in rows])
+    table = markdown_table(
+        header,
+        [
+            [
+                r["d"],
+                cell(r, "pca_sse", ".1f"),
+                cell(r, "ae_sse", ".1f"),
+                cell(r, "vae_sse", ".1f"),
+                cell(r, "ae_recon", ".1f"),
+                cell(r, "vae_recon", ".1f"),
+                cell(r, "vae_kl", ".1f"),
+                cell(r, "vae_active_units", "d"),
+                cell(r, "vae_nll", ".1f"),
+                " / ".join(cell(r, f"{m}_confident", ".0%") for m in ("pca", "ae", "vae")),
+            ]
+            for r in rows
+        ],
+    )
     write_result(out, "bottleneck", {"rows": rows, "images": sizes.nll_images, "k": sizes.nll_k}, table)
     _plot_sweep(out / "bottleneck.png", rows, samples)
     if finished(runs, "vae-z2"):
@@ -99,21 +123,43 @@ def _plot_sweep(path: Path, rows: list[dict], samples: dict[int, torch.Tensor]) 
     ax = fig.add_subplot(grid[0, 0])
     for key, label in (("pca_sse", "PCA"), ("ae_sse", "AE"), ("vae_sse", "VAE (posterior mean)")):
         curve(ax, key, label)
-    ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylabel="squared error per image",
-           title="Reconstruction: more codes, smaller error")
+    ax.set(
+        xscale="log",
+        xticks=d,
+        xticklabels=d,
+        xlabel="latent size",
+        ylabel="squared error per image",
+        title="Reconstruction: more codes, smaller error",
+    )
     ax.legend()
     ax = fig.add_subplot(grid[0, 1])
     for key, label in (("vae_nll", "NLL = −log p(x)"), ("vae_recon", "−E log p(x|z)"), ("vae_kl", "KL(q ‖ p(z))")):
         curve(ax, key, label)
-    ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylabel="nats per image",
-           title="VAE: the rate (KL) buys reconstruction")
+    ax.set(
+        xscale="log",
+        xticks=d,
+        xticklabels=d,
+        xlabel="latent size",
+        ylabel="nats per image",
+        title="VAE: the rate (KL) buys reconstruction",
+    )
     ax.legend()
     ax = fig.add_subplot(grid[0, 2])
-    for key, label in (("pca_confident", "PCA, Gaussian scores"), ("ae_confident", "AE, Gaussian fitted to codes"),
-                       ("vae_confident", "VAE, z ~ N(0, I)")):
+    for key, label in (
+        ("pca_confident", "PCA, Gaussian scores"),
+        ("ae_confident", "AE, Gaussian fitted to codes"),
+        ("vae_confident", "VAE, z ~ N(0, I)"),
+    ):
         curve(ax, key, label)
-    ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylim=(0, 1),
-           ylabel="share read with confidence > 0.9", title="Generation: decoded random codes")
+    ax.set(
+        xscale="log",
+        xticks=d,
+        xticklabels=d,
+        xlabel="latent size",
+        ylim=(0, 1),
+        ylabel="share read with confidence > 0.9",
+        title="Generation: decoded random codes",
+    )
     ax.legend(fontsize=8)
     ax = fig.add_subplot(grid[1, :])
     ax.imshow(image_grid(torch.cat(list(samples.values())), 10, min_size=0), cmap="gray", vmin=0, vmax=1)
@@ -131,8 +177,11 @@ def _plot_two_d(path: Path, runs: Path, pca_train: torch.Tensor, n: int = 15) ->
     ae = open_run(runs, "ae-z2")[0] if finished(runs, "ae-z2") else None
     pca = PCA(2).fit(pca_train)
     x, y = data.test_x[:5000], data.test_y[:5000]
-    codes = {"VAE": posterior_means(vae, x), **({"AE": posterior_means(ae, x)} if ae is not None else {}),
-             "PCA": pca.transform(x.flatten(1).double()).float()}
+    codes = {
+        "VAE": posterior_means(vae, x),
+        **({"AE": posterior_means(ae, x)} if ae is not None else {}),
+        "PCA": pca.transform(x.flatten(1).double()).float(),
+    }
     shape = x.shape[1:]
     normal = torch.distributions.Normal(0.0, 1.0)
     q = normal.icdf(torch.linspace(0.03, 0.97, n))  # the prior's quantiles: equal prior mass per cell

@@ -27,13 +27,36 @@ class Sizes:
     pca_images: int  # training images PCA is fitted to
 
 
-FULL = Sizes(latents=(2, 8, 16, 32), images=100, prior_ks=(10, 100, 1000, 10**4, 10**5, 10**6), prior_repeats=3,
-             prior_k_max_2d=10**5, q_ks=(1, 5, 10, 100, 1000, 5000), q_repeats=2, samples=1000, pairs=200, steps=9,
-             nll_images=500, nll_k=500, pca_images=20_000)
-SMALL = Sizes(latents=(2, 16), images=60, prior_ks=(10, 100, 1000), prior_repeats=3, prior_k_max_2d=1000,
-              q_ks=(1, 5, 10, 100),
-              q_repeats=2, samples=300, pairs=40, steps=9, nll_images=200, nll_k=100,
-              pca_images=4000)
+FULL = Sizes(
+    latents=(2, 8, 16, 32),
+    images=100,
+    prior_ks=(10, 100, 1000, 10**4, 10**5, 10**6),
+    prior_repeats=3,
+    prior_k_max_2d=10**5,
+    q_ks=(1, 5, 10, 100, 1000, 5000),
+    q_repeats=2,
+    samples=1000,
+    pairs=200,
+    steps=9,
+    nll_images=500,
+    nll_k=500,
+    pca_images=20_000,
+)
+SMALL = Sizes(
+    latents=(2, 16),
+    images=60,
+    prior_ks=(10, 100, 1000),
+    prior_repeats=3,
+    prior_k_max_2d=1000,
+    q_ks=(1, 5, 10, 100),
+    q_repeats=2,
+    samples=300,
+    pairs=40,
+    steps=9,
+    nll_images=200,
+    nll_k=100,
+    pca_images=4000,
+)
 
 
 def open_run(runs: Path, name: str):

@@ -73,17 +73,31 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier, studied: int = 16) -> d
         p = probabilities(walk.flatten(0, 1), classifier).reshape(sizes.pairs, sizes.steps, 10)
         entropy = entropy_bits(p.double())  # (P, T)
         middle = sizes.steps // 2
-        result[f"{kind}, interpolation midpoints"] = {"confident": float((p[:, middle].max(-1).values > CONFIDENT)
-                                                                          .double().mean()),
-                                                      "entropy_along_path": entropy.mean(0).tolist()}
+        result[f"{kind}, interpolation midpoints"] = {
+            "confident": float((p[:, middle].max(-1).values > CONFIDENT).double().mean()),
+            "entropy_along_path": entropy.mean(0).tolist(),
+        }
         paths[kind.upper()] = (walk, entropy)
     _plot_samples(out / "holes-samples.png", grids)
     _plot_walks(out / "holes-interpolations.png", paths, a.shape[0])
-    rows = [[name, f"{r['confident']:.0%}", f"{r['mnist_is']:.2f}" if "mnist_is" in r else
-             f"mean entropy {sum(r['entropy_along_path']) / len(r['entropy_along_path']):.2f} bits"]
-            for name, r in result.items()]
-    table = markdown_table([f"latent-{studied} model, decoded from", f"read with confidence > {CONFIDENT}",
-                            "MNIST-IS (samples) / classifier entropy (walks)"], rows)
+    rows = [
+        [
+            name,
+            f"{r['confident']:.0%}",
+            f"{r['mnist_is']:.2f}"
+            if "mnist_is" in r
+            else f"mean entropy {sum(r['entropy_along_path']) / len(r['entropy_along_path']):.2f} bits",
+        ]
+        for name, r in result.items()
+    ]
+    table = markdown_table(
+        [
+            f"latent-{studied} model, decoded from",
+            f"read with confidence > {CONFIDENT}",
+            "MNIST-IS (samples) / classifier entropy (walks)",
+        ],
+        rows,
+    )
     write_result(out, "holes", result, table)
     return result
 

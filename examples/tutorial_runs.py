@@ -21,14 +21,48 @@ from pathlib import Path
 LATENTS = (2, 8, 16, 32)  # the bottleneck sweep; 16 is the model the other steps study
 STUDIED = 16
 MLP = ["--arch", "mlp", "--hidden", "512,256", "--activation", "relu"]
-FREY = ["--data", "frey", "--likelihood", "gaussian", "--gaussian-variance", "pixel", "--arch", "mlp",
-        "--hidden", "200", "--activation", "tanh", "--batch-size", "100", "--lr", "1e-3", "--seed", "0"]
+FREY = [
+    "--data",
+    "frey",
+    "--likelihood",
+    "gaussian",
+    "--gaussian-variance",
+    "pixel",
+    "--arch",
+    "mlp",
+    "--hidden",
+    "200",
+    "--activation",
+    "tanh",
+    "--batch-size",
+    "100",
+    "--lr",
+    "1e-3",
+    "--seed",
+    "0",
+]
 
 
 def mnist_settings(small: bool, data: str) -> list[str]:
     if small:  # CI: a 4,000-image training slice, a narrower MLP, 4 epochs
-        return ["--data", data, "--arch", "mlp", "--hidden", "256,128", "--activation", "relu", "--epochs", "4",
-                "--batch-size", "50", "--lr", "2e-3", "--seed", "0"]
+        return [
+            "--data",
+            data,
+            "--arch",
+            "mlp",
+            "--hidden",
+            "256,128",
+            "--activation",
+            "relu",
+            "--epochs",
+            "4",
+            "--batch-size",
+            "50",
+            "--lr",
+            "2e-3",
+            "--seed",
+            "0",
+        ]
     return ["--data", data, *MLP, "--epochs", "10", "--batch-size", "100", "--lr", "1e-3", "--seed", "0"]
 
 
@@ -42,14 +76,39 @@ def runs(small: bool, data: str = "binarized-mnist") -> dict[str, list[str]]:
     table[f"iwae-z{STUDIED}"] = ["iwae", *mnist, "--latent-dim", str(STUDIED), "--set", "k=5"]
     frey_epochs, frey_eval = ("8", "4") if small else ("300", "25")
     for d in (2, 4):
-        table[f"frey-z{d}"] = ["vae", *FREY, "--latent-dim", str(d), "--epochs", frey_epochs,
-                               "--eval-every", frey_eval, "--beta", "1", "--kl-warmup", "0"]
+        table[f"frey-z{d}"] = [
+            "vae",
+            *FREY,
+            "--latent-dim",
+            str(d),
+            "--epochs",
+            frey_epochs,
+            "--eval-every",
+            frey_eval,
+            "--beta",
+            "1",
+            "--kl-warmup",
+            "0",
+        ]
     return table
 
 
 def command(name: str, args: list[str], out: Path) -> list[str]:
-    return [sys.executable, "-m", "vaekit", "--threads", "1", "train", *args, "--device", "cpu",
-            "--out", str(out / name), "--overwrite", "--quiet"]
+    return [
+        sys.executable,
+        "-m",
+        "vaekit",
+        "--threads",
+        "1",
+        "train",
+        *args,
+        "--device",
+        "cpu",
+        "--out",
+        str(out / name),
+        "--overwrite",
+        "--quiet",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -32,8 +32,10 @@ def ensure_chromium() -> str:
     if all(find_chromium()):
         return ""
     if not shutil.which("apt-get"):
-        return ("Chromium is not installed and there is no apt-get to install it "
-                "(Debian: apt-get install chromium chromium-driver)")
+        return (
+            "Chromium is not installed and there is no apt-get to install it "
+            "(Debian: apt-get install chromium chromium-driver)"
+        )
     if os.geteuid() != 0:
         return "Chromium is not installed and only root can apt-get install chromium chromium-driver"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
@@ -57,8 +59,13 @@ def start_browser(width: int = 1280, height: int = 1000):
     chromium, driver = find_chromium()
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                f"--window-size={width},{height}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        f"--window-size={width},{height}",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service(driver), options=options)

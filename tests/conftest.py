@@ -54,8 +54,28 @@ def pytest_collection_modifyitems(config, items):
 def digits_2d_run(tmp_path_factory) -> Path:
     """A VAE with a 2-D code on digits: its latent plane can be drawn and dragged over."""
     out = tmp_path_factory.mktemp("runs") / "vae-2d"
-    assert main(["train", "vae", "--data", "digits", "--epochs", "30", "--lr", "3e-3", "--hidden", "64",
-                 "--latent-dim", "2", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "digits",
+                "--epochs",
+                "30",
+                "--lr",
+                "3e-3",
+                "--hidden",
+                "64",
+                "--latent-dim",
+                "2",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -74,8 +94,24 @@ def tiny_run(tmp_path_factory):
             if model != name:
                 run = tmp_path_factory.mktemp("runs") / name.replace("+", "-")
                 shutil.copytree(get(model), run)
-                assert main(["train-prior", str(run), "--epochs", "1", "--dim", "16", "--layers", "1", "--heads", "2",
-                             "--quiet"]) == 0
+                assert (
+                    main(
+                        [
+                            "train-prior",
+                            str(run),
+                            "--epochs",
+                            "1",
+                            "--dim",
+                            "16",
+                            "--layers",
+                            "1",
+                            "--heads",
+                            "2",
+                            "--quiet",
+                        ]
+                    )
+                    == 0
+                )
             else:
                 run = tmp_path_factory.mktemp("runs") / name
                 flags = TINY_MODEL_FLAGS.get(name, ["--hidden", "32", "--latent-dim", "4"])

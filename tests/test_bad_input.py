@@ -41,8 +41,10 @@ def tiny_run(tmp_path_factory) -> Path:
 
 def snapshot(root: Path) -> dict[str, str]:
     """Every file and folder under `root`, with a hash of each file's bytes."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
-            for p in sorted(root.rglob("*"))}
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
+        for p in sorted(root.rglob("*"))
+    }
 
 
 # -- inputs a row can ask for (each writes into the working folder `w`) ----------------------
@@ -101,8 +103,11 @@ def _train_tiny(data: str, out: str) -> None:
     from vaekit.data import load_dataset
     from vaekit.train import Trainer
 
-    cfg = RunConfig(data=DataConfig(name=data), model=ModelConfig(hidden=(16,), latent_dim=4),
-                    train=TrainConfig(epochs=1, batch_size=8))
+    cfg = RunConfig(
+        data=DataConfig(name=data),
+        model=ModelConfig(hidden=(16,), latent_dim=4),
+        train=TrainConfig(epochs=1, batch_size=8),
+    )
     Trainer(cfg, load_dataset(data), out, show_progress=False).fit()
 
 
@@ -121,6 +126,7 @@ def _edit_config(change):
         cfg = json.loads((r / "config.json").read_text())
         change(cfg)
         (r / "config.json").write_text(json.dumps(cfg))
+
     return edit
 
 
@@ -162,77 +168,169 @@ def _nan_lr(d):
 # id, setup(w, tiny_run), argv, words the error must contain (all of them)
 REFUSED = [
     # -- defects of issue 13 ------------------------------------------------------------
-    ("3-out-read-only", lambda w, r: _read_only(w, "ro"), ["train", "vae", "--out", "ro/run", *TINY],
-     ["--out", "ro/run", "write"]),
-    ("3-picture-out-read-only", lambda w, r: (_run(w, r), _read_only(w, "ro")),
-     ["sample", "run", "--out", "ro/s.png"], ["--out", "ro/s.png", "write"]),
-    ("3-run-folder-read-only", lambda w, r: _read_only(w, "ro"), ["train", "vae", "--out", "ro", *TINY],
-     ["--out", "ro", "write"]),
+    (
+        "3-out-read-only",
+        lambda w, r: _read_only(w, "ro"),
+        ["train", "vae", "--out", "ro/run", *TINY],
+        ["--out", "ro/run", "write"],
+    ),
+    (
+        "3-picture-out-read-only",
+        lambda w, r: (_run(w, r), _read_only(w, "ro")),
+        ["sample", "run", "--out", "ro/s.png"],
+        ["--out", "ro/s.png", "write"],
+    ),
+    (
+        "3-run-folder-read-only",
+        lambda w, r: _read_only(w, "ro"),
+        ["train", "vae", "--out", "ro", *TINY],
+        ["--out", "ro", "write"],
+    ),
     ("4-lr-nan", None, [*TRAIN, "--lr", "nan"], ["--lr", "nan", "finite"]),
     ("4-lr-inf", None, [*TRAIN, "--lr", "inf"], ["--lr", "inf", "finite"]),
     ("4-set-nan", None, ["train", "beta-vae", "--set", "beta=nan", "--out", "run", *TINY], ["beta", "finite"]),
-    ("6-npy-nan", _array("nan.npy", np.full((20, 8, 8), np.nan)), on("nan.npy"),
-     ["nan.npy", "1280 NaN or infinite", "nan_to_num"]),
+    (
+        "6-npy-nan",
+        _array("nan.npy", np.full((20, 8, 8), np.nan)),
+        on("nan.npy"),
+        ["nan.npy", "1280 NaN or infinite", "nan_to_num"],
+    ),
     ("6-eval-image-folder", lambda w, r: _images(w), ["eval", "imgs"], ["imgs", "not a vaekit run", "--data imgs"]),
     ("6-eval-pickle", _write("model.pkl", PICKLE), ["eval", "model.pkl"], ["model.pkl", "is a file", "config.json"]),
-    ("6-truncated-best", edited(_truncate("model.safetensors")), ["eval", "run", "-k", "2"],
-     ["model.safetensors", "--which last"]),
+    (
+        "6-truncated-best",
+        edited(_truncate("model.safetensors")),
+        ["eval", "run", "-k", "2"],
+        ["model.safetensors", "--which last"],
+    ),
     ("6-label-unconditional", copy, ["sample", "run", "--label", "3"], ["--label", "cvae", "drop --label"]),
-    ("6-out-not-a-run", _not_a_run_folder, ["train", "vae", "--out", "notes", "--overwrite", *TINY],
-     ["notes", "not a vaekit run", "another --out"]),
+    (
+        "6-out-not-a-run",
+        _not_a_run_folder,
+        ["train", "vae", "--out", "notes", "--overwrite", *TINY],
+        ["notes", "not a vaekit run", "another --out"],
+    ),
     ("6-unknown-model", None, ["train", "vea"], ["invalid choice: 'vea'", "vae", "vaekit train --help"]),
     # -- image folders ---------------------------------------------------------------------
     ("images-empty-folder", lambda w, r: (w / "empty").mkdir(), on("empty"), ["no images", "empty"]),
-    ("images-corrupt-file", lambda w, r: (_images(w), (w / "imgs" / "bad.png").write_bytes(b"not a png")),
-     on("imgs"), ["bad.png", "remove or fix"]),
-    ("images-mixed-sizes", lambda w, r: _images(w, [(8, 8)] * 5 + [(9, 7)]), on("imgs"),
-     ["differ in size", "--image-size"]),
-    ("images-loose-and-classes", lambda w, r: (_images(w), _images(w, folder="imgs/cls")), on("imgs"),
-     ["both images and class sub-folders"]),
+    (
+        "images-corrupt-file",
+        lambda w, r: (_images(w), (w / "imgs" / "bad.png").write_bytes(b"not a png")),
+        on("imgs"),
+        ["bad.png", "remove or fix"],
+    ),
+    (
+        "images-mixed-sizes",
+        lambda w, r: _images(w, [(8, 8)] * 5 + [(9, 7)]),
+        on("imgs"),
+        ["differ in size", "--image-size"],
+    ),
+    (
+        "images-loose-and-classes",
+        lambda w, r: (_images(w), _images(w, folder="imgs/cls")),
+        on("imgs"),
+        ["both images and class sub-folders"],
+    ),
     ("images-size-zero", lambda w, r: _images(w), on("imgs", "--image-size", "0"), ["--image-size", "at least 1"]),
     # -- arrays ----------------------------------------------------------------------------
     ("array-1d", _array("a.npy", np.zeros(10)), on("a.npy"), ["shape (10,)", "(N, H, W)"]),
-    ("array-channels-last", _array("a.npy", np.zeros((10, 8, 8, 3), np.uint8)), on("a.npy"),
-     ["channels-last", "transpose"]),
+    (
+        "array-channels-last",
+        _array("a.npy", np.zeros((10, 8, 8, 3), np.uint8)),
+        on("a.npy"),
+        ["channels-last", "transpose"],
+    ),
     ("array-int64", _array("a.npy", np.zeros((10, 8, 8), np.int64)), on("a.npy"), ["int64", "uint8"]),
     ("array-out-of-range", _array("a.npy", np.full((10, 8, 8), 255.0)), on("a.npy"), ["[255.0, 255.0]", "divide"]),
-    ("array-object-pickle", _array("a.npy", np.array([_Exploit()] * 3, dtype=object)), on("a.npy"),
-     ["a.npy", "numpy array"]),
+    (
+        "array-object-pickle",
+        _array("a.npy", np.array([_Exploit()] * 3, dtype=object)),
+        on("a.npy"),
+        ["a.npy", "numpy array"],
+    ),
     ("array-pickle-renamed", _write("a.npy", PICKLE), on("a.npy"), ["a.npy", "numpy array"]),
     ("array-truncated", _truncated_npy, on("a.npy"), ["a.npy", "numpy array"]),
-    ("npz-no-images-key", lambda w, r: np.savez(w / "a.npz", foo=np.zeros((4, 8, 8)), bar=np.zeros(4)), on("a.npz"),
-     ["'x'", "a.npz"]),
-    ("npz-bad-labels", lambda w, r: np.savez(w / "a.npz", x=np.zeros((4, 8, 8)), y=np.zeros(3)), on("a.npz"),
-     ["labels", "4 integers"]),
+    (
+        "npz-no-images-key",
+        lambda w, r: np.savez(w / "a.npz", foo=np.zeros((4, 8, 8)), bar=np.zeros(4)),
+        on("a.npz"),
+        ["'x'", "a.npz"],
+    ),
+    (
+        "npz-bad-labels",
+        lambda w, r: np.savez(w / "a.npz", x=np.zeros((4, 8, 8)), y=np.zeros(3)),
+        on("a.npz"),
+        ["labels", "4 integers"],
+    ),
     ("data-missing", None, on("gone/x.npy"), ["no such file", "gone/x.npy"]),
     ("data-unknown-name", None, on("mnits"), ["unknown dataset", "mnist"]),
     # -- run folders -----------------------------------------------------------------------
     ("run-missing", None, ["eval", "nothing-here"], ["nothing-here", "does not exist"]),
-    ("run-config-not-json", edited(lambda d: (d / "config.json").write_text("{oops")), ["eval", "run"],
-     ["config.json", "cannot read"]),
-    ("run-config-unknown-key", edited(_edit_config(lambda c: c["model"].update(depth=3))), ["eval", "run"],
-     ["config.json", "unknown key", "depth"]),
-    ("run-config-wrong-type", edited(_edit_config(lambda c: c["model"].update(latent_dim="big"))), ["eval", "run"],
-     ["config.json", "latent_dim", "whole number"]),
+    (
+        "run-config-not-json",
+        edited(lambda d: (d / "config.json").write_text("{oops")),
+        ["eval", "run"],
+        ["config.json", "cannot read"],
+    ),
+    (
+        "run-config-unknown-key",
+        edited(_edit_config(lambda c: c["model"].update(depth=3))),
+        ["eval", "run"],
+        ["config.json", "unknown key", "depth"],
+    ),
+    (
+        "run-config-wrong-type",
+        edited(_edit_config(lambda c: c["model"].update(latent_dim="big"))),
+        ["eval", "run"],
+        ["config.json", "latent_dim", "whole number"],
+    ),
     ("run-config-nan-lr", edited(_nan_lr), RESUME, ["config.json", "train.lr", "finite"]),
-    ("resume-nothing", lambda w, r: (w / "run").mkdir(), ["train", "vae", "--out", "run", "--resume"],
-     ["nothing to resume"]),
-    ("resume-changed-flag", copy, ["train", "vae", "--out", "run", "--resume", "--lr", "0.1"],
-     ["--resume", "drop --lr"]),
+    (
+        "resume-nothing",
+        lambda w, r: (w / "run").mkdir(),
+        ["train", "vae", "--out", "run", "--resume"],
+        ["nothing to resume"],
+    ),
+    (
+        "resume-changed-flag",
+        copy,
+        ["train", "vae", "--out", "run", "--resume", "--lr", "0.1"],
+        ["--resume", "drop --lr"],
+    ),
     ("resume-other-model", copy, ["train", "ae", "--out", "run", "--resume"], ["'vae' run", "not 'ae'"]),
     ("run-exists", copy, TRAIN, ["already exists", "--overwrite"]),
     ("out-is-a-file", lambda w, r: (w / "f").write_text("x"), ["train", "vae", "--out", "f", *TINY], ["is a file"]),
-    ("data-of-run-gone", lambda w, r: (_images(w), _train_tiny("imgs", "run"), shutil.rmtree(w / "imgs")),
-     ["eval", "run", "-k", "2"], ["imgs", "config.json", "is gone"]),
+    (
+        "data-of-run-gone",
+        lambda w, r: (_images(w), _train_tiny("imgs", "run"), shutil.rmtree(w / "imgs")),
+        ["eval", "run", "-k", "2"],
+        ["imgs", "config.json", "is gone"],
+    ),
     # -- checkpoints: vaekit reads safetensors and JSON only ---------------------------------
-    ("checkpoint-is-a-pickle", edited(lambda d: (d / "model.safetensors").write_bytes(PICKLE)), ["eval", "run"],
-     ["model.safetensors", "not a safetensors file", "--which last"]),
-    ("checkpoint-both-truncated", edited(_truncate("model.safetensors"), _truncate("last.safetensors")),
-     ["eval", "run", "--which", "last"], ["last.safetensors", "unreadable"]),
-    ("checkpoint-wrong-shape", edited(_edit_config(lambda c: c["model"].update(latent_dim=5))), ["eval", "run"],
-     ["does not fit its config.json"]),
-    ("optimizer-is-a-pickle", edited(lambda d: (d / "last-optimizer.safetensors").write_bytes(PICKLE)), RESUME,
-     ["last-optimizer.safetensors", "unreadable"]),
+    (
+        "checkpoint-is-a-pickle",
+        edited(lambda d: (d / "model.safetensors").write_bytes(PICKLE)),
+        ["eval", "run"],
+        ["model.safetensors", "not a safetensors file", "--which last"],
+    ),
+    (
+        "checkpoint-both-truncated",
+        edited(_truncate("model.safetensors"), _truncate("last.safetensors")),
+        ["eval", "run", "--which", "last"],
+        ["last.safetensors", "unreadable"],
+    ),
+    (
+        "checkpoint-wrong-shape",
+        edited(_edit_config(lambda c: c["model"].update(latent_dim=5))),
+        ["eval", "run"],
+        ["does not fit its config.json"],
+    ),
+    (
+        "optimizer-is-a-pickle",
+        edited(lambda d: (d / "last-optimizer.safetensors").write_bytes(PICKLE)),
+        RESUME,
+        ["last-optimizer.safetensors", "unreadable"],
+    ),
     # -- numeric options of every command -------------------------------------------------
     ("num-train-epochs", None, ["train", "vae", "--epochs", "0"], ["--epochs", "at least 1"]),
     ("num-train-batch", None, ["train", "vae", "--batch-size", "-5"], ["--batch-size", "at least 1"]),
@@ -281,8 +379,9 @@ def test_debug_shows_the_traceback_of_a_user_error(tmp_path, monkeypatch, capsys
     monkeypatch.chdir(tmp_path)
     assert main(["--debug", "eval", "nothing-here"]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" in err and err.rstrip().endswith("give the folder that 'vaekit train ... --out RUN_DIR' wrote "
-                                                        "(it holds config.json and model.safetensors)")
+    assert "Traceback" in err and err.rstrip().endswith(
+        "give the folder that 'vaekit train ... --out RUN_DIR' wrote (it holds config.json and model.safetensors)"
+    )
 
 
 def test_a_bug_still_prints_its_traceback(tiny_run, tmp_path, monkeypatch):
@@ -355,8 +454,12 @@ def text_run(tmp_path_factory) -> Path:
     """A 1-epoch sentence VAE on forty short sentences."""
     folder = tmp_path_factory.mktemp("text")
     (folder / "s.txt").write_text(SENTENCES)
-    assert main(["train", "vae", "--data", str(folder / "s.txt"), "--epochs", "1", "--out", str(folder / "run"),
-                 *TINY_TEXT]) == 0
+    assert (
+        main(
+            ["train", "vae", "--data", str(folder / "s.txt"), "--epochs", "1", "--out", str(folder / "run"), *TINY_TEXT]
+        )
+        == 0
+    )
     return folder / "run"
 
 

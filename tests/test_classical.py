@@ -12,8 +12,7 @@ from sklearn.decomposition import PCA as SkPCA
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 from torch.distributions import Independent, MultivariateNormal, Normal, Wishart
 
-from vaekit.classical import (PCA, GaussianMixture, LinearGaussianModel,
-                              VariationalGaussianMixture, gmm, pca)
+from vaekit.classical import PCA, GaussianMixture, LinearGaussianModel, VariationalGaussianMixture, gmm, pca
 from vaekit.classical import _gaussian as G
 from vaekit.classical import _wishart as W
 from vaekit.errors import VaekitError
@@ -39,11 +38,15 @@ def _random_params(rng, cov_type, k=3, d=4):
     means = rng.normal(size=(k, d))
     a = rng.normal(size=(k, d, d))
     full = a @ a.transpose(0, 2, 1) + 0.3 * np.eye(d)
-    cov = {"full": full, "tied": full[0], "diag": rng.uniform(0.2, 2, (k, d)),
-           "spherical": rng.uniform(0.2, 2, k)}[cov_type]
-    dense = {"full": full, "tied": np.stack([full[0]] * k),
-             "diag": np.stack([np.diag(c) for c in cov]) if cov_type == "diag" else None,
-             "spherical": np.stack([c * np.eye(d) for c in cov]) if cov_type == "spherical" else None}
+    cov = {"full": full, "tied": full[0], "diag": rng.uniform(0.2, 2, (k, d)), "spherical": rng.uniform(0.2, 2, k)}[
+        cov_type
+    ]
+    dense = {
+        "full": full,
+        "tied": np.stack([full[0]] * k),
+        "diag": np.stack([np.diag(c) for c in cov]) if cov_type == "diag" else None,
+        "spherical": np.stack([c * np.eye(d) for c in cov]) if cov_type == "spherical" else None,
+    }
     return means, cov, dense[cov_type]
 
 
@@ -62,14 +65,16 @@ def test_log_gaussian_prob_matches_scipy(cov_type):
 def test_m_step_statistics_match_weighted_numpy(cov_type):
     rng = np.random.default_rng(1)
     X, resp = rng.normal(size=(40, 3)), rng.dirichlet(np.ones(2), 40)
-    nk, means, cov = (t.numpy() for t in G.gaussian_statistics(
-        torch.tensor(X), torch.tensor(resp), 0.0, cov_type))
+    nk, means, cov = (t.numpy() for t in G.gaussian_statistics(torch.tensor(X), torch.tensor(resp), 0.0, cov_type))
     np.testing.assert_allclose(nk, resp.sum(0), atol=1e-12)
     full = np.stack([np.cov(X.T, aweights=r, bias=True) for r in resp.T])
     np.testing.assert_allclose(means, resp.T @ X / resp.sum(0)[:, None], atol=1e-12)
-    ref = {"full": full, "tied": (full * nk[:, None, None]).sum(0) / nk.sum(),
-           "diag": np.diagonal(full, axis1=1, axis2=2),
-           "spherical": np.diagonal(full, axis1=1, axis2=2).mean(1)}[cov_type]
+    ref = {
+        "full": full,
+        "tied": (full * nk[:, None, None]).sum(0) / nk.sum(),
+        "diag": np.diagonal(full, axis1=1, axis2=2),
+        "spherical": np.diagonal(full, axis1=1, axis2=2).mean(1),
+    }[cov_type]
     np.testing.assert_allclose(cov, ref, atol=1e-12)
 
 
@@ -203,8 +208,7 @@ def test_vi_elbo_is_below_the_em_log_likelihood(digits10):
 
 # ---------------------------------------------------------------- LinearGaussianModel
 def _random_model(rng, d=5, m=2):
-    return LinearGaussianModel.from_params(rng.normal(size=(d, m)), rng.normal(size=d),
-                                           rng.uniform(0.1, 1.0))
+    return LinearGaussianModel.from_params(rng.normal(size=(d, m)), rng.normal(size=d), rng.uniform(0.1, 1.0))
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -242,9 +246,13 @@ def test_linear_gaussian_exact_log_prob_matches_scipy():
 def test_ml_and_em_fits_agree_and_em_is_monotone():
     rng = np.random.default_rng(6)
     truth = _random_model(rng, d=6, m=2)
-    X = MultivariateNormal(torch.tensor(truth.mean_),
-                           torch.tensor(truth.W_ @ truth.W_.T + truth.noise_variance_ * np.eye(6))
-                           ).sample((2000,)).numpy()
+    X = (
+        MultivariateNormal(
+            torch.tensor(truth.mean_), torch.tensor(truth.W_ @ truth.W_.T + truth.noise_variance_ * np.eye(6))
+        )
+        .sample((2000,))
+        .numpy()
+    )
     ml = LinearGaussianModel(2).fit(X)
     em = LinearGaussianModel(2, method="em", random_state=0).fit(X)
     assert _monotone(em.loglik_trace_, rel=1e-12)

@@ -21,9 +21,12 @@ EVAL_KEYS = {"elbo", "nll", "recon", "kl", "bits_per_dim", "active_units", "k", 
 def _options(name: str) -> list[argparse.Action]:
     """The optional arguments of a subcommand's parser (no --help)."""
     sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return [a for a in sub.choices[name]._actions
-            if a.option_strings and not isinstance(a, (argparse._HelpAction, argparse._StoreTrueAction,
-                                                       argparse._StoreFalseAction))]
+    return [
+        a
+        for a in sub.choices[name]._actions
+        if a.option_strings
+        and not isinstance(a, (argparse._HelpAction, argparse._StoreTrueAction, argparse._StoreFalseAction))
+    ]
 
 
 def test_help_lists_every_command_and_the_defaults_it_will_use(capsys):
@@ -43,21 +46,38 @@ def test_help_lists_every_command_and_the_defaults_it_will_use(capsys):
                 assert f"(default: {action.default})" in page, (name, action.option_strings)
 
 
-@pytest.mark.parametrize("flag, section, field", [
-    ("--data", "data", "name"), ("--arch", "model", "arch"), ("--hidden", "model", "hidden"),
-    ("--channels", "model", "channels"), ("--activation", "model", "activation"),
-    ("--latent-dim", "model", "latent_dim"), ("--gaussian-variance", "model", "gaussian_variance"),
-    ("--likelihood", "model", "likelihood"), ("--epochs", "train", "epochs"), ("--batch-size", "train", "batch_size"),
-    ("--lr", "train", "lr"), ("--seed", "train", "seed"), ("--log-every", "train", "log_every"),
-    ("--eval-every", "train", "eval_every"), ("--precision", "train", "precision"),
-])
+@pytest.mark.parametrize(
+    "flag, section, field",
+    [
+        ("--data", "data", "name"),
+        ("--arch", "model", "arch"),
+        ("--hidden", "model", "hidden"),
+        ("--channels", "model", "channels"),
+        ("--activation", "model", "activation"),
+        ("--latent-dim", "model", "latent_dim"),
+        ("--gaussian-variance", "model", "gaussian_variance"),
+        ("--likelihood", "model", "likelihood"),
+        ("--epochs", "train", "epochs"),
+        ("--batch-size", "train", "batch_size"),
+        ("--lr", "train", "lr"),
+        ("--seed", "train", "seed"),
+        ("--log-every", "train", "log_every"),
+        ("--eval-every", "train", "eval_every"),
+        ("--precision", "train", "precision"),
+    ],
+)
 def test_train_help_states_the_defaults_the_config_uses(flag, section, field):
     """`vaekit train --help` says "(default: X)" where X is what an omitted flag gives: the config's default."""
     action = next(a for a in _options("train") if flag in a.option_strings)
     stated = re.search(r"\(default: ([^)]*)\)", action.help).group(1)
     value = getattr(getattr(RunConfig(), section), field)
-    assert stated == (",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}"
-                      if isinstance(value, float) else str(value))
+    assert stated == (
+        ",".join(map(str, value))
+        if isinstance(value, tuple)
+        else f"{value:g}"
+        if isinstance(value, float)
+        else str(value)
+    )
 
 
 def test_python_dash_m_trains_and_evaluates(tmp_path):
@@ -65,11 +85,19 @@ def test_python_dash_m_trains_and_evaluates(tmp_path):
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "vaekit", "--threads", "1"]
     subprocess.run([*cmd, "train", "vae", "--epochs", "2", "--out", str(run), *TINY], check=True, capture_output=True)
-    for name in ("config.json", "model.safetensors", "last.safetensors", "metrics.json",
-                 "training-curves.png", "samples.png", "reconstructions.png"):
+    for name in (
+        "config.json",
+        "model.safetensors",
+        "last.safetensors",
+        "metrics.json",
+        "training-curves.png",
+        "samples.png",
+        "reconstructions.png",
+    ):
         assert (run / name).is_file(), name
-    done = subprocess.run([*cmd, "eval", str(run), "--iw-samples", "20", "--json"], check=True, capture_output=True,
-                          text=True)
+    done = subprocess.run(
+        [*cmd, "eval", str(run), "--iw-samples", "20", "--json"], check=True, capture_output=True, text=True
+    )
     result = json.loads(done.stdout)
     assert EVAL_KEYS <= set(result)
     assert result["k"] == 20 and result["n"] == 200
@@ -77,8 +105,21 @@ def test_python_dash_m_trains_and_evaluates(tmp_path):
 
 
 def test_pictures_and_arrays(digits_run, tmp_path, capsys):
-    assert main(["sample", str(digits_run), "-n", "10", "--out", str(tmp_path / "s.png"), "--save-array",
-                 str(tmp_path / "s.npy")]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(digits_run),
+                "-n",
+                "10",
+                "--out",
+                str(tmp_path / "s.png"),
+                "--save-array",
+                str(tmp_path / "s.npy"),
+            ]
+        )
+        == 0
+    )
     samples = np.load(tmp_path / "s.npy")
     assert samples.shape == (10, 1, 8, 8) and samples.dtype == np.float32
     assert 0.0 <= samples.min() and samples.max() <= 1.0 and samples.std() > 0.01
@@ -86,8 +127,23 @@ def test_pictures_and_arrays(digits_run, tmp_path, capsys):
     assert main(["interpolate", str(digits_run), "--steps", "5", "--out", str(tmp_path / "i.png")]) == 0
     for name in ("s.png", "r.png", "i.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert main(["sample", str(digits_run), "-n", "6", "--prior", "gmm:3", "--out", str(tmp_path / "g.png"),
-                 "--save-array", str(tmp_path / "g.npy")]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(digits_run),
+                "-n",
+                "6",
+                "--prior",
+                "gmm:3",
+                "--out",
+                str(tmp_path / "g.png"),
+                "--save-array",
+                str(tmp_path / "g.npy"),
+            ]
+        )
+        == 0
+    )
     assert np.load(tmp_path / "g.npy").shape == (6, 1, 8, 8)
     assert main(["sample", str(digits_run), "--prior", "gmm:x"]) == 2
     assert main(["latents", str(digits_run), "--rows", "3"]) == 0
@@ -131,15 +187,18 @@ def test_default_out_numbers_new_runs(tmp_path, monkeypatch):
     assert (tmp_path / "runs" / "vae-digits").is_dir() and (tmp_path / "runs" / "vae-digits-2").is_dir()
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["train", "vae", "--data", "no-such-data"], ["unknown dataset", "digits"]),
-    (["train", "vae", "--set", "k=5"], ["do not apply", "beta"]),
-    (["train", "vae", "--set", "beta"], ["KEY=VALUE"]),
-    (["train", "vae", "--epochs", "0"], ["--epochs", "at least 1"]),
-    (["train", "vae", "--activation", "sigmoidish"], ["unknown activation", "relu"]),
-    (["train", "vae", "--device", "cuda:0"], ["no CUDA device"]),
-    (["eval", "/no/such/run"], ["not a vaekit run"]),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["train", "vae", "--data", "no-such-data"], ["unknown dataset", "digits"]),
+        (["train", "vae", "--set", "k=5"], ["do not apply", "beta"]),
+        (["train", "vae", "--set", "beta"], ["KEY=VALUE"]),
+        (["train", "vae", "--epochs", "0"], ["--epochs", "at least 1"]),
+        (["train", "vae", "--activation", "sigmoidish"], ["unknown activation", "relu"]),
+        (["train", "vae", "--device", "cuda:0"], ["no CUDA device"]),
+        (["eval", "/no/such/run"], ["not a vaekit run"]),
+    ],
+)
 def test_bad_input_is_one_clear_line(argv, words, capsys, tmp_path):
     if argv[0] == "train":
         argv = [*argv, "--out", str(tmp_path / "run"), "--quiet"]
@@ -156,10 +215,13 @@ def test_bad_input_is_one_clear_line(argv, words, capsys, tmp_path):
         assert word in err
 
 
-@pytest.mark.parametrize("flags, words", [
-    (["--temperature", "0"], ["--temperature", "positive"]),
-    (["--temperature", "0.5", "--prior", "gmm:2"], ["--temperature", "own prior"]),
-])
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (["--temperature", "0"], ["--temperature", "positive"]),
+        (["--temperature", "0.5", "--prior", "gmm:2"], ["--temperature", "own prior"]),
+    ],
+)
 def test_sample_temperature_errors(digits_run, flags, words, capsys, tmp_path):
     assert main(["sample", str(digits_run), "--out", str(tmp_path / "s.png"), *flags]) == 2
     err = capsys.readouterr().err

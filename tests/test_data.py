@@ -218,13 +218,16 @@ def test_npz_keeps_labels_with_their_images(tmp_path):
         assert torch.allclose(x[:, 0, 0, 0] * 10, y.float())
 
 
-@pytest.mark.parametrize("array, message", [
-    (np.zeros((10,), np.uint8), "must be"),
-    (np.zeros((10, 8, 8, 3), np.uint8), "channels-last"),
-    (np.full((10, 4, 4), 2.0, np.float32), r"\[0, 1\]"),
-    (np.full((10, 4, 4), np.nan, np.float32), "160 NaN or infinite"),
-    (np.zeros((10, 4, 4), np.int32), "uint8"),
-])
+@pytest.mark.parametrize(
+    "array, message",
+    [
+        (np.zeros((10,), np.uint8), "must be"),
+        (np.zeros((10, 8, 8, 3), np.uint8), "channels-last"),
+        (np.full((10, 4, 4), 2.0, np.float32), r"\[0, 1\]"),
+        (np.full((10, 4, 4), np.nan, np.float32), "160 NaN or infinite"),
+        (np.zeros((10, 4, 4), np.int32), "uint8"),
+    ],
+)
 def test_bad_arrays_are_clear_errors(tmp_path, array, message):
     np.save(tmp_path / "bad.npy", array)
     with pytest.raises(VaekitError, match=message):

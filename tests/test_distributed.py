@@ -13,8 +13,23 @@ from vaekit.train import checkpoint as ckpt
 
 # The deterministic autoencoder: with no sampling noise, sharding the global batch over ranks and
 # averaging gradients must reproduce the single-process run up to float summation order.
-ARGS = ["train", "ae", "--data", "digits", "--epochs", "3", "--batch-size", "64", "--hidden", "32",
-        "--latent-dim", "4", "--device", "cpu", "--quiet"]
+ARGS = [
+    "train",
+    "ae",
+    "--data",
+    "digits",
+    "--epochs",
+    "3",
+    "--batch-size",
+    "64",
+    "--hidden",
+    "32",
+    "--latent-dim",
+    "4",
+    "--device",
+    "cpu",
+    "--quiet",
+]
 
 
 def _env() -> dict:
@@ -23,8 +38,9 @@ def _env() -> dict:
 
 def test_two_gloo_ranks_match_one_process(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
-    subprocess.run([sys.executable, "-m", "vaekit", *ARGS, "--out", str(one)], check=True, env=_env(),
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "vaekit", *ARGS, "--out", str(one)], check=True, env=_env(), capture_output=True
+    )
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "vaekit"]
     done = subprocess.run([*launcher, *ARGS, "--out", str(two)], env=_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -41,7 +57,11 @@ def test_two_gloo_ranks_match_one_process(tmp_path):
 
 def test_uneven_global_batch_is_a_clear_error(tmp_path):
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "vaekit"]
-    done = subprocess.run([*launcher, *ARGS, "--batch-size", "63", "--out", str(tmp_path / "odd")],
-                          env=_env(), capture_output=True, text=True)
+    done = subprocess.run(
+        [*launcher, *ARGS, "--batch-size", "63", "--out", str(tmp_path / "odd")],
+        env=_env(),
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode != 0
     assert "must divide evenly over 2 processes" in done.stderr

@@ -14,10 +14,10 @@ import numpy as np
 import pytest
 
 from tests.browser import explorer_server
-from vaekit.web import Explorer, create_app
-from vaekit.web.app import MAX_BODY_BYTES
 from vaekit.models import MODELS
 from vaekit.train import load_run
+from vaekit.web import Explorer, create_app
+from vaekit.web.app import MAX_BODY_BYTES
 
 IMAGE_MODELS = [name for name, spec in MODELS.items() if spec.build is not None]  # not text-only ones
 
@@ -47,7 +47,7 @@ def test_every_model_decodes_samples_and_walks(name, tiny_run):
     explorer = open_explorer(run)
     client = TestClient(create_app(explorer))
     page = client.get("/")
-    assert page.status_code == 200 and "<script src" not in page.text and "<link rel=\"stylesheet\"" not in page.text
+    assert page.status_code == 200 and "<script src" not in page.text and '<link rel="stylesheet"' not in page.text
     info = client.get("/api/info").json()
     d = info["latent_dim"]
     activity = [a["activity"] for a in info["axes"]]
@@ -125,8 +125,9 @@ def client_2d(digits_2d_run):
     return TestClient(create_app(open_explorer(digits_2d_run)))
 
 
-@pytest.mark.parametrize("method, path, body, status, words", BAD_REQUESTS,
-                         ids=[f"{r[1]}-{i}" for i, r in enumerate(BAD_REQUESTS)])
+@pytest.mark.parametrize(
+    "method, path, body, status, words", BAD_REQUESTS, ids=[f"{r[1]}-{i}" for i, r in enumerate(BAD_REQUESTS)]
+)
 def test_bad_requests_get_a_4xx_with_a_message(client_2d, method, path, body, status, words):
     if body is None:
         response = client_2d.request(method, path)
@@ -173,8 +174,14 @@ def _malformed_requests(rng: random.Random, n: int):
         elif kind == 8:  # wrong methods and paths
             yield rng.choice(["PUT", "DELETE", "PATCH", "GET"]), rng.choice(paths[:4] + ["/api/" + "a" * 2000]), {}
         else:  # strings where numbers belong, unicode, NaN spelled out
-            body = rng.choice([b'{"a":0,"b":1,"t":NaN}', b'{"a":0,"b":1,"t":"0.5"}',
-                               '{"a":"\u00e9","b":1,"t":0}'.encode(), b'{"a":0,"b":1}'])
+            body = rng.choice(
+                [
+                    b'{"a":0,"b":1,"t":NaN}',
+                    b'{"a":0,"b":1,"t":"0.5"}',
+                    '{"a":"\u00e9","b":1,"t":0}'.encode(),
+                    b'{"a":0,"b":1}',
+                ]
+            )
             yield "POST", "/api/interpolate", {"content": body, "headers": as_json}
 
 

@@ -61,8 +61,12 @@ def test_moving_a_slider_changes_the_image(page):
     slider = page.find_elements(By.CSS_SELECTOR, "#sliders-list input")[0]
     dim = int(slider.get_attribute("data-dim"))
     src, z = shown(page)
-    new_src, new_z = after(page, lambda: ActionChains(page).move_to_element_with_offset(
-        slider, -slider.size["width"] // 2 + 3, 0).click().perform())  # to the slider's left end
+    new_src, new_z = after(
+        page,
+        lambda: (
+            ActionChains(page).move_to_element_with_offset(slider, -slider.size["width"] // 2 + 3, 0).click().perform()
+        ),
+    )  # to the slider's left end
     assert new_src != src
     assert new_z[dim] < z[dim] and new_z[dim] < -2.5  # the left end of [-3, 3]
     newer_src, newer_z = after(page, lambda: slider.send_keys(Keys.END))  # the keyboard moves it too
@@ -76,8 +80,10 @@ def test_dragging_over_the_plane_decodes_that_point(page):
     drag = ActionChains(page).move_to_element_with_offset(canvas, -w // 4, h // 4).click_and_hold()
     _, z = after(page, lambda: drag.move_by_offset(w // 8, 0).release().perform())
     assert -3 < z[0] < 0 and -3 < z[1] < 0  # left of and below the centre: both latents negative
-    slider_values = page.execute_script("return Array.from(document.querySelectorAll('#sliders-list input'))"
-                                        ".map(i => [Number(i.dataset.dim), Number(i.value)])")
+    slider_values = page.execute_script(
+        "return Array.from(document.querySelectorAll('#sliders-list input'))"
+        ".map(i => [Number(i.dataset.dim), Number(i.value)])"
+    )
     assert all(v == pytest.approx(z[d], abs=0.02) for d, v in slider_values)  # the sliders follow the point
 
 

@@ -86,21 +86,27 @@ def _resume_argv(name: str, run: Path, epochs: int = EPOCHS) -> list[str]:
 
 def _killed_child(run: Path, what: str, n: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    return subprocess.run([sys.executable, "-c", CHILD, what, str(n), *_train_argv(run)], env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "-c", CHILD, what, str(n), *_train_argv(run)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def _state(run: Path) -> dict[str, torch.Tensor]:
     """Everything a run's future depends on: its last weights, and the resume file (weights, Adam)."""
     last, _ = load_tensors(run / "last.safetensors")
     resume, meta = load_tensors(run / "last-optimizer.safetensors")
-    return {**{f"last/{k}": v for k, v in last.items()}, **{f"resume/{k}": v for k, v in resume.items()},
-            "meta": meta}
+    return {**{f"last/{k}": v for k, v in last.items()}, **{f"resume/{k}": v for k, v in resume.items()}, "meta": meta}
 
 
 def _curves(run: Path) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != "seconds"}
-            for r in json.loads((run / "metrics.json").read_text())["epochs"]]
+    return [
+        {k: v for k, v in r.items() if k != "seconds"} for r in json.loads((run / "metrics.json").read_text())["epochs"]
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -111,10 +117,14 @@ def straight(tmp_path_factory) -> Path:
     return run
 
 
-@pytest.mark.parametrize("what, n", [
-    ("step", 2 * STEPS_PER_EPOCH + 5),  # in the middle of epoch 3
-    ("write", 1 + 4 + 4),  # halfway through last-optimizer.safetensors of epoch 2, the resume file itself
-], ids=["mid-epoch", "mid-write-of-the-resume-file"])
+@pytest.mark.parametrize(
+    "what, n",
+    [
+        ("step", 2 * STEPS_PER_EPOCH + 5),  # in the middle of epoch 3
+        ("write", 1 + 4 + 4),  # halfway through last-optimizer.safetensors of epoch 2, the resume file itself
+    ],
+    ids=["mid-epoch", "mid-write-of-the-resume-file"],
+)
 def test_sigkill_then_resume_equals_the_uninterrupted_run_bit_for_bit(what, n, straight, tmp_path, capsys):
     run = tmp_path / "run"
     child = _killed_child(run, what, n)
@@ -137,8 +147,17 @@ def test_sigkill_then_resume_equals_the_uninterrupted_run_bit_for_bit(what, n, s
 
 def _text_argv(name: str, request, run: Path, epochs: int) -> list[str]:
     text = ["--hidden", "16", "--embedding-dim", "8", "--latent-dim", "4", "--batch-size", "16", "--quiet"]
-    return ["train", name, "--data", str(request.getfixturevalue("sentences")), "--epochs", str(epochs),
-            "--out", str(run), *text]
+    return [
+        "train",
+        name,
+        "--data",
+        str(request.getfixturevalue("sentences")),
+        "--epochs",
+        str(epochs),
+        "--out",
+        str(run),
+        *text,
+    ]
 
 
 def _model_argv(name: str, run: Path, epochs: int) -> list[str]:
@@ -276,8 +295,15 @@ def test_a_file_size_limit_during_a_checkpoint_keeps_the_previous_one(tmp_path):
         resource.setrlimit(resource.RLIMIT_FSIZE, (2048, 2048))
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    child = subprocess.run([sys.executable, "-m", "vaekit", "--threads", "1", *_resume_argv("vae", run, epochs=2)],
-                           env=env, capture_output=True, text=True, timeout=300, preexec_fn=limited, check=False)
+    child = subprocess.run(
+        [sys.executable, "-m", "vaekit", "--threads", "1", *_resume_argv("vae", run, epochs=2)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        preexec_fn=limited,
+        check=False,
+    )
     assert child.returncode == 2, child.stderr[-2000:]
     error = child.stderr.strip().splitlines()[-1]  # after the "training vae on digits ..." line
     assert error.startswith("vaekit: error: could not save the checkpoint of epoch 2")

@@ -91,11 +91,11 @@ def test_seed_article_example():
     assert all(abs(v - 0.09673) > 5e-4 for v in (info.kl_divergence(p, u), info.kl_divergence(u, p)))
 
 
-@pytest.mark.parametrize("fn", [info.entropy, info.kl_divergence, info.cross_entropy,
-                                info.js_divergence])
-@pytest.mark.parametrize("bad, message", [([0.5, -0.1, 0.6], "negative"),
-                                          ([0.5, float("nan"), 0.5], "NaN"),
-                                          ([0.5, 0.6], "does not sum to 1")])
+@pytest.mark.parametrize("fn", [info.entropy, info.kl_divergence, info.cross_entropy, info.js_divergence])
+@pytest.mark.parametrize(
+    "bad, message",
+    [([0.5, -0.1, 0.6], "negative"), ([0.5, float("nan"), 0.5], "NaN"), ([0.5, 0.6], "does not sum to 1")],
+)
 def test_bad_distributions_raise_value_error_naming_the_input(fn, bad, message):
     good = [1 / len(bad)] * len(bad)
     args = (bad,) if fn is info.entropy else (good, bad)
@@ -107,10 +107,10 @@ def test_bad_distributions_raise_value_error_naming_the_input(fn, bad, message):
 
 
 def test_normalize_rescales_instead_of_raising():
-    assert info.entropy([1, 1, 2], normalize=True) == pytest.approx(
-        scipy.stats.entropy([1, 1, 2]), abs=TOL)
+    assert info.entropy([1, 1, 2], normalize=True) == pytest.approx(scipy.stats.entropy([1, 1, 2]), abs=TOL)
     assert info.kl_divergence([2, 2], [1, 3], normalize=True) == pytest.approx(
-        scipy.stats.entropy([2, 2], [1, 3]), abs=TOL)
+        scipy.stats.entropy([2, 2], [1, 3]), abs=TOL
+    )
     with pytest.raises(ValueError, match="joint"):
         info.mutual_information([[0.5, 0.5], [0.5, 0.5]])
     with pytest.raises(ValueError, match="negative"):
@@ -127,11 +127,15 @@ def test_gaussian_kl_diagonal_matches_torch():
     rng = np.random.default_rng(2)
     mp, mq = rng.normal(size=(2, 5, 3, 4))
     vp, vq = rng.uniform(0.1, 3, size=(2, 5, 3, 4))
-    ref = kl_divergence(Independent(Normal(torch.tensor(mp), torch.tensor(vp).sqrt()), 1),
-                        Independent(Normal(torch.tensor(mq), torch.tensor(vq).sqrt()), 1))
+    ref = kl_divergence(
+        Independent(Normal(torch.tensor(mp), torch.tensor(vp).sqrt()), 1),
+        Independent(Normal(torch.tensor(mq), torch.tensor(vq).sqrt()), 1),
+    )
     np.testing.assert_allclose(info.gaussian_kl(mp, vp, mq, vq), ref.numpy(), atol=TOL, rtol=0)
-    std = kl_divergence(Independent(Normal(torch.tensor(mp), torch.tensor(vp).sqrt()), 1),
-                        Independent(Normal(torch.zeros(4, dtype=torch.float64), 1.0), 1))
+    std = kl_divergence(
+        Independent(Normal(torch.tensor(mp), torch.tensor(vp).sqrt()), 1),
+        Independent(Normal(torch.zeros(4, dtype=torch.float64), 1.0), 1),
+    )
     np.testing.assert_allclose(info.gaussian_kl(mp, vp), std.numpy(), atol=TOL, rtol=0)
 
 
@@ -139,17 +143,19 @@ def test_gaussian_kl_full_and_mixed_match_torch():
     rng = np.random.default_rng(3)
     mp, mq = rng.normal(size=(2, 6, 3))
     sp, sq = _spd(rng, (6,), 3), _spd(rng, (1,), 3)  # q broadcasts over the batch
-    ref = kl_divergence(MultivariateNormal(torch.tensor(mp), torch.tensor(sp)),
-                        MultivariateNormal(torch.tensor(mq), torch.tensor(sq)))
+    ref = kl_divergence(
+        MultivariateNormal(torch.tensor(mp), torch.tensor(sp)), MultivariateNormal(torch.tensor(mq), torch.tensor(sq))
+    )
     out = info.gaussian_kl(torch.tensor(mp), torch.tensor(sp), torch.tensor(mq), torch.tensor(sq))
     torch.testing.assert_close(out, ref, atol=TOL, rtol=0)
     vq = rng.uniform(0.5, 2, size=(6, 3))  # full p against diagonal q
-    ref = kl_divergence(MultivariateNormal(torch.tensor(mp), torch.tensor(sp)),
-                        MultivariateNormal(torch.tensor(mq), torch.diag_embed(torch.tensor(vq))))
+    ref = kl_divergence(
+        MultivariateNormal(torch.tensor(mp), torch.tensor(sp)),
+        MultivariateNormal(torch.tensor(mq), torch.diag_embed(torch.tensor(vq))),
+    )
     np.testing.assert_allclose(info.gaussian_kl(mp, sp, mq, vq), ref.numpy(), atol=TOL, rtol=0)
     eye = np.broadcast_to(np.eye(3), (6, 3, 3))
-    np.testing.assert_allclose(info.gaussian_kl(mp, sp), info.gaussian_kl(mp, sp, 0 * mp, eye),
-                               atol=TOL)
+    np.testing.assert_allclose(info.gaussian_kl(mp, sp), info.gaussian_kl(mp, sp, 0 * mp, eye), atol=TOL)
 
 
 def test_gaussian_kl_agrees_with_its_monte_carlo_estimate():
@@ -191,8 +197,9 @@ def test_kl_command_prints_both_directions(capsys):
     assert "0.123061 bits" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv", [["--p", "0.5,x"], ["--p", "uniform"], ["--p", "0.5,0.6"],
-                                  ["--p", "0.5,0.5", "--q", "0.2,0.3,0.5"]])
+@pytest.mark.parametrize(
+    "argv", [["--p", "0.5,x"], ["--p", "uniform"], ["--p", "0.5,0.6"], ["--p", "0.5,0.5", "--q", "0.2,0.3,0.5"]]
+)
 def test_kl_command_rejects_bad_input(argv):
     with pytest.raises(VaekitError):
         _kl_cli(argv)
@@ -204,6 +211,9 @@ def test_info_docstring_examples():
 
 
 def test_guide_snippets_run_and_print_what_the_guide_says():
-    result = doctest.testfile(str(ROOT / "docs" / "guide.md"), module_relative=False,
-                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testfile(
+        str(ROOT / "docs" / "guide.md"),
+        module_relative=False,
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+    )
     assert result.attempted > 20 and result.failed == 0

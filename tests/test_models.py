@@ -25,14 +25,16 @@ from vaekit.objectives import ELBO, IWAE, CapacityELBO, Reconstruction, imq_mmd
 from vaekit.train import checkpoint as ckpt
 from vaekit.train import load_run
 
+
 @pytest.fixture(scope="module")
 def digits():
     return load_dataset("digits")
 
 
 def tiny_config(name: str, digits, **options) -> RunConfig:
-    model = ModelConfig(name=name, hidden=(64,), channels=(8, 16), latent_dim=4, likelihood="bernoulli",
-                        options=options)
+    model = ModelConfig(
+        name=name, hidden=(64,), channels=(8, 16), latent_dim=4, likelihood="bernoulli", options=options
+    )
     return RunConfig(model=model, image_shape=tuple(digits.image_shape), num_classes=digits.num_classes)
 
 
@@ -237,8 +239,24 @@ def test_cli_trains_and_uses_each_model(name, tmp_path, capsys):
         assert main(args) == 2
         advice = capsys.readouterr().err
         if "train-prior" in advice:
-            assert main(["train-prior", str(run), "--epochs", "1", "--dim", "16", "--layers", "1", "--heads", "2",
-                         "--quiet"]) == 0
+            assert (
+                main(
+                    [
+                        "train-prior",
+                        str(run),
+                        "--epochs",
+                        "1",
+                        "--dim",
+                        "16",
+                        "--layers",
+                        "1",
+                        "--heads",
+                        "2",
+                        "--quiet",
+                    ]
+                )
+                == 0
+            )
         else:
             assert "--prior gmm:10" in advice
             args += ["--prior", "gmm:2"]
@@ -251,8 +269,12 @@ def test_cli_trains_and_uses_each_model(name, tmp_path, capsys):
 
 def test_cli_options_reach_the_objective(tmp_path):
     run = tmp_path / "dae"
-    assert main(["train", "ae", "--set", "noise=0.3", "--set", "corruption=mask", "--epochs", "1", "--out", str(run),
-                 *TINY]) == 0
+    assert (
+        main(
+            ["train", "ae", "--set", "noise=0.3", "--set", "corruption=mask", "--epochs", "1", "--out", str(run), *TINY]
+        )
+        == 0
+    )
     assert RunConfig.load(run / "config.json").model.options == {"noise": 0.3, "corruption": "mask"}
     assert main(["train", "iwae", "--beta", "2", "--epochs", "1", "--out", str(tmp_path / "x"), *TINY]) == 2
     assert main(["train", "ae", "--set", "corruption=blur", "--epochs", "1", "--out", str(tmp_path / "y"), *TINY]) == 2
@@ -261,8 +283,14 @@ def test_cli_options_reach_the_objective(tmp_path):
 
 
 def test_classifier_reads_real_digits(real_data_dir, tmp_path):
-    from vaekit.classifier import (cache_path, label_accuracy, load_classifier, per_label_accuracy, sample_quality,
-                                   train_classifier)
+    from vaekit.classifier import (
+        cache_path,
+        label_accuracy,
+        load_classifier,
+        per_label_accuracy,
+        sample_quality,
+        train_classifier,
+    )
 
     # A short training (2 epochs on 10,000 images) into a private cache; the full one is 4 epochs on 59,000.
     train_classifier(real_data_dir, verbose=False, cache_dir=tmp_path, epochs=2, limit=10_000)

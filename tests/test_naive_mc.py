@@ -24,7 +24,6 @@ from vaekit.posterior_gap import posterior_sampling_evidence
 class LinearGaussian(nn.Module):
     """z ~ N(0, I_2), x | z ~ N(W z + b, s^2 I) as a 1x2x2 image; q(z|x) a deliberately imperfect Gaussian."""
 
-
     num_labels, has_prior, own_evaluation, latent_dim = 0, True, False, 2
 
     def __init__(self, s: float = 0.6):
@@ -69,9 +68,11 @@ def linear():
 def test_likelihood_matrix_matches_log_prob_for_every_decoder():
     torch.manual_seed(0)
     x = torch.rand(5, 1, 3, 4)  # grey images in [0, 1]
-    decoders = [Independent(Bernoulli(logits=torch.randn(7, 1, 3, 4), validate_args=False), 3),
-                Independent(Normal(torch.rand(7, 1, 3, 4), 0.05 + torch.rand(7, 1, 3, 4)), 3),
-                Independent(Laplace(torch.rand(7, 1, 3, 4), 0.5 + torch.rand(7, 1, 3, 4)), 3)]  # the generic path
+    decoders = [
+        Independent(Bernoulli(logits=torch.randn(7, 1, 3, 4), validate_args=False), 3),
+        Independent(Normal(torch.rand(7, 1, 3, 4), 0.05 + torch.rand(7, 1, 3, 4)), 3),
+        Independent(Laplace(torch.rand(7, 1, 3, 4), 0.5 + torch.rand(7, 1, 3, 4)), 3),
+    ]  # the generic path
     for px in decoders:
         expected = torch.stack([px.log_prob(image) for image in x], dim=1)  # (K, B)
         assert torch.allclose(log_likelihood_matrix(px, x), expected, rtol=1e-5, atol=1e-4)

@@ -80,8 +80,12 @@ def test_interpolations_name_their_rows_and_mark_the_end_points():
     a, b = _images(pairs, seed=3), _images(pairs, seed=4)
     fig = interpolations_figure(linear, spherical, a, b, "vae on digits")
     ax = fig.axes[0]
-    assert _ticks(ax.get_yticklabels()) == ["pair 1, linear", "pair 1, spherical",
-                                            "pair 2, linear", "pair 2, spherical"]
+    assert _ticks(ax.get_yticklabels()) == [
+        "pair 1, linear",
+        "pair 1, spherical",
+        "pair 2, linear",
+        "pair 2, spherical",
+    ]
     assert _ticks(ax.get_xticklabels()) == ["A", "0", "0.25", "0.5", "0.75", "1", "B"]
     colours = [t.get_color() for t in ax.get_xticklabels()]
     assert colours[0] == colours[1] == "tab:orange" and colours[-2] == colours[-1] == "tab:blue"
@@ -98,8 +102,9 @@ def test_interpolations_name_their_rows_and_mark_the_end_points():
 
 def test_traversals_name_each_latent_with_its_kl_and_show_the_range():
     grid = _images(3 * 5).view(3, 5, 1, 6, 5)
-    fig = traversals_figure(grid, [4, 0, 2], [2.5, 1.25, 0.5], [-3, -1.5, 0, 1.5, 3], "vae on mnist",
-                            left_out=5, latent_dim=8)
+    fig = traversals_figure(
+        grid, [4, 0, 2], [2.5, 1.25, 0.5], [-3, -1.5, 0, 1.5, 3], "vae on mnist", left_out=5, latent_dim=8
+    )
     ax = fig.axes[0]
     assert _ticks(ax.get_yticklabels()) == ["z5 (KL 2.50 nats)", "z1 (KL 1.25 nats)", "z3 (KL 0.50 nats)"]
     assert _ticks(ax.get_xticklabels()) == ["-3.0", "-1.5", "+0.0", "+1.5", "+3.0"]

@@ -63,8 +63,10 @@ def test_entropy_is_finite_and_matches_scipy_or_refuses(p, normalize, bits):
 
 
 @FAST
-@given(pq=st.integers(1, 6).flatmap(lambda k: st.tuples(*[st.lists(ANY_FLOAT, min_size=k, max_size=k)] * 2)),
-       normalize=st.booleans())
+@given(
+    pq=st.integers(1, 6).flatmap(lambda k: st.tuples(*[st.lists(ANY_FLOAT, min_size=k, max_size=k)] * 2)),
+    normalize=st.booleans(),
+)
 def test_kl_cross_entropy_and_js_match_scipy_or_refuse(pq, normalize):
     p, q = pq
     ep, eq = _valid(p, normalize), _valid(q, normalize)
@@ -115,8 +117,16 @@ def test_the_array_loader_gives_images_in_0_1_or_a_clear_error(array):
 
 
 # -- the image-folder loader ------------------------------------------------------------------
-IMAGES = st.lists(st.tuples(st.sampled_from(["L", "RGB", "RGBA", "P", "1", "I;16"]), st.integers(1, 6),
-                            st.integers(1, 6), st.integers(0, 2**32 - 1)), min_size=0, max_size=5)
+IMAGES = st.lists(
+    st.tuples(
+        st.sampled_from(["L", "RGB", "RGBA", "P", "1", "I;16"]),
+        st.integers(1, 6),
+        st.integers(1, 6),
+        st.integers(0, 2**32 - 1),
+    ),
+    min_size=0,
+    max_size=5,
+)
 
 
 @FAST
@@ -215,8 +225,12 @@ LINES = st.lists(st.text(max_size=24), max_size=14)
 
 
 @FAST
-@given(lines=LINES, raw=st.one_of(st.none(), st.binary(max_size=120)), level=st.sampled_from(["word", "char"]),
-       max_length=st.one_of(st.none(), st.integers(1, 12)))
+@given(
+    lines=LINES,
+    raw=st.one_of(st.none(), st.binary(max_size=120)),
+    level=st.sampled_from(["word", "char"]),
+    max_length=st.one_of(st.none(), st.integers(1, 12)),
+)
 def test_the_text_loader_gives_well_formed_sentences_or_a_clear_error(lines, raw, level, max_length):
     from vaekit.data.text import TextOptions, load_text_file
     from vaekit.data.vocab import BOS_ID, EOS_ID, PAD_ID

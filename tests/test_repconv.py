@@ -52,8 +52,12 @@ def assert_same_outputs(got: torch.Tensor, want: torch.Tensor, tol: float = 1e-5
 
 
 # An identity branch has no stride-2 form (the block refuses it: see test_bad_blocks_are_refused).
-CASES = [(name, stride) for name, branches in BRANCH_SETS.items() for stride in (1, 2)
-         if stride == 1 or "identity" not in branches]
+CASES = [
+    (name, stride)
+    for name, branches in BRANCH_SETS.items()
+    for stride in (1, 2)
+    if stride == 1 or "identity" not in branches
+]
 
 
 @pytest.mark.parametrize("name, stride", CASES, ids=[f"{n}-stride{s}" for n, s in CASES])
@@ -186,7 +190,18 @@ def test_export_refusals_leave_nothing_behind(repvgg_run, digits_run, tmp_path, 
     assert main(["export", str(repvgg_run), "--fuse", "--out", str(out)]) == 0
     before = (out / "model.safetensors").read_bytes()
     assert main(["export", str(repvgg_run), "--fuse", "--out", str(out)]) == 2  # exists: needs --overwrite
-    assert main(["export", str(out), "--fuse", "--out", str(tmp_path / "twice"), ]) == 2  # already fused
+    assert (
+        main(
+            [
+                "export",
+                str(out),
+                "--fuse",
+                "--out",
+                str(tmp_path / "twice"),
+            ]
+        )
+        == 2
+    )  # already fused
     assert main(["train", "vae", "--resume", "--out", str(out), "--quiet"]) == 2  # inference only
     assert (out / "model.safetensors").read_bytes() == before
     assert main(["export", str(repvgg_run), "--fuse", "--which", "last", "--out", str(out), "--overwrite"]) == 0
@@ -233,6 +248,8 @@ def test_the_explorer_opens_an_exported_run_and_shows_what_the_source_shows(repv
         pictures.append((z, shown.json()["png"]))
     (z_source, png_source), (z_fused, png_fused) = pictures
     assert z_fused == pytest.approx(z_source, abs=1e-4)
-    source, fused = (matplotlib.image.imread(io.BytesIO(base64.b64decode(png.split(",", 1)[1])), format="png")
-                     for png in (png_source, png_fused))
+    source, fused = (
+        matplotlib.image.imread(io.BytesIO(base64.b64decode(png.split(",", 1)[1])), format="png")
+        for png in (png_source, png_fused)
+    )
     assert source.shape == fused.shape and np.abs(source - fused).max() <= 1 / 255 + 1e-6  # grey levels agree

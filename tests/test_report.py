@@ -107,16 +107,19 @@ def test_report_in_a_real_browser_loads_clean_with_every_figure(browser, digits_
     browser.get(out.as_uri())
     figures = browser.execute_script(
         "return Array.from(document.querySelectorAll('figure img'))"
-        ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])")
+        ".map(i => [i.complete, i.naturalWidth, i.naturalHeight])"
+    )
     expected = len(read_page(out).images)
     assert expected >= 8 and len(figures) == expected
     assert all(done and w > 100 and h > 50 for done, w, h in figures)  # every picture decoded and drawn
     fetched = browser.execute_script("return performance.getEntriesByType('resource').map(r => r.name)")
     assert fetched == []  # nothing loaded from anywhere, not even from disk
-    shown = browser.execute_script("return Array.from(document.querySelectorAll('section.shown h2'))"
-                                   ".map(h => h.textContent)")
+    shown = browser.execute_script(
+        "return Array.from(document.querySelectorAll('section.shown h2')).map(h => h.textContent)"
+    )
     assert {"The run", "Prior samples", "Reconstructions", "The decoded manifold", "KL per latent dimension"} <= set(
-        shown)
+        shown
+    )
     assert console_errors(browser) == []
 
 
@@ -125,8 +128,26 @@ def test_a_text_run_is_refused_in_one_line_by_report_and_explore(tmp_path, capsy
     lines = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(3 + i % 5)) for i in range(200)]
     (tmp_path / "s.txt").write_text("\n".join(lines) + "\n")
     run = tmp_path / "text-run"
-    assert main(["train", "vae", "--data", str(tmp_path / "s.txt"), "--epochs", "1", "--hidden", "16",
-                 "--latent-dim", "2", "--quiet", "--out", str(run)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                str(tmp_path / "s.txt"),
+                "--epochs",
+                "1",
+                "--hidden",
+                "16",
+                "--latent-dim",
+                "2",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["report", str(run)]) == 2
     assert "trained on text" in capsys.readouterr().err and not (run / "report.html").exists()

@@ -25,7 +25,8 @@ def test_frechet_distance_of_gaussians_matches_closed_forms():
     rng = np.random.default_rng(0)
     # 1-D: (m1 - m2)^2 + (s1 - s2)^2
     assert frechet_distance(np.array([1.0]), np.array([[4.0]]), np.array([-2.0]), np.array([[9.0]])) == pytest.approx(
-        9.0 + 1.0)
+        9.0 + 1.0
+    )
     # diagonal covariances commute: |dmu|^2 + sum (sqrt(a) - sqrt(b))^2
     mu1, mu2 = rng.normal(size=5), rng.normal(size=5)
     a, b = rng.uniform(0.1, 3, 5), rng.uniform(0.1, 3, 5)
@@ -35,7 +36,8 @@ def test_frechet_distance_of_gaussians_matches_closed_forms():
     c1, c2 = _random_cov(6, rng), _random_cov(6, rng)
     reference = ((mu1[:1] - mu2[:1]) ** 2).sum() + np.trace(c1 + c2 - 2 * scipy.linalg.sqrtm(c1 @ c2).real)
     assert frechet_distance(np.r_[mu1[:1], np.zeros(5)], c1, np.r_[mu2[:1], np.zeros(5)], c2) == pytest.approx(
-        reference, rel=1e-8)
+        reference, rel=1e-8
+    )
     # a distance: zero on itself, symmetric
     assert frechet_distance(mu1, c1[:5, :5], mu1, c1[:5, :5]) == pytest.approx(0.0, abs=1e-9)
     forth, back = frechet_distance(mu1, np.diag(a), mu2, np.diag(b)), frechet_distance(mu2, np.diag(b), mu1, np.diag(a))
@@ -96,8 +98,26 @@ def test_real_against_real_is_near_zero_and_noise_is_far(classifier_cache, real_
 def test_eval_reports_fid_per_checkpoint_and_k(classifier_cache, real_data_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("VAEKIT_CACHE_DIR", str(classifier_cache))
     run = tmp_path / "vae-mnist"
-    assert main(["train", "vae", "--data", "mnist", "--epochs", "1", "--batch-size", "200", "--out", str(run),
-                 "--data-dir", str(real_data_dir), *TINY]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                "mnist",
+                "--epochs",
+                "1",
+                "--batch-size",
+                "200",
+                "--out",
+                str(run),
+                "--data-dir",
+                str(real_data_dir),
+                *TINY,
+            ]
+        )
+        == 0
+    )
     base = ["eval", str(run), "--limit", "100", "--fid-samples", "500"]
     assert main([*base, "-k", "5"]) == 0
     table = capsys.readouterr().out
@@ -110,8 +130,9 @@ def test_eval_reports_fid_per_checkpoint_and_k(classifier_cache, real_data_dir, 
     assert len(best["checkpoint"]["sha256"]) == 64 and best["checkpoint"]["epoch"] == 1
     q = best["sample_quality"]
     assert q["samples"] == 500 and q["real_images"] == 500 and q["fid"] > q["fid_real"] > 0
-    assert q["classifier_test_accuracy"] == pytest.approx(json.loads(capsys.readouterr().out.splitlines()[-1])
-                                                          ["sample_quality"]["classifier_test_accuracy"])
+    assert q["classifier_test_accuracy"] == pytest.approx(
+        json.loads(capsys.readouterr().out.splitlines()[-1])["sample_quality"]["classifier_test_accuracy"]
+    )
     assert main(["eval", str(run), "--fid-samples", "1"]) == 2
     # the function behind it, as the report calls it: a colder prior gives other samples, measured alike
     from vaekit.models import load_run

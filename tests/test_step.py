@@ -16,8 +16,8 @@ from vaekit.config import ModelConfig, RunConfig, TrainConfig
 from vaekit.data import load_dataset
 from vaekit.errors import VaekitError
 from vaekit.models import image_models
-from vaekit.train import checkpoint as ckpt
 from vaekit.precision import precision
+from vaekit.train import checkpoint as ckpt
 from vaekit.train.step import StepProgram, make_optimizer, set_lr
 from vaekit.train.trainer import Trainer
 
@@ -123,10 +123,13 @@ def test_compiled_and_bf16_training_reach_the_plain_loss(tmp_path):
 
 # -- CUDA graphs (run on a GPU machine; skipped elsewhere) ------------------------------------
 
+
 def _trainer(tmp_path, name="vae", graph=True, epochs=2, **train) -> Trainer:
     data = load_dataset("digits")
-    cfg = RunConfig(model=ModelConfig(name=name, hidden=(64,), latent_dim=8),
-                    train=TrainConfig(epochs=epochs, lr=3e-3, device="cuda", cuda_graph=graph, **train))
+    cfg = RunConfig(
+        model=ModelConfig(name=name, hidden=(64,), latent_dim=8),
+        train=TrainConfig(epochs=epochs, lr=3e-3, device="cuda", cuda_graph=graph, **train),
+    )
     return Trainer(cfg, data, tmp_path / f"{name}-{graph}", show_progress=False)
 
 

@@ -50,8 +50,15 @@ def slice_data(ptb_slice):
 def tiny_model(name: str, vocab_size: int, width: int = 40, **fields):
     torch.manual_seed(0)
     options = {"vae": {"beta": 1.0, "warmup_epochs": 0.0, "cycle_epochs": 0.0, "free_bits": 0.0}}.get(name, {})
-    cfg = ModelConfig(name=name, arch=fields.pop("arch", "gru"), hidden=(16,), embedding_dim=8, latent_dim=4,
-                      options=options, **fields)
+    cfg = ModelConfig(
+        name=name,
+        arch=fields.pop("arch", "gru"),
+        hidden=(16,),
+        embedding_dim=8,
+        latent_dim=4,
+        options=options,
+        **fields,
+    )
     return build_model(cfg, (width,), 0, vocab_size), cfg
 
 
@@ -106,12 +113,15 @@ def test_character_level(ptb_slice):
     assert " " in line and len(line) == int(sentence_lengths(data.test_x[:1])) - 2
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"", "is empty"),
-    (b"\n  \n\t\n", "only blank lines"),
-    (b"fine line\nbad \xff\xfe bytes\n", "not UTF-8 text (byte 14, line 2)"),
-    (b"word " * 10_001, "10,001 tokens"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "is empty"),
+        (b"\n  \n\t\n", "only blank lines"),
+        (b"fine line\nbad \xff\xfe bytes\n", "not UTF-8 text (byte 14, line 2)"),
+        (b"word " * 10_001, "10,001 tokens"),
+    ],
+)
 def test_bad_text_files_give_one_line_errors(tmp_path, content, message):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
@@ -139,8 +149,12 @@ def test_buckets_hold_like_lengths_and_keep_every_sentence(slice_data):
 def test_log_prob_is_the_sum_of_per_token_log_probs_by_hand(vocab_size, arch):
     model, _ = tiny_model("vae", vocab_size, arch=arch)
     model.eval()
-    x = torch.tensor([[BOS_ID, 7, 9, 4, 2500 % vocab_size, EOS_ID, PAD_ID, PAD_ID],
-                      [BOS_ID, 11, EOS_ID, PAD_ID, PAD_ID, PAD_ID, PAD_ID, PAD_ID]])
+    x = torch.tensor(
+        [
+            [BOS_ID, 7, 9, 4, 2500 % vocab_size, EOS_ID, PAD_ID, PAD_ID],
+            [BOS_ID, 11, EOS_ID, PAD_ID, PAD_ID, PAD_ID, PAD_ID, PAD_ID],
+        ]
+    )
     z = torch.randn(2, 4)
     with torch.no_grad():
         got = model.decode(z).log_prob(x)  # (2,)
@@ -238,8 +252,29 @@ def test_cyclical_annealing_and_free_bits():
 @pytest.fixture(scope="module")
 def text_run(ptb_slice, tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "vae-text"
-    assert main(["train", "vae", "--data", str(ptb_slice), "--epochs", "3", "--lr", "1e-2", "--kl-warmup", "1",
-                 "--word-dropout", "0.2", "--bidirectional", "--out", str(out), *TINY_TEXT]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vae",
+                "--data",
+                str(ptb_slice),
+                "--epochs",
+                "3",
+                "--lr",
+                "1e-2",
+                "--kl-warmup",
+                "1",
+                "--word-dropout",
+                "0.2",
+                "--bidirectional",
+                "--out",
+                str(out),
+                *TINY_TEXT,
+            ]
+        )
+        == 0
+    )
     return out
 
 

@@ -44,8 +44,9 @@ def test_time_budget_stops_within_the_budget_and_keeps_the_best(tmp_path):
 
 
 def test_lr_follows_the_clock_under_a_budget(tmp_path):
-    cfg = RunConfig(model=ModelConfig(hidden=(16,), latent_dim=2),
-                    train=TrainConfig(epochs=1000, lr=1e-3, time_budget=100.0))
+    cfg = RunConfig(
+        model=ModelConfig(hidden=(16,), latent_dim=2), train=TrainConfig(epochs=1000, lr=1e-3, time_budget=100.0)
+    )
     trainer = Trainer(cfg, load_dataset("digits"), tmp_path / "run", show_progress=False)
     assert trainer.lr_at(0, elapsed=0.0) == pytest.approx(1e-3)
     assert trainer.lr_at(7, elapsed=50.0) == pytest.approx(1e-3 * 0.1**0.5)  # the epoch number does not matter

@@ -41,8 +41,15 @@ def test_every_step_writes_its_tables_and_figures(small):
     for name in ("evidence", "holes", "bottleneck", "faces"):
         assert (out / f"{name}.md").read_text().strip()
         assert (out / f"{name}.json").is_file()
-    for figure in ("evidence-convergence", "elbo-gap", "holes-samples", "holes-interpolations", "bottleneck",
-                   "latent-2d", "faces"):
+    for figure in (
+        "evidence-convergence",
+        "elbo-gap",
+        "holes-samples",
+        "holes-interpolations",
+        "bottleneck",
+        "latent-2d",
+        "faces",
+    ):
         assert (out / f"{figure}.png").stat().st_size > 10_000
 
 

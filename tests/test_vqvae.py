@@ -23,8 +23,9 @@ QUANTIZERS = [VectorQuantizer, VectorQuantizerEMA]
 
 
 def _tiny(**options) -> torch.nn.Module:
-    cfg = ModelConfig(name="vqvae", latent_dim=4, channels=(8, 16), likelihood="bernoulli",
-                      options={"codebook_size": 16, **options})
+    cfg = ModelConfig(
+        name="vqvae", latent_dim=4, channels=(8, 16), likelihood="bernoulli", options={"codebook_size": 16, **options}
+    )
     torch.manual_seed(0)
     return build_model(cfg, (1, 8, 8), 10), build_objective(cfg)
 
@@ -79,8 +80,11 @@ def _ema_reference(embed, size, summed, batches, decay, eps):
 def test_ema_update_matches_numpy_reference():
     torch.manual_seed(0)
     q = VectorQuantizerEMA(6, 3, restart_after=0, decay=0.9).train()
-    start = (q.embedding.double().numpy().copy(), q.cluster_size.double().numpy().copy(),
-             q.embed_sum.double().numpy().copy())
+    start = (
+        q.embedding.double().numpy().copy(),
+        q.cluster_size.double().numpy().copy(),
+        q.embed_sum.double().numpy().copy(),
+    )
     batches = [torch.randn(4, 3, 2, 2) for _ in range(3)]
     for z in batches:
         q(z)
@@ -116,8 +120,9 @@ def test_eval_mode_changes_nothing(kind):
 
 def test_perplexity_is_exp_entropy_of_usage():
     counts = torch.tensor([5.0, 0.0, 3.0, 2.0, 10.0])
-    assert math.isclose(float(perplexity(counts)), math.exp(info.entropy(counts.tolist(), normalize=True)),
-                        rel_tol=1e-6)
+    assert math.isclose(
+        float(perplexity(counts)), math.exp(info.entropy(counts.tolist(), normalize=True)), rel_tol=1e-6
+    )
     assert math.isclose(float(perplexity(torch.ones(7))), 7.0, rel_tol=1e-6)
     torch.manual_seed(0)
     q = VectorQuantizer(12, 3).eval()
@@ -183,16 +188,37 @@ def test_code_prior_is_causal_fits_and_round_trips(tmp_path):
 def test_cli_train_train_prior_sample_eval(tmp_path, capsys):
     run = tmp_path / "vq"
     tiny = ["--latent-dim", "4", "--channels", "8,16", "--quiet", "--log-every", "5"]
-    assert main(["train", "vqvae", "--data", "digits", "--epochs", "2", "--set", "codebook_size=16",
-                 "--set", "restart_after=5", "--out", str(run), *tiny]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "vqvae",
+                "--data",
+                "digits",
+                "--epochs",
+                "2",
+                "--set",
+                "codebook_size=16",
+                "--set",
+                "restart_after=5",
+                "--out",
+                str(run),
+                *tiny,
+            ]
+        )
+        == 0
+    )
     assert main(["sample", str(run), "--out", str(tmp_path / "s.png")]) == 2
     assert "vaekit train-prior RUN_DIR" in capsys.readouterr().err
-    assert main(["train-prior", str(run), "--epochs", "1", "--dim", "16", "--layers", "1", "--heads", "2",
-                 "--quiet"]) == 0
+    assert (
+        main(["train-prior", str(run), "--epochs", "1", "--dim", "16", "--layers", "1", "--heads", "2", "--quiet"]) == 0
+    )
     record = json.loads((run / "prior.json").read_text())
     assert record["config"]["num_codes"] == 16 and len(record["epochs"]) == 1
-    assert main(["sample", str(run), "-n", "6", "--out", str(tmp_path / "s.png"), "--save-array",
-                 str(tmp_path / "s.npy")]) == 0
+    assert (
+        main(["sample", str(run), "-n", "6", "--out", str(tmp_path / "s.png"), "--save-array", str(tmp_path / "s.npy")])
+        == 0
+    )
     assert np.load(tmp_path / "s.npy").shape == (6, 1, 8, 8)
     capsys.readouterr()
     assert main(["eval", str(run), "--json"]) == 0

@@ -40,8 +40,12 @@ class DigitCNN(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 16, 14, 14)
-            nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (B, 32, 7, 7)
+            nn.Conv2d(1, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (B, 16, 14, 14)
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),  # (B, 32, 7, 7)
         )
         self.head = nn.Sequential(nn.Flatten(), nn.Linear(32 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
 
@@ -65,9 +69,15 @@ def cache_path(cache_dir: str | Path | None = None, dataset: str = "mnist") -> P
     return Path(cache_dir).expanduser() / "classifiers" / f"{dataset}-cnn.safetensors"
 
 
-def train_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", verbose: bool = True,
-                     cache_dir: str | Path | None = None, epochs: int | None = None,
-                     limit: int | None = None, dataset: str = "mnist") -> DigitCNN:
+def train_classifier(
+    data_dir: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    verbose: bool = True,
+    cache_dir: str | Path | None = None,
+    epochs: int | None = None,
+    limit: int | None = None,
+    dataset: str = "mnist",
+) -> DigitCNN:
     """Trains the classifier on the dataset's training split, writes it to `cache_path(cache_dir, dataset)`.
 
     `epochs` and `limit` (training images) shorten training below the cached default, for tests.
@@ -105,8 +115,13 @@ def train_classifier(data_dir: str | Path | None = None, device: str | torch.dev
     return net
 
 
-def load_classifier(data_dir: str | Path | None = None, device: str | torch.device = "cpu", train: bool = True,
-                    cache_dir: str | Path | None = None, dataset: str = "mnist") -> DigitCNN:
+def load_classifier(
+    data_dir: str | Path | None = None,
+    device: str | torch.device = "cpu",
+    train: bool = True,
+    cache_dir: str | Path | None = None,
+    dataset: str = "mnist",
+) -> DigitCNN:
     """The cached classifier of `dataset` in eval mode; trained first when missing (unless train=False).
 
     Its file's metadata (test accuracy, training settings) is kept as `net.info`.
@@ -114,8 +129,10 @@ def load_classifier(data_dir: str | Path | None = None, device: str | torch.devi
     path = cache_path(cache_dir, dataset)
     if not path.is_file():
         if not train:
-            raise VaekitError(f"no cached {dataset} classifier at {path}: "
-                              f"call vaekit.classifier.train_classifier(dataset={dataset!r}) first")
+            raise VaekitError(
+                f"no cached {dataset} classifier at {path}: "
+                f"call vaekit.classifier.train_classifier(dataset={dataset!r}) first"
+            )
         print(f"training the {dataset} classifier once (about two minutes on a CPU) -> {path}", file=sys.stderr)
         train_classifier(data_dir, device, cache_dir=cache_dir, dataset=dataset)
     net = DigitCNN().to(device)
@@ -126,15 +143,17 @@ def load_classifier(data_dir: str | Path | None = None, device: str | torch.devi
 
 
 @torch.no_grad()
-def probabilities(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None,
-                  batch_size: int = 1000) -> torch.Tensor:
+def probabilities(
+    images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None, batch_size: int = 1000
+) -> torch.Tensor:
     """The classifier's p(y|x) (N, 10) for images (N, 1, 28, 28) in [0, 1]."""
     _check_shape(images)
     net = classifier if classifier is not None else load_classifier(data_dir, images.device)
     was_training = net.training
     net.eval()
-    p = torch.cat([net(images[i : i + batch_size].clamp(0, 1)).softmax(1)
-                   for i in range(0, images.shape[0], batch_size)])
+    p = torch.cat(
+        [net(images[i : i + batch_size].clamp(0, 1)).softmax(1) for i in range(0, images.shape[0], batch_size)]
+    )
     net.train(was_training)
     return p
 
@@ -145,33 +164,38 @@ def features(images: torch.Tensor, classifier: nn.Module, batch_size: int = 1000
     _check_shape(images)
     was_training = classifier.training
     classifier.eval()
-    f = torch.cat([classifier.penultimate(images[i : i + batch_size].clamp(0, 1))
-                   for i in range(0, images.shape[0], batch_size)])
+    f = torch.cat(
+        [classifier.penultimate(images[i : i + batch_size].clamp(0, 1)) for i in range(0, images.shape[0], batch_size)]
+    )
     classifier.train(was_training)
     return f
 
 
 def _check_shape(images: torch.Tensor) -> None:
     if tuple(images.shape[1:]) != (1, 28, 28):
-        raise VaekitError("the classifiers read 28x28 grey MNIST-like images (N, 1, 28, 28), "
-                          f"got {tuple(images.shape)}")
+        raise VaekitError(
+            f"the classifiers read 28x28 grey MNIST-like images (N, 1, 28, 28), got {tuple(images.shape)}"
+        )
 
 
-def predict(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None,
-            batch_size: int = 1000) -> torch.Tensor:
+def predict(
+    images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None, batch_size: int = 1000
+) -> torch.Tensor:
     """The classifier's label (N,) int64 for images (N, 1, 28, 28) in [0, 1]."""
     return probabilities(images, classifier, data_dir, batch_size).argmax(1)
 
 
-def label_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None,
-                   data_dir=None) -> float:
+def label_accuracy(
+    images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None, data_dir=None
+) -> float:
     """The share of images (N, 1, 28, 28) the classifier assigns to their given labels (N,)."""
     predicted = predict(images, classifier, data_dir)
     return float((predicted == labels.to(predicted.device)).double().mean())
 
 
-def per_label_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None,
-                       data_dir=None) -> dict[int, float]:
+def per_label_accuracy(
+    images: torch.Tensor, labels: torch.Tensor, classifier: nn.Module | None = None, data_dir=None
+) -> dict[int, float]:
     """label -> share of the images asked to show that label that the classifier reads as it."""
     predicted = predict(images, classifier, data_dir)
     labels = labels.to(predicted.device)
@@ -179,20 +203,24 @@ def per_label_accuracy(images: torch.Tensor, labels: torch.Tensor, classifier: n
 
 
 @torch.no_grad()
-def sample_quality(images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None,
-                   batch_size: int = 1000) -> dict[str, float]:
+def sample_quality(
+    images: torch.Tensor, classifier: nn.Module | None = None, data_dir=None, batch_size: int = 1000
+) -> dict[str, float]:
     """How digit-like and how varied images (N, 1, 28, 28) look to the classifier:
 
-      mnist_is        exp(E_x KL(p(y|x) || p(y))), the Inception Score with the MNIST classifier:
-                      high when each image is read as one digit confidently (low H(y|x)) and
-                      the digits are varied (high H(y)); at most 10, ~9.4 on real test digits
-      confident       share of images whose most likely digit has probability > 0.9
-      mean_confidence mean of that top probability
+    mnist_is        exp(E_x KL(p(y|x) || p(y))), the Inception Score with the MNIST classifier:
+                    high when each image is read as one digit confidently (low H(y|x)) and
+                    the digits are varied (high H(y)); at most 10, ~9.4 on real test digits
+    confident       share of images whose most likely digit has probability > 0.9
+    mean_confidence mean of that top probability
     """
     p = probabilities(images, classifier, data_dir, batch_size).double()  # (N, 10)
     p_y = p.mean(0)
     h_y = -torch.special.xlogy(p_y, p_y).sum()
     h_y_given_x = -torch.special.xlogy(p, p).sum(1).mean()
     top = p.max(1).values
-    return {"mnist_is": float(torch.exp(h_y - h_y_given_x)), "confident": float((top > 0.9).double().mean()),
-            "mean_confidence": float(top.mean())}
+    return {
+        "mnist_is": float(torch.exp(h_y - h_y_given_x)),
+        "confident": float((top > 0.9).double().mean()),
+        "mean_confidence": float(top.mean()),
+    }

@@ -63,11 +63,15 @@ def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
     """Options of vaekit itself (`GLOBAL_OPTIONS`), accepted before or after the command."""
     from vaekit.commands._common import count
 
-    parser.add_argument("--threads", type=count(1), default=default, metavar="N",
-                        help="CPU threads for PyTorch (default: PyTorch's choice; 1 is fastest when other "
-                             "programs keep the cores busy)")
-    parser.add_argument("--debug", action="store_true", default=default,
-                        help="on an error, print its traceback too")
+    parser.add_argument(
+        "--threads",
+        type=count(1),
+        default=default,
+        metavar="N",
+        help="CPU threads for PyTorch (default: PyTorch's choice; 1 is fastest when other "
+        "programs keep the cores busy)",
+    )
+    parser.add_argument("--debug", action="store_true", default=default, help="on an error, print its traceback too")
 
 
 def build_parser() -> argparse.ArgumentParser:

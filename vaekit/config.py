@@ -81,9 +81,13 @@ class RunConfig:
     def for_data(self, data) -> RunConfig:
         """This config with what depends on the data filled in: 'auto' likelihood, image shape, classes."""
         likelihood = data.likelihood if self.model.likelihood == "auto" else self.model.likelihood
-        return dataclasses.replace(self, model=dataclasses.replace(self.model, likelihood=likelihood),
-                                   image_shape=tuple(data.image_shape), num_classes=data.num_classes,
-                                   vocab_size=len(data.vocab) if data.vocab is not None else 0)
+        return dataclasses.replace(
+            self,
+            model=dataclasses.replace(self.model, likelihood=likelihood),
+            image_shape=tuple(data.image_shape),
+            num_classes=data.num_classes,
+            vocab_size=len(data.vocab) if data.vocab is not None else 0,
+        )
 
     def check(self) -> RunConfig:
         """Raises `VaekitError` naming the first setting that is not a usable number; returns self.
@@ -92,18 +96,25 @@ class RunConfig:
         files were written; the trainer checks before it writes anything.
         """
         m, t = self.model, self.train
-        counts = [("train.epochs (--epochs)", t.epochs), ("train.batch_size (--batch-size)", t.batch_size),
-                  ("model.latent_dim (--latent-dim)", m.latent_dim), ("train.log_every (--log-every)", t.log_every),
-                  ("train.eval_every (--eval-every)", t.eval_every),
-                  *(("model.hidden (--hidden)", h) for h in m.hidden),
-                  *(("model.channels (--channels)", c) for c in m.channels)]
+        counts = [
+            ("train.epochs (--epochs)", t.epochs),
+            ("train.batch_size (--batch-size)", t.batch_size),
+            ("model.latent_dim (--latent-dim)", m.latent_dim),
+            ("train.log_every (--log-every)", t.log_every),
+            ("train.eval_every (--eval-every)", t.eval_every),
+            *(("model.hidden (--hidden)", h) for h in m.hidden),
+            *(("model.channels (--channels)", c) for c in m.channels),
+        ]
         if self.data.image_size is not None:
             counts.append(("data.image_size (--image-size)", self.data.image_size))
         for name, value in counts:
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise VaekitError(f"{name} must be a whole number of at least 1, got {value!r}")
-        for name, value in (("train.lr (--lr)", t.lr), ("train.lr_end (--lr-end)", t.lr_end),
-                            ("train.grad_clip (--grad-clip)", t.grad_clip)):
+        for name, value in (
+            ("train.lr (--lr)", t.lr),
+            ("train.lr_end (--lr-end)", t.lr_end),
+            ("train.grad_clip (--grad-clip)", t.grad_clip),
+        ):
             if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise VaekitError(f"{name} must be a finite number above 0, got {value!r}")
         for key, value in m.options.items():
@@ -120,8 +131,12 @@ class RunConfig:
         sections = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
         parts = {key: _build(kind, raw.pop(key, {}), key) for key, kind in sections.items()}
         top = _build(_TopLevel, raw, "run config")
-        return cls(**parts, image_shape=tuple(top.image_shape) if top.image_shape else None,
-                   num_classes=top.num_classes, vocab_size=top.vocab_size)
+        return cls(
+            **parts,
+            image_shape=tuple(top.image_shape) if top.image_shape else None,
+            num_classes=top.num_classes,
+            vocab_size=top.vocab_size,
+        )
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")

@@ -51,8 +51,12 @@ def mutual_information_matrix(binned: torch.Tensor, factors: torch.Tensor, bins:
 
 def factor_entropies(factors: torch.Tensor) -> torch.Tensor:
     """H(v_k) in nats of each column of factors (N, F) -> (F,)."""
-    return torch.stack([info.entropy(torch.bincount(_as_indices(factors[:, k])[0]).double(), normalize=True)
-                        for k in range(factors.shape[1])])
+    return torch.stack(
+        [
+            info.entropy(torch.bincount(_as_indices(factors[:, k])[0]).double(), normalize=True)
+            for k in range(factors.shape[1])
+        ]
+    )
 
 
 def mig(codes: torch.Tensor, factors: torch.Tensor, bins: int = 20) -> dict:
@@ -63,11 +67,13 @@ def mig(codes: torch.Tensor, factors: torch.Tensor, bins: int = 20) -> dict:
     """
     codes, factors = torch.as_tensor(codes).detach().cpu().double(), torch.as_tensor(factors).cpu()
     if codes.ndim != 2 or factors.ndim != 2 or codes.shape[0] != factors.shape[0]:
-        raise VaekitError(f"MIG needs codes (N, L) and factors (N, F) with one N, got {tuple(codes.shape)} "
-                          f"and {tuple(factors.shape)}")
+        raise VaekitError(
+            f"MIG needs codes (N, L) and factors (N, F) with one N, got {tuple(codes.shape)} and {tuple(factors.shape)}"
+        )
     if codes.shape[1] < 2:
-        raise VaekitError("MIG needs at least 2 latent dimensions: "
-                          "a gap is between the best and the second-best latent")
+        raise VaekitError(
+            "MIG needs at least 2 latent dimensions: a gap is between the best and the second-best latent"
+        )
     if bins < 2:
         raise VaekitError(f"MIG needs at least 2 bins, got {bins}")
     mi = mutual_information_matrix(discretize(codes, bins), factors, bins)  # (L, F)

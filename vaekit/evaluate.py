@@ -29,13 +29,15 @@ from vaekit.precision import precision as numeric_precision
 
 def _require_posterior(model) -> None:
     if model.own_evaluation or not model.has_prior:
-        raise VaekitError(f"{type(model).__name__} has no probabilistic encoder q(z|x), "
-                          "so its likelihood cannot be estimated")
+        raise VaekitError(
+            f"{type(model).__name__} has no probabilistic encoder q(z|x), so its likelihood cannot be estimated"
+        )
 
 
 @torch.no_grad()
-def log_weights(model, x: torch.Tensor, y: torch.Tensor | None, k: int,
-                max_elements: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def log_weights(
+    model, x: torch.Tensor, y: torch.Tensor | None, k: int, max_elements: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Importance log-weights for a block of images.
 
     Returns (log_w, log_px_z, q) with log_w and log_px_z shaped (K, B): log_w = log p(x|z) +
@@ -73,9 +75,18 @@ def _draw(q, n: int) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 1000, batch_size: int = 500,
-             max_elements: int | None = None, seed: int = 0, progress=None, precision: str = "float32",
-             proposal: str = "posterior") -> dict:
+def evaluate(
+    model,
+    x: torch.Tensor,
+    y: torch.Tensor | None = None,
+    k: int = 1000,
+    batch_size: int = 500,
+    max_elements: int | None = None,
+    seed: int = 0,
+    progress=None,
+    precision: str = "float32",
+    proposal: str = "posterior",
+) -> dict:
     """ELBO, importance-sampled NLL with K samples, bits/dim and active units over images x.
 
     A model without a probabilistic encoder provides `evaluate_split(x, y, batch_size, seed)`
@@ -95,16 +106,20 @@ def evaluate(model, x: torch.Tensor, y: torch.Tensor | None = None, k: int = 100
                     then elbo, recon and kl use min(K, 100) draws from q)
     """
     if not x.is_floating_point():  # token ids: a sentence model
-        raise VaekitError("sentences are evaluated by vaekit.evaluate_text.evaluate_sentences "
-                          "(nats per sentence, perplexity per token)")
+        raise VaekitError(
+            "sentences are evaluated by vaekit.evaluate_text.evaluate_sentences "
+            "(nats per sentence, perplexity per token)"
+        )
     if proposal not in PROPOSALS:
         raise VaekitError(f"unknown proposal {proposal!r}: choose one of {', '.join(PROPOSALS)}")
     if precision == "float64":
         model, x = copy.deepcopy(model).double(), x.double()
     with numeric_precision(precision, x.device):
         if model.own_evaluation and proposal == "prior":
-            raise VaekitError(f"{type(model).__name__} reports reconstruction measures, not a likelihood: "
-                              "--proposal prior needs a model with an encoder q(z|x), such as a vae")
+            raise VaekitError(
+                f"{type(model).__name__} reports reconstruction measures, not a likelihood: "
+                "--proposal prior needs a model with an encoder q(z|x), such as a vae"
+            )
         if model.own_evaluation:  # models without a density q(z|x) (AE, WAE, VQ-VAE) report their own measures
             return model.evaluate_split(x, y, batch_size=batch_size, seed=seed)
         return _evaluate_likelihood(model, x, y, k, batch_size, max_elements, seed, progress, proposal)
@@ -114,8 +129,9 @@ PROPOSALS = ("posterior", "prior")
 ELBO_DRAWS_WITH_PRIOR = 100  # q draws for the ELBO terms when the NLL comes from prior samples
 
 
-def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int | None, seed: int, progress,
-                         proposal: str = "posterior") -> dict:
+def _evaluate_likelihood(
+    model, x, y, k: int, batch_size: int, max_elements: int | None, seed: int, progress, proposal: str = "posterior"
+) -> dict:
     _require_posterior(model)
     if k < 1:
         raise VaekitError(f"--iw-samples must be at least 1, got {k}")
@@ -143,9 +159,15 @@ def _evaluate_likelihood(model, x, y, k: int, batch_size: int, max_elements: int
     n = x.shape[0]
     nll, recon, kl = (totals / n).tolist()
     return {
-        "elbo": -(recon + kl), "nll": nll, "recon": recon, "kl": kl,
+        "elbo": -(recon + kl),
+        "nll": nll,
+        "recon": recon,
+        "kl": kl,
         "bits_per_dim": bits_per_dim(nll, x[0].numel(), discrete=_discrete_data(model, x, y)),
-        "active_units": active_units(torch.cat(means)), "k": k, "n": n, "proposal": proposal,
+        "active_units": active_units(torch.cat(means)),
+        "k": k,
+        "n": n,
+        "proposal": proposal,
     }
 
 
@@ -183,8 +205,9 @@ def _memory_budget(device: torch.device) -> int:
 
 
 @torch.no_grad()
-def kl_per_dimension(model, x: torch.Tensor, y: torch.Tensor | None = None,
-                     batch_size: int = 500) -> torch.Tensor | None:
+def kl_per_dimension(
+    model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 500
+) -> torch.Tensor | None:
     """Average over images x of KL(q(z_d|x) || p(z_d)) for each latent dimension d -> (D,), nats.
 
     The KL of a diagonal Gaussian posterior against a diagonal Gaussian prior splits into a sum

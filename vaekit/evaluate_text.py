@@ -33,8 +33,9 @@ def _blocks(x: torch.Tensor, batch_size: int):
 
 
 @torch.no_grad()
-def evaluate_sentences(model, x: torch.Tensor, k: int = 100, batch_size: int = 100, seed: int = 0,
-                       progress=None) -> dict:
+def evaluate_sentences(
+    model, x: torch.Tensor, k: int = 100, batch_size: int = 100, seed: int = 0, progress=None
+) -> dict:
     """Measures of a sentence model on padded sentences x (N, T); see the module docstring.
 
     Returns a dict of floats (per sentence, nats) and counts: `tokens` = words + <eos> scored,
@@ -70,6 +71,14 @@ def evaluate_sentences(model, x: torch.Tensor, k: int = 100, batch_size: int = 1
         name = "nll" if kind == "lm" else "recon"
         return {name: nll, f"{'' if kind == 'lm' else 'recon_'}perplexity": math.exp(nll * n / tokens), **counts}
     nll, recon, kl = (totals / n).tolist()
-    return {"elbo": -(recon + kl), "nll": nll, "recon": recon, "kl": kl,
-            "perplexity": math.exp(nll * n / tokens), "elbo_perplexity": math.exp((recon + kl) * n / tokens),
-            "active_units": active_units(torch.cat(means)), "k": k, **counts}
+    return {
+        "elbo": -(recon + kl),
+        "nll": nll,
+        "recon": recon,
+        "kl": kl,
+        "perplexity": math.exp(nll * n / tokens),
+        "elbo_perplexity": math.exp((recon + kl) * n / tokens),
+        "active_units": active_units(torch.cat(means)),
+        "k": k,
+        **counts,
+    }

@@ -14,8 +14,9 @@ from vaekit.models.code_prior import CodeGridPrior
 
 
 @torch.no_grad()
-def sample(model, n: int, prior: Distribution | None = None, labels: torch.Tensor | None = None,
-           temperature: float = 1.0) -> torch.Tensor:
+def sample(
+    model, n: int, prior: Distribution | None = None, labels: torch.Tensor | None = None, temperature: float = 1.0
+) -> torch.Tensor:
     """n images (n, C, H, W) decoded from z ~ prior (the model's own p(z) unless given).
 
     temperature T < 1 trades variety for typicality: a Gaussian prior N(mu, sigma^2) becomes
@@ -45,8 +46,11 @@ def tempered(prior: Distribution, temperature: float) -> Distribution:
         return prior.tempered(temperature)
     base = prior.base_dist if isinstance(prior, Independent) else prior
     if isinstance(base, Normal):
-        return Independent(Normal(base.loc, base.scale * temperature, validate_args=False),
-                           prior.reinterpreted_batch_ndims if base is not prior else 0, validate_args=False)
+        return Independent(
+            Normal(base.loc, base.scale * temperature, validate_args=False),
+            prior.reinterpreted_batch_ndims if base is not prior else 0,
+            validate_args=False,
+        )
     raise VaekitError(f"--temperature is defined for Gaussian and code priors, not {type(base).__name__}")
 
 
@@ -55,8 +59,12 @@ def posterior_means(model, x: torch.Tensor, y: torch.Tensor | None = None, batch
     """E_q[z|x] of images x (N, C, H, W), in blocks -> (N, D); labels y only for a conditional model."""
     model.eval()
     labels = y if model.num_labels else None
-    return torch.cat([model.encode(x[i : i + batch_size], None if labels is None else labels[i : i + batch_size]).mean
-                      for i in range(0, x.shape[0], batch_size)])
+    return torch.cat(
+        [
+            model.encode(x[i : i + batch_size], None if labels is None else labels[i : i + batch_size]).mean
+            for i in range(0, x.shape[0], batch_size)
+        ]
+    )
 
 
 @torch.no_grad()

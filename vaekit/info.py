@@ -28,8 +28,17 @@ import torch
 from vaekit.errors import VaekitError
 
 __all__ = [
-    "InputError", "entropy", "cross_entropy", "kl_divergence", "js_divergence",
-    "conditional_entropy", "mutual_information", "gaussian_kl", "kl_monte_carlo", "MonteCarloKL", "bits_per_dim",
+    "InputError",
+    "entropy",
+    "cross_entropy",
+    "kl_divergence",
+    "js_divergence",
+    "conditional_entropy",
+    "mutual_information",
+    "gaussian_kl",
+    "kl_monte_carlo",
+    "MonteCarloKL",
+    "bits_per_dim",
 ]
 
 SUM_TOL = 1e-6
@@ -83,8 +92,7 @@ def _check(t: torch.Tensor, name: str, dims, normalize: bool) -> torch.Tensor:
     if torch.isnan(t).any():
         raise InputError(f"{name} contains NaN")
     if (t < 0).any():
-        raise InputError(f"{name} has a negative entry ({t.min().item():.3g}); "
-                         "probabilities must be >= 0")
+        raise InputError(f"{name} has a negative entry ({t.min().item():.3g}); probabilities must be >= 0")
     total = t.sum(dim=dims, keepdim=True)
     if normalize:
         if (total <= 0).any() or torch.isinf(total).any():
@@ -92,8 +100,10 @@ def _check(t: torch.Tensor, name: str, dims, normalize: bool) -> torch.Tensor:
         return t / total
     bad = (total - 1).abs() > SUM_TOL
     if bad.any():
-        raise InputError(f"{name} does not sum to 1 (it sums to {total[bad][0].item():.6g}); "
-                         "pass normalize=True (vaekit kl --normalize) to rescale it")
+        raise InputError(
+            f"{name} does not sum to 1 (it sums to {total[bad][0].item():.6g}); "
+            "pass normalize=True (vaekit kl --normalize) to rescale it"
+        )
     return t
 
 
@@ -226,8 +236,10 @@ def _as_full(mu: torch.Tensor, var: torch.Tensor, name: str) -> tuple[torch.Tens
         return var, False
     if var.ndim == mu.ndim + 1 and var.shape[-2:] == (d, d):
         return var, True
-    raise InputError(f"{name} has shape {tuple(var.shape)}: use the mean's shape {tuple(mu.shape)} "
-                     f"for a diagonal variance or (..., {d}, {d}) for a full covariance")
+    raise InputError(
+        f"{name} has shape {tuple(var.shape)}: use the mean's shape {tuple(mu.shape)} "
+        f"for a diagonal variance or (..., {d}, {d}) for a full covariance"
+    )
 
 
 def _cholesky(cov: torch.Tensor, name: str) -> torch.Tensor:
@@ -245,8 +257,9 @@ def _kl_full(mu_p, cov_p, mu_q, cov_q) -> torch.Tensor:
     diff = (mu_q - mu_p).unsqueeze(-1)
     diff = diff.expand(*lq.shape[:-2], *diff.shape[-2:])
     y = torch.linalg.solve_triangular(lq, diff, upper=False).squeeze(-1)
-    logdet = 2 * (torch.diagonal(lq, dim1=-2, dim2=-1).log().sum(-1)
-                  - torch.diagonal(lp, dim1=-2, dim2=-1).log().sum(-1))
+    logdet = 2 * (
+        torch.diagonal(lq, dim1=-2, dim2=-1).log().sum(-1) - torch.diagonal(lp, dim1=-2, dim2=-1).log().sum(-1)
+    )
     d = mu_p.shape[-1]
     return 0.5 * (m.pow(2).sum((-2, -1)) + y.pow(2).sum(-1) - d + logdet)
 
@@ -295,8 +308,13 @@ class MonteCarloKL(NamedTuple):
     stderr: torch.Tensor
 
 
-def kl_monte_carlo(p: torch.distributions.Distribution, q: torch.distributions.Distribution,
-                   n: int = 10_000, *, seed: int | None = None) -> MonteCarloKL:
+def kl_monte_carlo(
+    p: torch.distributions.Distribution,
+    q: torch.distributions.Distribution,
+    n: int = 10_000,
+    *,
+    seed: int | None = None,
+) -> MonteCarloKL:
     """Estimate KL(p||q) = E_p[log p(x) - log q(x)] from ``n`` draws of p.
 
     Works for any pair of ``torch.distributions`` objects with matching event shapes (uses

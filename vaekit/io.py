@@ -78,11 +78,13 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
         header_len = int.from_bytes(raw[:8], "little")
         meta = json.loads(raw[8 : 8 + header_len]).get("__metadata__") or {}
     except FileNotFoundError:
-        raise VaekitError(f"checkpoint {path} is missing: the run did not finish an epoch, "
-                          "or the folder is not a vaekit run") from None
+        raise VaekitError(
+            f"checkpoint {path} is missing: the run did not finish an epoch, or the folder is not a vaekit run"
+        ) from None
     except (SafetensorError, ValueError, OSError) as err:
-        raise VaekitError(f"checkpoint {path} is unreadable ({err}): "
-                          "it is not a safetensors file written by vaekit") from None
+        raise VaekitError(
+            f"checkpoint {path} is unreadable ({err}): it is not a safetensors file written by vaekit"
+        ) from None
     metadata = json.loads(meta["json"]) if "json" in meta else None
     return {k: v.to(device) for k, v in tensors.items()}, metadata
 
@@ -99,8 +101,9 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
         detail = str(err).splitlines()[-1].strip()[:200]
         raise VaekitError(f"checkpoint {path} does not fit its config.json ({detail})") from None
     if missing or unexpected:
-        raise VaekitError(f"checkpoint {path} does not fit its config.json "
-                          f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+        raise VaekitError(
+            f"checkpoint {path} does not fit its config.json (missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
 
 
 def check_writable(path: Path, flag: str, shown: Path | None = None) -> None:
@@ -115,7 +118,8 @@ def check_writable(path: Path, flag: str, shown: Path | None = None) -> None:
     try:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".vaekit-probe.")
     except OSError as err:
-        raise VaekitError(f"{flag} {shown}: cannot write in {folder} ({err.strerror}); "
-                          "choose a folder you can write to") from None
+        raise VaekitError(
+            f"{flag} {shown}: cannot write in {folder} ({err.strerror}); choose a folder you can write to"
+        ) from None
     os.close(fd)
     os.unlink(probe)

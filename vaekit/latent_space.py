@@ -1,9 +1,9 @@
 """Summaries of a trained model's latent space: how much each latent is used, and 2-D views of the codes.
 
-    latent_activity(model, x)   per-latent KL(q(z_d|x) || p(z_d)) averaged over images, in nats, or
-                                the variance of E[z_d|x] for models without a Gaussian posterior
-    project_2d(codes, method)   codes (N, D) -> (N, 2) with axis names: the plane itself when D = 2,
-                                else PCA (vaekit.classical.PCA) or t-SNE (scikit-learn)
+latent_activity(model, x)   per-latent KL(q(z_d|x) || p(z_d)) averaged over images, in nats, or
+                            the variance of E[z_d|x] for models without a Gaussian posterior
+project_2d(codes, method)   codes (N, D) -> (N, 2) with axis names: the plane itself when D = 2,
+                            else PCA (vaekit.classical.PCA) or t-SNE (scikit-learn)
 """
 
 from __future__ import annotations
@@ -87,6 +87,9 @@ def project_2d(codes: torch.Tensor, method: str = "pca", seed: int = 0) -> tuple
         if n < 5:
             raise VaekitError(f"t-SNE needs at least 5 codes, got {n}")
         embedded = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), init="pca", random_state=seed)
-        return (torch.as_tensor(embedded.fit_transform(codes.numpy())).float(), ("t-SNE 1", "t-SNE 2"),
-                f"t-SNE of {d}-D codes")
+        return (
+            torch.as_tensor(embedded.fit_transform(codes.numpy())).float(),
+            ("t-SNE 1", "t-SNE 2"),
+            f"t-SNE of {d}-D codes",
+        )
     raise VaekitError(f"unknown projection {method!r}: choose pca or tsne")

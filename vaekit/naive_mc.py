@@ -49,8 +49,9 @@ def log_likelihood_matrix(px_z: Distribution, x: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def prior_sampling_evidence(model, x: torch.Tensor, ks: Sequence[int], repeats: int = 1, chunk: int = 10_000,
-                            progress=None) -> torch.Tensor:
+def prior_sampling_evidence(
+    model, x: torch.Tensor, ks: Sequence[int], repeats: int = 1, chunk: int = 10_000, progress=None
+) -> torch.Tensor:
     """Naive estimates log (1/K) Σ_{k<=K} p(x|z_k), z_k ~ p(z), for every K in `ks` -> (repeats, len(ks), B), float64.
 
     Within a repeat the estimates are nested (the K = 100 one uses the first 100 of the draws that
@@ -62,8 +63,10 @@ def prior_sampling_evidence(model, x: torch.Tensor, ks: Sequence[int], repeats: 
     if not ks or ks[0] < 1:
         raise VaekitError(f"prior samples K must be at least 1, got {ks}")
     if model.num_labels:
-        raise VaekitError("--proposal prior needs an unconditional model: a conditional decoder p(x|z, y) cannot share "
-                          "its draws across images of different labels")
+        raise VaekitError(
+            "--proposal prior needs an unconditional model: a conditional decoder p(x|z, y) cannot share "
+            "its draws across images of different labels"
+        )
     if not model.has_prior:
         raise VaekitError(f"{type(model).__name__} has no prior p(z) to draw codes from")
     model.eval()

@@ -55,13 +55,16 @@ class ELBO:
       per-example KL logged stays the true one.
     """
 
-    def __init__(self, beta: float = 1.0, warmup_epochs: float = 0.0, cycle_epochs: float = 0.0,
-                 free_bits: float = 0.0):
+    def __init__(
+        self, beta: float = 1.0, warmup_epochs: float = 0.0, cycle_epochs: float = 0.0, free_bits: float = 0.0
+    ):
         if cycle_epochs < 0 or free_bits < 0 or warmup_epochs < 0:
             raise VaekitError("--kl-warmup, --kl-cycle and --free-bits must be >= 0")
         if cycle_epochs > 0 and not 0 < warmup_epochs <= cycle_epochs:
-            raise VaekitError(f"cyclical annealing needs 0 < --kl-warmup <= --kl-cycle ({cycle_epochs:g}): "
-                              f"Fu et al. use half the cycle, --kl-warmup {cycle_epochs / 2:g}")
+            raise VaekitError(
+                f"cyclical annealing needs 0 < --kl-warmup <= --kl-cycle ({cycle_epochs:g}): "
+                f"Fu et al. use half the cycle, --kl-warmup {cycle_epochs / 2:g}"
+            )
         self.beta, self.warmup_epochs = beta, warmup_epochs
         self.cycle_epochs, self.free_bits = cycle_epochs, free_bits
 
@@ -156,8 +159,9 @@ class IWAE:
             kl = kl_divergence(q, model.prior()).detach()  # (B,) for logging only
         except NotImplementedError:  # a mixture prior: the k-sample estimate
             kl = (log_px - log_w).mean(0).detach()
-        return LossOutput(-bound.mean(), {"iwae": bound, "elbo": log_w.mean(0).detach(),
-                                          "recon": -log_px.mean(0).detach(), "kl": kl})
+        return LossOutput(
+            -bound.mean(), {"iwae": bound, "elbo": log_w.mean(0).detach(), "recon": -log_px.mean(0).detach(), "kl": kl}
+        )
 
 
 class Reconstruction:

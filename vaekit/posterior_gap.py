@@ -22,16 +22,17 @@ from vaekit.evaluate import _memory_budget, log_weights
 
 
 @torch.no_grad()
-def posterior_sampling_evidence(model, x: torch.Tensor, ks: Sequence[int], repeats: int = 1,
-                                max_elements: int | None = None, progress=None) -> dict[str, torch.Tensor]:
+def posterior_sampling_evidence(
+    model, x: torch.Tensor, ks: Sequence[int], repeats: int = 1, max_elements: int | None = None, progress=None
+) -> dict[str, torch.Tensor]:
     """Importance sampling with q(z|x) for images x (B, C, H, W); float64 results:
 
-      estimates           (repeats, len(ks), B) log (1/K) Σ_{k<=K} w_k, nested within a repeat
-      log_px              (B,) all repeats * max(ks) draws pooled: the best estimate of log p(x)
-      elbo                (B,) E_q[log p(x|z)] (over all draws) - KL(q(z|x) || p(z)) (closed form)
-      gap                 (B,) log_px - elbo ≈ KL(q(z|x) || p(z|x))
-      kl_prior            (B,) KL(q(z|x) || p(z))
-      kl_posterior_prior  (B,) KL(p(z|x) || p(z)) ≈ Σ_k w̃_k log p(x|z_k) - log p(x), w̃ self-normalized
+    estimates           (repeats, len(ks), B) log (1/K) Σ_{k<=K} w_k, nested within a repeat
+    log_px              (B,) all repeats * max(ks) draws pooled: the best estimate of log p(x)
+    elbo                (B,) E_q[log p(x|z)] (over all draws) - KL(q(z|x) || p(z)) (closed form)
+    gap                 (B,) log_px - elbo ≈ KL(q(z|x) || p(z|x))
+    kl_prior            (B,) KL(q(z|x) || p(z))
+    kl_posterior_prior  (B,) KL(p(z|x) || p(z)) ≈ Σ_k w̃_k log p(x|z_k) - log p(x), w̃ self-normalized
     """
     ks = sorted(int(k) for k in ks)
     k_max = ks[-1]
@@ -57,6 +58,10 @@ def posterior_sampling_evidence(model, x: torch.Tensor, ks: Sequence[int], repea
     kl_prior = kl_divergence(q, model.prior()).double()
     elbo = torch.stack(recon).mean(0) - kl_prior
     return {
-        "estimates": torch.stack(estimates), "log_px": log_px_best, "elbo": elbo, "gap": log_px_best - elbo,
-        "kl_prior": kl_prior, "kl_posterior_prior": (share * torch.stack(weighted)).sum(0) - log_px_best,
+        "estimates": torch.stack(estimates),
+        "log_px": log_px_best,
+        "elbo": elbo,
+        "gap": log_px_best - elbo,
+        "kl_prior": kl_prior,
+        "kl_posterior_prior": (share * torch.stack(weighted)).sum(0) - log_px_best,
     }

@@ -94,13 +94,24 @@ def sample_quality(generated: torch.Tensor, real_test: torch.Tensor, real_train:
         "fid_real": feature_distance(f_test, f_train),
         "inception_score": classifier_score(net.head[-1](f_gen).softmax(1)),
         "inception_score_real": classifier_score(net.head[-1](f_test).softmax(1)),
-        "samples": int(generated.shape[0]), "real_images": int(real_test.shape[0]),
-        "classifier": info.get("dataset", "?") + "-cnn", "classifier_test_accuracy": info.get("test_accuracy"),
+        "samples": int(generated.shape[0]),
+        "real_images": int(real_test.shape[0]),
+        "classifier": info.get("dataset", "?") + "-cnn",
+        "classifier_test_accuracy": info.get("test_accuracy"),
     }
 
 
-def measure(model, data_name: str, n: int = 10_000, seed: int = 0, data_dir=None, cache_dir=None,
-            device: str | torch.device = "cpu", prior=None, temperature: float = 1.0) -> dict:
+def measure(
+    model,
+    data_name: str,
+    n: int = 10_000,
+    seed: int = 0,
+    data_dir=None,
+    cache_dir=None,
+    device: str | torch.device = "cpu",
+    prior=None,
+    temperature: float = 1.0,
+) -> dict:
     """Draws n samples from a trained model's prior and measures them with `sample_quality`.
 
     `prior` (a torch Distribution over codes, e.g. a mixture fitted to the training codes) and
@@ -115,11 +126,15 @@ def measure(model, data_name: str, n: int = 10_000, seed: int = 0, data_dir=None
     from vaekit.generate import sample
 
     if data_name not in CLASSIFIER_FOR:
-        raise VaekitError(f"sample quality needs a classifier of the data: there are ones for "
-                          f"{', '.join(sorted(CLASSIFIER_FOR))}, not {data_name!r}")
+        raise VaekitError(
+            f"sample quality needs a classifier of the data: there are ones for "
+            f"{', '.join(sorted(CLASSIFIER_FOR))}, not {data_name!r}"
+        )
     if prior is None and not model.has_prior:
-        raise VaekitError("this model has no prior to draw samples from (an autoencoder, or a VQ-VAE without "
-                          "'vaekit train-prior'): its sample quality cannot be measured")
+        raise VaekitError(
+            "this model has no prior to draw samples from (an autoencoder, or a VQ-VAE without "
+            "'vaekit train-prior'): its sample quality cannot be measured"
+        )
     if n < 2:
         raise VaekitError(f"the Fréchet distance needs at least 2 samples, got {n}")
     dataset = CLASSIFIER_FOR[data_name]
@@ -130,6 +145,10 @@ def measure(model, data_name: str, n: int = 10_000, seed: int = 0, data_dir=None
     num_labels = model.num_labels
     labels = torch.arange(n, device=device) % num_labels if num_labels else None
     torch.manual_seed(seed)
-    generated = torch.cat([sample(model, min(1000, n - i), prior, None if labels is None else labels[i : i + 1000],
-                                  temperature) for i in range(0, n, 1000)])
+    generated = torch.cat(
+        [
+            sample(model, min(1000, n - i), prior, None if labels is None else labels[i : i + 1000], temperature)
+            for i in range(0, n, 1000)
+        ]
+    )
     return sample_quality(generated, real_test, real_train, net)

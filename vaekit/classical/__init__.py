@@ -14,5 +14,4 @@ from vaekit.classical.linear_gaussian import LinearGaussianModel
 from vaekit.classical.pca import PCA
 from vaekit.classical.vgmm import VariationalGaussianMixture
 
-__all__ = ["PCA", "GaussianMixture", "VariationalGaussianMixture", "LinearGaussianModel",
-           "ConvergenceWarning"]
+__all__ = ["PCA", "GaussianMixture", "VariationalGaussianMixture", "LinearGaussianModel", "ConvergenceWarning"]

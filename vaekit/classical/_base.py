@@ -73,8 +73,10 @@ class MixtureBase:
         if self.n_components < 1 or self.n_init < 1 or self.max_iter < 1:
             raise InputError("n_components, n_init and max_iter must be at least 1")
         if X.shape[0] < self.n_components:
-            raise InputError(f"{X.shape[0]} samples cannot fit {self.n_components} components: "
-                             "give more samples or lower n_components")
+            raise InputError(
+                f"{X.shape[0]} samples cannot fit {self.n_components} components: "
+                "give more samples or lower n_components"
+            )
 
     def _initial_resp(self, X: torch.Tensor, g: torch.Generator) -> torch.Tensor:
         """Responsibilities (n, k) to start from: hard k-means labels or random rows."""
@@ -105,8 +107,11 @@ class MixtureBase:
         self.lower_bounds_, self.converged_, self._state = best
         self.lower_bound_, self.n_iter_ = self.lower_bounds_[-1], len(self.lower_bounds_)
         if not self.converged_:
-            warnings.warn(f"{type(self).__name__} did not converge in {self.max_iter} "
-                          "iterations: raise max_iter or tol", ConvergenceWarning, stacklevel=2)
+            warnings.warn(
+                f"{type(self).__name__} did not converge in {self.max_iter} iterations: raise max_iter or tol",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         self._publish()
         return self
 
@@ -172,8 +177,7 @@ class MixtureBase:
             raise InputError(f"n_samples must be at least 1, got {n_samples}")
         s = self._state
         labels = torch.multinomial(s["weights"], n_samples, replacement=True, generator=self._gen)
-        X = G.sample_gaussians(s["means"], s["covariances"], self.covariance_type, labels,
-                               self._gen)
+        X = G.sample_gaussians(s["means"], s["covariances"], self.covariance_type, labels, self._gen)
         return to_kind(X, self._numpy), to_kind(labels, self._numpy)
 
     def to_distribution(self, dtype: torch.dtype = torch.float32, device=None) -> MixtureSameFamily:
@@ -195,8 +199,9 @@ class MixtureBase:
         else:  # diag (k, d) or spherical (k,)
             scale = (cov if cov.ndim == 2 else cov[:, None].expand(k, d)).sqrt()  # (k, d)
             components = Independent(Normal(cast(s["means"]), cast(scale), validate_args=False), 1)
-        return MixtureSameFamily(Categorical(probs=cast(s["weights"]), validate_args=False), components,
-                                 validate_args=False)
+        return MixtureSameFamily(
+            Categorical(probs=cast(s["weights"]), validate_args=False), components, validate_args=False
+        )
 
     def _n_parameters(self) -> int:
         k, d = self._state["means"].shape

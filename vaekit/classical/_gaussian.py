@@ -31,13 +31,14 @@ def precision_cholesky(covariances: torch.Tensor, cov_type: str) -> torch.Tensor
     """
     if cov_type in ("diag", "spherical"):
         if (covariances <= 0).any():
-            raise InputError("a fitted variance is not positive: increase reg_covar or lower "
-                             "n_components")
+            raise InputError("a fitted variance is not positive: increase reg_covar or lower n_components")
         return covariances.rsqrt()
     chol, info = torch.linalg.cholesky_ex(covariances)
     if (info != 0).any():
-        raise InputError("a fitted covariance is not positive definite (a component holds too "
-                         "few or duplicated points): increase reg_covar or lower n_components")
+        raise InputError(
+            "a fitted covariance is not positive definite (a component holds too "
+            "few or duplicated points): increase reg_covar or lower n_components"
+        )
     eye = torch.eye(chol.shape[-1], dtype=chol.dtype, device=chol.device).expand_as(chol)
     return torch.linalg.solve_triangular(chol, eye, upper=False).mT  # L^-T: upper triangular
 
@@ -56,8 +57,7 @@ def log_det_precision_chol(prec_chol: torch.Tensor, cov_type: str, d: int) -> to
     return d * prec_chol.log()
 
 
-def log_gaussian_prob(X: torch.Tensor, means: torch.Tensor, prec_chol: torch.Tensor,
-                      cov_type: str) -> torch.Tensor:
+def log_gaussian_prob(X: torch.Tensor, means: torch.Tensor, prec_chol: torch.Tensor, cov_type: str) -> torch.Tensor:
     """log N(x_n | mu_j, Sigma_j) for every sample and component: (n, d) -> (n, k).
 
     One pass per component keeps memory at O(n d) and subtracts the mean before squaring, so
@@ -114,8 +114,7 @@ def gaussian_statistics(X: torch.Tensor, resp: torch.Tensor, reg_covar: float, c
 
 def n_parameters(k: int, d: int, cov_type: str) -> int:
     """Free parameters of a k-component mixture in d dimensions (for BIC and AIC)."""
-    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d,
-           "spherical": k}[cov_type]
+    cov = {"full": k * d * (d + 1) // 2, "tied": d * (d + 1) // 2, "diag": k * d, "spherical": k}[cov_type]
     return cov + k * d + k - 1
 
 
@@ -146,8 +145,7 @@ def kmeans_plusplus(X: torch.Tensor, k: int, generator: torch.Generator) -> torc
     return torch.stack(centers)
 
 
-def kmeans_labels(X: torch.Tensor, k: int, generator: torch.Generator,
-                  n_iter: int = 10) -> torch.Tensor:
+def kmeans_labels(X: torch.Tensor, k: int, generator: torch.Generator, n_iter: int = 10) -> torch.Tensor:
     """k-means++ seeding then up to ``n_iter`` Lloyd iterations; returns labels (n,)."""
     centers = kmeans_plusplus(X, k, generator)
     labels = sq_distances(X, centers).argmin(1)
@@ -164,8 +162,9 @@ def kmeans_labels(X: torch.Tensor, k: int, generator: torch.Generator,
     return labels
 
 
-def sample_gaussians(means: torch.Tensor, covariances: torch.Tensor, cov_type: str,
-                     labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def sample_gaussians(
+    means: torch.Tensor, covariances: torch.Tensor, cov_type: str, labels: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """Draw x_i ~ N(mu_{labels_i}, Sigma_{labels_i}): labels (m,) -> (m, d)."""
     m, d = labels.shape[0], means.shape[1]
     eps = torch.randn(m, d, generator=generator, dtype=means.dtype, device=means.device)

@@ -12,8 +12,7 @@ import torch
 
 def log_wishart_norm(log_det_w: torch.Tensor, nu: torch.Tensor, d: int) -> torch.Tensor:
     """ln B(W, nu) = -(nu/2) ln|W| - (nu d/2) ln 2 - ln Gamma_d(nu/2)   (PRML B.79)."""
-    return (-0.5 * nu * log_det_w - 0.5 * nu * d * math.log(2)
-            - torch.special.multigammaln(0.5 * nu, d))
+    return -0.5 * nu * log_det_w - 0.5 * nu * d * math.log(2) - torch.special.multigammaln(0.5 * nu, d)
 
 
 def expected_log_det(log_det_w: torch.Tensor, nu: torch.Tensor, d: int) -> torch.Tensor:
@@ -25,8 +24,14 @@ def expected_log_det(log_det_w: torch.Tensor, nu: torch.Tensor, d: int) -> torch
     return torch.digamma((nu[:, None] + 1 - i) / 2).sum(1) + d * math.log(2) + log_det_w
 
 
-def wishart_kl(log_det_w: torch.Tensor, nu: torch.Tensor, w: torch.Tensor,
-               log_det_w0: torch.Tensor, nu0: float, w0_inv: torch.Tensor) -> torch.Tensor:
+def wishart_kl(
+    log_det_w: torch.Tensor,
+    nu: torch.Tensor,
+    w: torch.Tensor,
+    log_det_w0: torch.Tensor,
+    nu0: float,
+    w0_inv: torch.Tensor,
+) -> torch.Tensor:
     """KL(W(W_k, nu_k) || W(W_0, nu_0)) for each k.
 
     = ln B(W_k, nu_k) - ln B(W_0, nu_0) + (nu_k - nu_0)/2 E_k[ln|Lambda|] - nu_k d/2
@@ -42,14 +47,25 @@ def wishart_kl(log_det_w: torch.Tensor, nu: torch.Tensor, w: torch.Tensor,
     d = w.shape[-1]
     nu0_t = torch.as_tensor(nu0, dtype=nu.dtype, device=nu.device)
     trace = torch.einsum("ij,kji->k", w0_inv, w)  # tr(W_0^-1 W_k)
-    return (log_wishart_norm(log_det_w, nu, d) - log_wishart_norm(log_det_w0, nu0_t, d)
-            + 0.5 * (nu - nu0) * expected_log_det(log_det_w, nu, d)
-            - 0.5 * nu * d + 0.5 * nu * trace)
+    return (
+        log_wishart_norm(log_det_w, nu, d)
+        - log_wishart_norm(log_det_w0, nu0_t, d)
+        + 0.5 * (nu - nu0) * expected_log_det(log_det_w, nu, d)
+        - 0.5 * nu * d
+        + 0.5 * nu * trace
+    )
 
 
-def gaussian_wishart_kl(m: torch.Tensor, beta: torch.Tensor, u: torch.Tensor, nu: torch.Tensor,
-                        m0: torch.Tensor, beta0: float, w0_inv: torch.Tensor,
-                        nu0: float) -> torch.Tensor:
+def gaussian_wishart_kl(
+    m: torch.Tensor,
+    beta: torch.Tensor,
+    u: torch.Tensor,
+    nu: torch.Tensor,
+    m0: torch.Tensor,
+    beta0: float,
+    w0_inv: torch.Tensor,
+    nu0: float,
+) -> torch.Tensor:
     """KL(q(mu_k, Lambda_k) || p(mu_k, Lambda_k)) for each k, both Gaussian-Wishart:
     N(mu | m, (beta Lambda)^-1) W(Lambda | W, nu) (PRML 10.40 prior, 10.59 posterior).
 

@@ -67,10 +67,19 @@ class GaussianMixture(MixtureBase):
     array([-3.,  3.])
     """
 
-    def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
-                 tol: float = 1e-3, max_iter: int = 100, n_init: int = 1,
-                 reg_covar: float = 1e-6, init: str = "kmeans++",
-                 random_state: int | None = None, dtype: torch.dtype = torch.float64):
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-3,
+        max_iter: int = 100,
+        n_init: int = 1,
+        reg_covar: float = 1e-6,
+        init: str = "kmeans++",
+        random_state: int | None = None,
+        dtype: torch.dtype = torch.float64,
+    ):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -87,8 +96,12 @@ class GaussianMixture(MixtureBase):
     def _m_step(self, X: torch.Tensor, resp: torch.Tensor) -> None:
         """pi, mu, Sigma from the responsibilities (PRML 9.24-9.26)."""
         nk, means, cov = G.gaussian_statistics(X, resp, self.reg_covar, self.covariance_type)
-        self._state = {"weights": nk / nk.sum(), "means": means, "covariances": cov,
-                       "prec_chol": G.precision_cholesky(cov, self.covariance_type)}
+        self._state = {
+            "weights": nk / nk.sum(),
+            "means": means,
+            "covariances": cov,
+            "prec_chol": G.precision_cholesky(cov, self.covariance_type),
+        }
 
     def _e_step(self, X: torch.Tensor) -> tuple[torch.Tensor, float]:
         """log r_nj (PRML 9.23) and the mean log-likelihood per sample (9.28)."""

@@ -45,9 +45,16 @@ class LinearGaussianModel:
     W_ : (d, m); mean_ : (d,); noise_variance_ : float; n_iter_ : int; loglik_trace_ : list
     """
 
-    def __init__(self, n_components: int = 2, *, method: str = "ml", tol: float = 1e-10,
-                 max_iter: int = 5000, random_state: int | None = 0,
-                 dtype: torch.dtype = torch.float64):
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        method: str = "ml",
+        tol: float = 1e-10,
+        max_iter: int = 5000,
+        random_state: int | None = 0,
+        dtype: torch.dtype = torch.float64,
+    ):
         self.n_components = n_components
         self.method = method
         self.tol = tol
@@ -162,8 +169,7 @@ def _moments(q, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, cov = (torch.as_tensor(t, dtype=like.dtype, device=like.device) for t in q)
         cov = torch.diag_embed(cov) if cov.shape == mu.shape else cov
     else:
-        raise InputError("q must be a MultivariateNormal, an Independent(Normal) or a pair "
-                         "(mean, variance)")
+        raise InputError("q must be a MultivariateNormal, an Independent(Normal) or a pair (mean, variance)")
     mu = mu.to(like.dtype)
     return mu, cov.to(like.dtype).expand(*mu.shape, mu.shape[-1])
 

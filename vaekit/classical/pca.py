@@ -56,8 +56,7 @@ class PCA:
         n, d = X.shape
         m = min(n, d) if self.n_components is None else self.n_components
         if not 1 <= m <= min(n, d):
-            raise InputError(f"n_components must be between 1 and min(n_samples, n_features) = "
-                             f"{min(n, d)}, got {m}")
+            raise InputError(f"n_components must be between 1 and min(n_samples, n_features) = {min(n, d)}, got {m}")
         mean = X.mean(0)
         _, s, vt = torch.linalg.svd(X - mean, full_matrices=False)  # s (r,), vt (r, d)
         rows = torch.arange(vt.shape[0], device=vt.device)

@@ -63,13 +63,24 @@ class VariationalGaussianMixture(MixtureBase):
     `predict` and `predict_proba` use r_nk; `score_samples` and `sample` the point estimates.
     """
 
-    def __init__(self, n_components: int = 1, *, covariance_type: str = "full",
-                 tol: float = 1e-6, max_iter: int = 500, n_init: int = 1,
-                 reg_covar: float = 1e-6, init: str = "kmeans++",
-                 random_state: int | None = None, dtype: torch.dtype = torch.float64,
-                 weight_concentration_prior: float | None = None, mean_prior=None,
-                 mean_precision_prior: float = 1.0,
-                 degrees_of_freedom_prior: float | None = None, covariance_prior=None):
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: str = "full",
+        tol: float = 1e-6,
+        max_iter: int = 500,
+        n_init: int = 1,
+        reg_covar: float = 1e-6,
+        init: str = "kmeans++",
+        random_state: int | None = None,
+        dtype: torch.dtype = torch.float64,
+        weight_concentration_prior: float | None = None,
+        mean_prior=None,
+        mean_precision_prior: float = 1.0,
+        degrees_of_freedom_prior: float | None = None,
+        covariance_prior=None,
+    ):
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.tol = tol
@@ -95,11 +106,16 @@ class VariationalGaussianMixture(MixtureBase):
         self._beta0 = float(self.mean_precision_prior)
         self._nu0 = float(self.degrees_of_freedom_prior or d)
         if self._nu0 <= d - 1 or self._beta0 <= 0 or self._alpha0 <= 0:
-            raise InputError(f"need degrees_of_freedom_prior > {d - 1} and positive "
-                             "weight_concentration_prior and mean_precision_prior")
+            raise InputError(
+                f"need degrees_of_freedom_prior > {d - 1} and positive "
+                "weight_concentration_prior and mean_precision_prior"
+            )
         self._m0 = X.mean(0) if self.mean_prior is None else torch.as_tensor(self.mean_prior, **kw)
-        cov0 = (torch.cov(X.T).reshape(d, d) if self.covariance_prior is None
-                else torch.as_tensor(self.covariance_prior, **kw))
+        cov0 = (
+            torch.cov(X.T).reshape(d, d)
+            if self.covariance_prior is None
+            else torch.as_tensor(self.covariance_prior, **kw)
+        )
         self._w0_inv = cov0 + self.reg_covar * torch.eye(d, **kw)
 
     def _init_state(self, X: torch.Tensor, resp: torch.Tensor) -> None:
@@ -115,14 +131,23 @@ class VariationalGaussianMixture(MixtureBase):
         nu = self._nu0 + nk
         m = (self._beta0 * self._m0 + nk[:, None] * xbar) / beta[:, None]
         dx = xbar - self._m0  # (k, d)
-        w_inv = (self._w0_inv + nk[:, None, None] * sk
-                 + (self._beta0 * nk / beta)[:, None, None] * dx[:, :, None] * dx[:, None, :])
+        w_inv = (
+            self._w0_inv
+            + nk[:, None, None] * sk
+            + (self._beta0 * nk / beta)[:, None, None] * dx[:, :, None] * dx[:, None, :]
+        )
         w_inv = (w_inv + w_inv.mT) / 2
         u = G.precision_cholesky(w_inv, "full")  # W_k = U U^T
-        self._state = {"alpha": alpha, "beta": beta, "nu": nu, "u": u,
-                       "weights": alpha / alpha.sum(), "means": m,
-                       "covariances": w_inv / nu[:, None, None],
-                       "prec_chol": u * nu.sqrt()[:, None, None]}
+        self._state = {
+            "alpha": alpha,
+            "beta": beta,
+            "nu": nu,
+            "u": u,
+            "weights": alpha / alpha.sum(),
+            "means": m,
+            "covariances": w_inv / nu[:, None, None],
+            "prec_chol": u * nu.sqrt()[:, None, None],
+        }
 
     def _log_rho(self, X: torch.Tensor) -> torch.Tensor:
         """ln rho_nk (PRML 10.46 with 10.64-10.66): (n, d) -> (n, k)."""
@@ -133,8 +158,7 @@ class VariationalGaussianMixture(MixtureBase):
         # log N with precision W_k (prec_chol U_k) gives -(d ln 2pi + maha)/2 + ln|W_k|/2:
         log_n = G.log_gaussian_prob(X, s["means"], s["u"], "full")  # (n, k)
         maha = -2 * (log_n - 0.5 * log_det_w) - d * math.log(2 * math.pi)
-        return (e_log_pi + 0.5 * e_log_det - 0.5 * d * math.log(2 * math.pi)
-                - 0.5 * (d / s["beta"] + s["nu"] * maha))
+        return e_log_pi + 0.5 * e_log_det - 0.5 * d * math.log(2 * math.pi) - 0.5 * (d / s["beta"] + s["nu"] * maha)
 
     def _e_step(self, X: torch.Tensor) -> tuple[torch.Tensor, float]:
         """ln r_nk and the ELBO per sample at the current q(pi) q(mu, Lambda)."""
@@ -143,8 +167,9 @@ class VariationalGaussianMixture(MixtureBase):
         log_norm = torch.logsumexp(log_rho, 1, keepdim=True)  # (n, 1)
         alpha0 = torch.full_like(s["alpha"], self._alpha0)
         kl_pi = kl_divergence(Dirichlet(s["alpha"]), Dirichlet(alpha0))
-        kl_mu_lambda = W.gaussian_wishart_kl(s["means"], s["beta"], s["u"], s["nu"], self._m0,
-                                             self._beta0, self._w0_inv, self._nu0).sum()
+        kl_mu_lambda = W.gaussian_wishart_kl(
+            s["means"], s["beta"], s["u"], s["nu"], self._m0, self._beta0, self._w0_inv, self._nu0
+        ).sum()
         elbo = log_norm.sum() - kl_pi - kl_mu_lambda
         return log_rho - log_norm, (elbo / X.shape[0]).item()
 

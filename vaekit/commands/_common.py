@@ -40,15 +40,19 @@ def duration(text: str) -> float:
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a folder written by 'vaekit train'")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--which", choices=("best", "last"), default="best",
-                   help="the best-validation or the last checkpoint")
+    p.add_argument(
+        "--which", choices=("best", "last"), default="best", help="the best-validation or the last checkpoint"
+    )
     p.add_argument("--seed", type=seed, default=0, help="seed for the random draws")
 
 
 def add_data_dir_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="where dataset files live (default: the run's setting, else $VAEKIT_DATA_DIR, "
-                        "else the user cache)")
+    p.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="where dataset files live (default: the run's setting, else $VAEKIT_DATA_DIR, else the user cache)",
+    )
 
 
 def open_run(args):
@@ -90,8 +94,10 @@ def open_split(cfg, args, split: str = "test"):
     name = cfg.data.name
     if not is_builtin(name) and not Path(name).expanduser().exists():
         where = Path(args.run_dir) / "config.json"
-        raise VaekitError(f"the data this run was trained on, {name} (data.name in {where}), "
-                          "is gone: put it back there, or edit data.name to where it is now")
+        raise VaekitError(
+            f"the data this run was trained on, {name} (data.name in {where}), "
+            "is gone: put it back there, or edit data.name to where it is now"
+        )
     text = text_options(cfg.data, args.run_dir) if cfg.vocab_size else None
     data = load_dataset(name, data_dir, image_size=cfg.data.image_size, download=True, text=text)
     return data.split(split)
@@ -105,8 +111,14 @@ def text_options(data, run_dir: Path | None = None):
 
     vocab_file = None if run_dir is None else Path(run_dir) / "vocab.json"
     vocab = Vocabulary.load(vocab_file) if vocab_file is not None and vocab_file.is_file() else None
-    return TextOptions(level=data.tokens, vocab_size=data.vocab_size, min_count=data.min_count,
-                       max_length=data.max_length, long_lines=data.long_lines, vocab=vocab)
+    return TextOptions(
+        level=data.tokens,
+        vocab_size=data.vocab_size,
+        min_count=data.min_count,
+        max_length=data.max_length,
+        long_lines=data.long_lines,
+        vocab=vocab,
+    )
 
 
 def open_vocab(run_dir: Path):
@@ -130,6 +142,7 @@ SEED_LIMIT = 2**32  # what every generator vaekit seeds (torch, numpy) accepts
 
 def count(minimum: int = 1, maximum: int | None = None):
     """An argparse type: a whole number in [minimum, maximum]."""
+
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -145,9 +158,9 @@ def count(minimum: int = 1, maximum: int | None = None):
     return parse
 
 
-def real(low: float | None = None, high: float | None = None, *, low_open: bool = False,
-         high_open: bool = False):
+def real(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False):
     """An argparse type: a finite float in the interval [low, high] (ends open when asked)."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -156,8 +169,9 @@ def real(low: float | None = None, high: float | None = None, *, low_open: bool 
         below = low is not None and (value <= low if low_open else value < low)
         above = high is not None and (value >= high if high_open else value > high)
         if not math.isfinite(value) or below or above:
-            raise argparse.ArgumentTypeError(f"must be a finite number {_interval(low, high, low_open, high_open)}, "
-                                             f"got {text!r}")
+            raise argparse.ArgumentTypeError(
+                f"must be a finite number {_interval(low, high, low_open, high_open)}, got {text!r}"
+            )
         return value
 
     parse.__name__ = "number"

@@ -97,24 +97,34 @@ def latents(args, model, cfg) -> int:
         title = f"E[z|x] of {x.shape[0]} test sentences (PCA, 2 of {codes.shape[1]} dims)"
     else:
         codes_2d, title = codes.cpu(), f"E[z|x] of {x.shape[0]} test sentences"
-    out = plot_latent_scatter(args.run_dir / "latent-scatter.png", codes_2d, words, title,
-                              colour_label="words in the sentence", cmap="viridis")
+    out = plot_latent_scatter(
+        args.run_dir / "latent-scatter.png",
+        codes_2d,
+        words,
+        title,
+        colour_label="words in the sentence",
+        cmap="viridis",
+    )
     print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
 def eval_table(r: dict) -> str:
-    head = (f"{r['split']} split, {r['n']:,} sentences, {r['tokens']:,} predicted tokens "
-            f"({r['words']:,} words + {r['n']:,} <eos>); nats per sentence")
+    head = (
+        f"{r['split']} split, {r['n']:,} sentences, {r['tokens']:,} predicted tokens "
+        f"({r['words']:,} words + {r['n']:,} <eos>); nats per sentence"
+    )
     if "elbo" not in r:
         name = "NLL (-log p(x), exact)" if "nll" in r else "recon (-log p(x|f(x)))"
         value = r.get("nll", r.get("recon"))
         ppl = r.get("perplexity", r.get("recon_perplexity"))
         return "\n".join([head, f"  {name:<26}{value:10.3f}", f"  perplexity per token      {ppl:10.2f}"])
-    return "\n".join([
-        head,
-        f"  ELBO                      {r['elbo']:10.3f}   (recon {r['recon']:.3f} + KL {r['kl']:.3f})",
-        f"  NLL (-log p(x), K={r['k']:<5}) {r['nll']:10.3f}",
-        f"  perplexity per token      {r['perplexity']:10.2f}   (from -ELBO: {r['elbo_perplexity']:.2f})",
-        f"  active units              {r['active_units']:10d}",
-    ])
+    return "\n".join(
+        [
+            head,
+            f"  ELBO                      {r['elbo']:10.3f}   (recon {r['recon']:.3f} + KL {r['kl']:.3f})",
+            f"  NLL (-log p(x), K={r['k']:<5}) {r['nll']:10.3f}",
+            f"  perplexity per token      {r['perplexity']:10.2f}   (from -ELBO: {r['elbo_perplexity']:.2f})",
+            f"  active units              {r['active_units']:10d}",
+        ]
+    )

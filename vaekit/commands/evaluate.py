@@ -43,19 +43,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="which split to evaluate")
-    p.add_argument("--iw-samples", "-k", type=count(1), default=1000,
-                   help="importance samples K per image (papers: 5000)")
-    p.add_argument("--limit", type=count(1), default=None,
-                   help="evaluate only the first N images of the split (default: all)")
-    p.add_argument("--batch-size", type=count(1), default=500,
-                   help="images per block (samples are chunked to fit memory)")
-    p.add_argument("--precision", choices=PRECISIONS, default="float32",
-                   help="arithmetic of the evaluation: tf32 is much faster on recent GPUs; float64 is the reference")
-    p.add_argument("--proposal", choices=("posterior", "prior"), default="posterior",
-                   help="draw the K codes from the encoder's q(z|x) (importance sampling) or from the prior p(z) "
-                        "(naive Monte Carlo: unbiased for p(x) but needs vastly more samples)")
-    p.add_argument("--fid-samples", type=count(0), default=10_000,
-                   help="prior samples for the Fréchet distance on MNIST / Fashion-MNIST runs; 0 skips it")
+    p.add_argument(
+        "--iw-samples", "-k", type=count(1), default=1000, help="importance samples K per image (papers: 5000)"
+    )
+    p.add_argument(
+        "--limit", type=count(1), default=None, help="evaluate only the first N images of the split (default: all)"
+    )
+    p.add_argument(
+        "--batch-size", type=count(1), default=500, help="images per block (samples are chunked to fit memory)"
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="float32",
+        help="arithmetic of the evaluation: tf32 is much faster on recent GPUs; float64 is the reference",
+    )
+    p.add_argument(
+        "--proposal",
+        choices=("posterior", "prior"),
+        default="posterior",
+        help="draw the K codes from the encoder's q(z|x) (importance sampling) or from the prior p(z) "
+        "(naive Monte Carlo: unbiased for p(x) but needs vastly more samples)",
+    )
+    p.add_argument(
+        "--fid-samples",
+        type=count(0),
+        default=10_000,
+        help="prior samples for the Fréchet distance on MNIST / Fashion-MNIST runs; 0 skips it",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -102,20 +117,40 @@ def run(args) -> int:
     desc = f"K={args.iw_samples}" if model.has_prior or not text else "exact"
     blocks = -(-x.shape[0] // args.batch_size)
     total, unit = (blocks * args.iw_samples, "code") if args.proposal == "prior" else (x.shape[0], "img")
-    with tqdm(total=total, unit="sentence" if text else unit, unit_scale=True, desc=desc,
-              disable=args.json or model.own_evaluation, file=sys.stderr) as bar:
+    with tqdm(
+        total=total,
+        unit="sentence" if text else unit,
+        unit_scale=True,
+        desc=desc,
+        disable=args.json or model.own_evaluation,
+        file=sys.stderr,
+    ) as bar:
         if text:  # nats per sentence and perplexity per token, in blocks of like lengths
             from vaekit.evaluate_text import evaluate_sentences
 
             if args.precision != "float32":
                 raise VaekitError("a text run is evaluated in float32 (the adaptive softmax computes in it)")
-            result = evaluate_sentences(model, x, k=args.iw_samples, batch_size=min(args.batch_size, 100),
-                                        seed=args.seed, progress=bar)
+            result = evaluate_sentences(
+                model, x, k=args.iw_samples, batch_size=min(args.batch_size, 100), seed=args.seed, progress=bar
+            )
         else:
-            result = evaluate(model, x, labels, k=args.iw_samples, batch_size=args.batch_size, seed=args.seed,
-                              progress=bar, precision=args.precision, proposal=args.proposal)
-    result = {"split": args.split, **result, "precision": args.precision,
-              "checkpoint": checkpoint_record(args.run_dir, args.which)}
+            result = evaluate(
+                model,
+                x,
+                labels,
+                k=args.iw_samples,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                progress=bar,
+                precision=args.precision,
+                proposal=args.proposal,
+            )
+    result = {
+        "split": args.split,
+        **result,
+        "precision": args.precision,
+        "checkpoint": checkpoint_record(args.run_dir, args.which),
+    }
     quality = None if text else _sample_quality(model, cfg, args, device)
     if quality is not None:
         result["sample_quality"] = quality
@@ -126,8 +161,9 @@ def run(args) -> int:
         atomic_write_text(args.run_dir / name, json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.run_dir / name}", file=sys.stderr)
     except OSError as err:  # someone else's run on a read-only disk: the numbers are still printed
-        warnings.warn(f"could not save {err.filename} ({err.strerror}): the result is printed only", VaekitWarning,
-                      stacklevel=1)
+        warnings.warn(
+            f"could not save {err.filename} ({err.strerror}): the result is printed only", VaekitWarning, stacklevel=1
+        )
     if args.json:
         print(json.dumps(result))
     elif text:
@@ -158,13 +194,19 @@ def _table(r: dict) -> str:
     skip = ("split", "n", "checkpoint", "sample_quality", "precision")
     if "nll" not in r:  # a model with its own measures: print them as they come
         lines = [f"{r['split']} split, {r['n']} images, {r['checkpoint']['which']} checkpoint"]
-        lines += [f"  {k:<16}{v:10.4f}" if isinstance(v, float) else f"  {k:<16}{v!s:>10}"
-                  for k, v in r.items() if k not in skip]
+        lines += [
+            f"  {k:<16}{v:10.4f}" if isinstance(v, float) else f"  {k:<16}{v!s:>10}"
+            for k, v in r.items()
+            if k not in skip
+        ]
     else:
         lines = [
-            (f"{r['split']} split, {r['n']} images, {r['checkpoint']['which']} checkpoint, "
-             f"K={r['k']} " + ("prior samples, naive Monte Carlo" if r.get("proposal") == "prior"
-                               else "importance samples") + " (nats per image)"),
+            (
+                f"{r['split']} split, {r['n']} images, {r['checkpoint']['which']} checkpoint, "
+                f"K={r['k']} "
+                + ("prior samples, naive Monte Carlo" if r.get("proposal") == "prior" else "importance samples")
+                + " (nats per image)"
+            ),
             f"  ELBO            {r['elbo']:10.3f}   (recon {r['recon']:.3f} + KL {r['kl']:.3f})",
             f"  NLL (-log p(x)) {r['nll']:10.3f}",
             f"  bits/dim        {r['bits_per_dim']:10.4f}",
@@ -181,9 +223,13 @@ def _quality_lines(q: dict | None) -> list[str]:
     acc = q["classifier_test_accuracy"]
     acc = "unknown" if acc is None else f"{acc:.2%}"
     return [
-        (f"sample quality: {q['samples']} prior samples against {q['real_images']} real test images, in the features "
-         f"of the {q['classifier']} classifier ({acc} test accuracy)"),
+        (
+            f"sample quality: {q['samples']} prior samples against {q['real_images']} real test images, "
+            f"in the features of the {q['classifier']} classifier ({acc} test accuracy)"
+        ),
         f"  FID             {q['fid']:10.3f}   (real training vs test images: {q['fid_real']:.3f})",
-        (f"  Inception-style {q['inception_score']:10.3f}   "
-         f"(real test images: {q['inception_score_real']:.3f}; at most 10)"),
+        (
+            f"  Inception-style {q['inception_score']:10.3f}   "
+            f"(real test images: {q['inception_score_real']:.3f}; at most 10)"
+        ),
     ]

@@ -23,8 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
     p.add_argument("--port", type=count(1, 65535), default=8000, help="the port to serve on")
-    p.add_argument("--host", default="127.0.0.1",
-                   help="the address to serve on; 127.0.0.1 keeps the page to this machine")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="the address to serve on; 127.0.0.1 keeps the page to this machine"
+    )
 
 
 def _check_free(host: str, port: int) -> None:
@@ -48,6 +49,12 @@ def run(args) -> int:
     x, y = open_split(cfg, args, "test")
     explorer = Explorer(model, cfg, x, y, title=args.run_dir.resolve().name)
     print(f"vaekit explorer for {args.run_dir} on http://{args.host}:{args.port}  (Ctrl-C to stop)", file=sys.stderr)
-    uvicorn.run(create_app(explorer), host=args.host, port=args.port, log_level="warning",
-                limit_concurrency=64, timeout_keep_alive=5)
+    uvicorn.run(
+        create_app(explorer),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        limit_concurrency=64,
+        timeout_keep_alive=5,
+    )
     return 0

@@ -43,9 +43,12 @@ def run(args) -> int:
     if not args.fuse:
         raise VaekitError("say what to export: --fuse (fuse the branched blocks) is the one export there is")
     summary = export_fused(args.run_dir, args.out, args.which, args.overwrite)
-    print(f"fused {summary['fused_blocks']} blocks ({summary['parameters_before']:,} -> "
-          f"{summary['parameters_after']:,} parameters; largest output difference "
-          f"{summary['max_abs_difference']:.2e}) -> {args.out}", file=sys.stderr)
+    print(
+        f"fused {summary['fused_blocks']} blocks ({summary['parameters_before']:,} -> "
+        f"{summary['parameters_after']:,} parameters; largest output difference "
+        f"{summary['max_abs_difference']:.2e}) -> {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -66,13 +69,21 @@ def export_fused(run_dir: Path, out: Path, which: str = "best", overwrite: bool 
         raise VaekitError(f"{run_dir} is already fused (exported with --fuse): nothing to do")
     blocks = count_blocks(model)
     if blocks == 0:
-        raise VaekitError(f"{run_dir} has no branched blocks to fuse: it was trained without --block "
-                          "(train with --block repvgg, acnet or plain)")
+        raise VaekitError(
+            f"{run_dir} has no branched blocks to fuse: it was trained without --block "
+            "(train with --block repvgg, acnet or plain)"
+        )
     prepare_run_dir(out, overwrite, resume=False, check_only=True)
     fused = fuse_blocks(model)  # model is in eval mode: load_run returns it so
-    summary = {"source": str(run_dir.resolve()), "checkpoint": which, "block": cfg.model.block, "fused_blocks": blocks,
-               "parameters_before": _parameters(model), "parameters_after": _parameters(fused),
-               "max_abs_difference": _max_difference(model, fused, cfg, torch)}
+    summary = {
+        "source": str(run_dir.resolve()),
+        "checkpoint": which,
+        "block": cfg.model.block,
+        "fused_blocks": blocks,
+        "parameters_before": _parameters(model),
+        "parameters_after": _parameters(fused),
+        "max_abs_difference": _max_difference(model, fused, cfg, torch),
+    }
     new_cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, fused=True))
 
     # Everything is written into a hidden folder beside --out, then renamed: no half-written run.

@@ -34,12 +34,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_data_dir_argument(p)
     p.add_argument("--steps", type=count(2), default=10, help="images along each path, ends included")
     p.add_argument("--pairs", type=count(1), default=4, help="how many pairs of test images")
-    p.add_argument("--out", type=Path, default=None,
-                   help="the picture (default: RUN_DIR/interpolations.png; a text run: interpolations.txt)")
-    p.add_argument("--from", dest="from_text", default=None, metavar="SENTENCE",
-                   help="text: the first sentence of the homotopy (default: pairs of test sentences)")
-    p.add_argument("--to", dest="to_text", default=None, metavar="SENTENCE",
-                   help="text: the last sentence of the homotopy")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the picture (default: RUN_DIR/interpolations.png; a text run: interpolations.txt)",
+    )
+    p.add_argument(
+        "--from",
+        dest="from_text",
+        default=None,
+        metavar="SENTENCE",
+        help="text: the first sentence of the homotopy (default: pairs of test sentences)",
+    )
+    p.add_argument(
+        "--to", dest="to_text", default=None, metavar="SENTENCE", help="text: the last sentence of the homotopy"
+    )
 
 
 def run(args) -> int:
@@ -61,6 +71,7 @@ def run(args) -> int:
     a, b = x[0::2], x[1::2]
     linear = interpolate(model, a, b, args.steps, "linear").view(pairs, args.steps, *x.shape[1:])
     spherical = interpolate(model, a, b, args.steps, "slerp").view(pairs, args.steps, *x.shape[1:])
-    write_picture(interpolations_figure(linear, spherical, a, b, run_words(cfg, args)),
-                  default_out(args, "interpolations.png"))
+    write_picture(
+        interpolations_figure(linear, spherical, a, b, run_words(cfg, args)), default_out(args, "interpolations.png")
+    )
     return 0

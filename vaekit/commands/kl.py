@@ -1,6 +1,6 @@
 """`vaekit kl`: KL both ways, JS, entropies and cross-entropies of two discrete distributions.
 
-    vaekit kl --p 0.36,0.48,0.16 --q uniform [--bits] [--normalize]
+vaekit kl --p 0.36,0.48,0.16 --q uniform [--bits] [--normalize]
 """
 
 from __future__ import annotations
@@ -14,13 +14,12 @@ HELP = "KL divergence both ways, JS divergence, entropies and cross-entropies of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--p", required=True,
-                        help="probabilities, comma-separated (e.g. 0.36,0.48,0.16), or 'uniform'")
-    parser.add_argument("--q", default="uniform",
-                        help="probabilities, comma-separated, or 'uniform'")
+    parser.add_argument("--p", required=True, help="probabilities, comma-separated (e.g. 0.36,0.48,0.16), or 'uniform'")
+    parser.add_argument("--q", default="uniform", help="probabilities, comma-separated, or 'uniform'")
     parser.add_argument("--bits", action="store_true", help="report bits (log base 2), not nats")
-    parser.add_argument("--normalize", action="store_true",
-                        help="rescale p and q to sum to 1 instead of rejecting them")
+    parser.add_argument(
+        "--normalize", action="store_true", help="rescale p and q to sum to 1 instead of rejecting them"
+    )
 
 
 def _parse(text: str, name: str) -> list[float] | None:
@@ -48,8 +47,7 @@ def distributions(p_text: str, q_text: str) -> tuple[list[float], list[float]]:
     return p, q
 
 
-def report(p: list[float], q: list[float], *, bits: bool = False,
-           normalize: bool = False) -> list[tuple[str, float]]:
+def report(p: list[float], q: list[float], *, bits: bool = False, normalize: bool = False) -> list[tuple[str, float]]:
     """(label, value) rows: KL both ways, JS, H(P), H(Q), H(P,Q), H(Q,P)."""
     kw = {"base": 2 if bits else None, "normalize": normalize}
     return [

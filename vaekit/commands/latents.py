@@ -35,13 +35,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
     p.add_argument("--limit", type=count(1), default=5000, help="test images in the scatter plot")
-    p.add_argument("--projection", choices=("pca", "tsne"), default="pca",
-                   help="how codes of more than 2 dimensions are drawn in 2-D")
+    p.add_argument(
+        "--projection",
+        choices=("pca", "tsne"),
+        default="pca",
+        help="how codes of more than 2 dimensions are drawn in 2-D",
+    )
     p.add_argument("--rows", type=count(1), default=8, help="latents to traverse at most (the most active ones)")
     p.add_argument("--steps", type=count(2), default=9, help="images per traversal row")
     p.add_argument("--span", type=positive, default=3.0, help="each traversal sweeps its latent over [-span, span]")
-    p.add_argument("--out", type=Path, default=None,
-                   help="folder for latent-scatter.png and traversals.png (default: RUN_DIR)")
+    p.add_argument(
+        "--out", type=Path, default=None, help="folder for latent-scatter.png and traversals.png (default: RUN_DIR)"
+    )
 
 
 def run(args) -> int:
@@ -75,13 +80,24 @@ def run(args) -> int:
     active = [d for d in activity.order() if activity.values[d] >= ACTIVE_KL]
     dims = active[: args.rows]
     if not dims:
-        raise VaekitError(f"no latent is active ({activity.measure} >= {ACTIVE_KL:g} for none of {codes.shape[1]}): "
-                          "nothing to traverse")
+        raise VaekitError(
+            f"no latent is active ({activity.measure} >= {ACTIVE_KL:g} for none of {codes.shape[1]}): "
+            "nothing to traverse"
+        )
     steps = args.steps
     grid = traverse(model, x, dims, steps=steps, span=args.span).view(len(dims), steps, *x.shape[1:])
     values = torch.linspace(-args.span, args.span, steps).tolist()
-    fig = traversals_figure(grid, dims, [float(activity.values[d]) for d in dims], values, run, activity.measure,
-                            activity.unit, left_out=codes.shape[1] - len(active), latent_dim=codes.shape[1],
-                            more_active=len(active) - len(dims))
+    fig = traversals_figure(
+        grid,
+        dims,
+        [float(activity.values[d]) for d in dims],
+        values,
+        run,
+        activity.measure,
+        activity.unit,
+        left_out=codes.shape[1] - len(active),
+        latent_dim=codes.shape[1],
+        more_active=len(active) - len(dims),
+    )
     write_picture(fig, out_dir / "traversals.png")
     return 0

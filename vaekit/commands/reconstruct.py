@@ -32,9 +32,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", type=count(1), default=16, help="how many images")
     p.add_argument("--split", choices=("train", "val", "test"), default="test", help="which split to draw images from")
     p.add_argument("--nrow", type=count(1), default=8, help="images per row")
-    p.add_argument("--out", type=Path, default=None,
-                   help="the picture (default: RUN_DIR/reconstructions.png; reconstructions-SPLIT.png for train/val; "
-                        "a text run: reconstructions.txt)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the picture (default: RUN_DIR/reconstructions.png; reconstructions-SPLIT.png for train/val; "
+        "a text run: reconstructions.txt)",
+    )
 
 
 def run(args) -> int:
@@ -48,8 +52,9 @@ def run(args) -> int:
         return _text.reconstruct(args, model, cfg)
     x, y = open_split(cfg, args, args.split)
     if args.n > x.shape[0]:
-        print(f"the {args.split} split has only {x.shape[0]} images: showing {x.shape[0]}, not {args.n}",
-              file=sys.stderr)
+        print(
+            f"the {args.split} split has only {x.shape[0]} images: showing {x.shape[0]}, not {args.n}", file=sys.stderr
+        )
     x, y = x[: args.n].to(device), y[: args.n].to(device)
     recon = reconstruct(model, x, y if model.num_labels else None)
     fig = reconstructions_figure(x, recon, run_words(cfg, args), args.split, args.nrow, requested=args.n)

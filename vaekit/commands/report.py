@@ -33,12 +33,21 @@ def run(args) -> int:
     from vaekit.report import build_report
 
     with tqdm(total=11, desc="report", unit="part", file=sys.stderr, leave=False) as bar:
+
         def step(name: str) -> None:
             bar.set_postfix_str(name)
             bar.update(1)
 
-        out = build_report(args.run_dir, args.out, which=args.which, device=args.device, data_dir=args.data_dir,
-                           limit=args.limit, iw_samples=args.iw_samples, seed=args.seed,
-                           progress=step)
+        out = build_report(
+            args.run_dir,
+            args.out,
+            which=args.which,
+            device=args.device,
+            data_dir=args.data_dir,
+            limit=args.limit,
+            iw_samples=args.iw_samples,
+            seed=args.seed,
+            progress=step,
+        )
     print(f"wrote {out}", file=sys.stderr)
     return 0

@@ -37,17 +37,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
     p.add_argument("-n", type=count(1), default=64, help="how many samples")
-    p.add_argument("--out", type=Path, default=None,
-                   help="the picture (default: RUN_DIR/samples.png, or samples-gmm10.png, samples-t0.7.png, "
-                        "samples-label7.png ... naming the settings; a text run: samples.txt)")
-    p.add_argument("--save-array", type=Path, default=None, metavar="FILE.npy",
-                   help="also save the samples as an (n, C, H, W) float array in [0, 1]")
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the picture (default: RUN_DIR/samples.png, or samples-gmm10.png, samples-t0.7.png, "
+        "samples-label7.png ... naming the settings; a text run: samples.txt)",
+    )
+    p.add_argument(
+        "--save-array",
+        type=Path,
+        default=None,
+        metavar="FILE.npy",
+        help="also save the samples as an (n, C, H, W) float array in [0, 1]",
+    )
     p.add_argument("--label", type=count(0), default=None, help="class to draw, for a conditional model")
-    p.add_argument("--prior", default="standard",
-                   help="'standard' for p(z), or gmm:K for a K-component mixture fitted to training codes")
-    p.add_argument("--temperature", type=positive, default=1.0,
-                   help="below 1: less varied, more typical samples (Gaussian prior: z ~ N(0, T^2 I); "
-                        "VQ-VAE code prior: softmax(logits / T))")
+    p.add_argument(
+        "--prior",
+        default="standard",
+        help="'standard' for p(z), or gmm:K for a K-component mixture fitted to training codes",
+    )
+    p.add_argument(
+        "--temperature",
+        type=positive,
+        default=1.0,
+        help="below 1: less varied, more typical samples (Gaussian prior: z ~ N(0, T^2 I); "
+        "VQ-VAE code prior: softmax(logits / T))",
+    )
     p.add_argument("--nrow", type=count(1), default=8, help="images per row")
     p.add_argument("--greedy", action="store_true", help="text: the argmax word at every step instead of sampling")
 
@@ -97,9 +113,8 @@ def run(args) -> int:
     import numpy as np
     import torch
 
-    from vaekit.io import atomic_write_bytes
-
     from vaekit.generate import sample
+    from vaekit.io import atomic_write_bytes
     from vaekit.plots import prior_title, samples_figure
 
     model, cfg, device = open_run(args)
@@ -115,8 +130,10 @@ def run(args) -> int:
     labels = None
     if args.label is not None:
         if not model.num_labels:
-            raise VaekitError(f"--label is for conditional models (vaekit train cvae); this {cfg.model.name!r} run "
-                              "samples without labels: drop --label")
+            raise VaekitError(
+                f"--label is for conditional models (vaekit train cvae); this {cfg.model.name!r} run "
+                "samples without labels: drop --label"
+            )
         if not args.label < model.num_labels:
             raise VaekitError(f"--label must be a class from 0 to {model.num_labels - 1}, got {args.label}")
         labels = torch.full((args.n,), args.label, dtype=torch.long, device=device)

@@ -54,90 +54,207 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("model", choices=list(MODELS), help="which model to train")
     d = p.add_argument_group("data")
-    d.add_argument("--data", default=None,
-                   help=f"dataset name or a path to a folder of images / .npy / .npz (default: {_D.name})")
-    d.add_argument("--data-dir", default=None,
-                   help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)")
-    d.add_argument("--image-size", type=count(1, 4096), default=None,
-                   help="resize images to this square size (default: keep their size)")
-    d.add_argument("--tokens", choices=("word", "char"), default=None,
-                   help="text: words (split on spaces) or characters (default: word)")
-    d.add_argument("--vocab-size", type=count(1), default=None,
-                   help="text: keep the N most frequent training tokens, the rest -> <unk> (default: all)")
-    d.add_argument("--min-count", type=count(1), default=None,
-                   help="text: keep tokens seen at least this often in training (default: 1)")
-    d.add_argument("--max-length", type=count(1), default=None,
-                   help="text: tokens per sentence (default: 100 words / 400 characters)")
-    d.add_argument("--long-lines", choices=("skip", "cut"), default=None,
-                   help="text: skip or cut longer sentences; both are counted (default: skip)")
+    d.add_argument(
+        "--data", default=None, help=f"dataset name or a path to a folder of images / .npy / .npz (default: {_D.name})"
+    )
+    d.add_argument(
+        "--data-dir", default=None, help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)"
+    )
+    d.add_argument(
+        "--image-size",
+        type=count(1, 4096),
+        default=None,
+        help="resize images to this square size (default: keep their size)",
+    )
+    d.add_argument(
+        "--tokens",
+        choices=("word", "char"),
+        default=None,
+        help="text: words (split on spaces) or characters (default: word)",
+    )
+    d.add_argument(
+        "--vocab-size",
+        type=count(1),
+        default=None,
+        help="text: keep the N most frequent training tokens, the rest -> <unk> (default: all)",
+    )
+    d.add_argument(
+        "--min-count",
+        type=count(1),
+        default=None,
+        help="text: keep tokens seen at least this often in training (default: 1)",
+    )
+    d.add_argument(
+        "--max-length",
+        type=count(1),
+        default=None,
+        help="text: tokens per sentence (default: 100 words / 400 characters)",
+    )
+    d.add_argument(
+        "--long-lines",
+        choices=("skip", "cut"),
+        default=None,
+        help="text: skip or cut longer sentences; both are counted (default: skip)",
+    )
     m = p.add_argument_group("model")
-    m.add_argument("--arch", choices=("mlp", "conv", "gru", "lstm"), default=None,
-                   help=f"network type: mlp or conv for images, gru or lstm for text (default: {_M.arch}); text: gru")
-    m.add_argument("--hidden", type=int_list, default=None,
-                   help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))}); text: the state "
-                        "size of each recurrent layer, 256 unless given")
-    m.add_argument("--embedding-dim", type=count(1), default=None,
-                   help=f"text: size of the word vectors (default: {_M.embedding_dim})")
+    m.add_argument(
+        "--arch",
+        choices=("mlp", "conv", "gru", "lstm"),
+        default=None,
+        help=f"network type: mlp or conv for images, gru or lstm for text (default: {_M.arch}); text: gru",
+    )
+    m.add_argument(
+        "--hidden",
+        type=int_list,
+        default=None,
+        help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))}); text: the state "
+        "size of each recurrent layer, 256 unless given",
+    )
+    m.add_argument(
+        "--embedding-dim",
+        type=count(1),
+        default=None,
+        help=f"text: size of the word vectors (default: {_M.embedding_dim})",
+    )
     m.add_argument("--bidirectional", action="store_true", default=None, help="text: a bidirectional encoder")
-    m.add_argument("--word-dropout", type=real(0.0, 1.0, high_open=True), default=None,
-                   help="text: replace decoder input words by <unk> with this probability (default: 0)")
-    m.add_argument("--dropout", type=real(0.0, 1.0, high_open=True), default=None,
-                   help="text: dropout on the decoder states (default: 0)")
-    m.add_argument("--channels", type=int_list, default=None,
-                   help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})")
-    m.add_argument("--activation", default=None,
-                   help=f"relu, tanh, elu, gelu, silu, leaky-relu, softplus (default: {_M.activation})")
-    m.add_argument("--block", choices=list(BLOCKS), default=None,
-                   help="conv networks of 3x3 blocks (implies --arch conv): plain (conv + batch norm), repvgg "
-                        "(3x3 + 1x1 + identity) or acnet (3x3 + 1x3 + 3x1), each fusable into one 3x3 conv by "
-                        "'vaekit export --fuse' (default: none, the 4x4 stride-2 layers)")
+    m.add_argument(
+        "--word-dropout",
+        type=real(0.0, 1.0, high_open=True),
+        default=None,
+        help="text: replace decoder input words by <unk> with this probability (default: 0)",
+    )
+    m.add_argument(
+        "--dropout",
+        type=real(0.0, 1.0, high_open=True),
+        default=None,
+        help="text: dropout on the decoder states (default: 0)",
+    )
+    m.add_argument(
+        "--channels",
+        type=int_list,
+        default=None,
+        help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})",
+    )
+    m.add_argument(
+        "--activation",
+        default=None,
+        help=f"relu, tanh, elu, gelu, silu, leaky-relu, softplus (default: {_M.activation})",
+    )
+    m.add_argument(
+        "--block",
+        choices=list(BLOCKS),
+        default=None,
+        help="conv networks of 3x3 blocks (implies --arch conv): plain (conv + batch norm), repvgg "
+        "(3x3 + 1x1 + identity) or acnet (3x3 + 1x3 + 3x1), each fusable into one 3x3 conv by "
+        "'vaekit export --fuse' (default: none, the 4x4 stride-2 layers)",
+    )
     m.add_argument("--latent-dim", type=count(1), default=None, help=f"size of z (default: {_M.latent_dim})")
-    m.add_argument("--likelihood", choices=("auto", "bernoulli", "gaussian"), default=None,
-                   help="p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face "
-                        "(default: auto)")
-    m.add_argument("--gaussian-variance", choices=("pixel", "global"), default=None,
-                   help="Gaussian likelihood: a learned scale per pixel or one global scale "
-                        f"(default: {_M.gaussian_variance})")
-    m.add_argument("--beta", type=non_negative, default=None,
-                   help=f"weight on the KL term; above 1 is a beta-VAE (default: {_model_defaults(MODELS, 'beta')})")
-    m.add_argument("--kl-warmup", type=non_negative, default=None, metavar="EPOCHS",
-                   help="raise the KL weight linearly from 0 over this many epochs "
-                        f"(default: {_model_defaults(MODELS, 'warmup_epochs')})")
-    m.add_argument("--kl-cycle", type=non_negative, default=None, metavar="EPOCHS",
-                   help="restart the KL warm-up every this many epochs: cyclical annealing, Fu et al. 2019; 0 is off "
-                        f"(default: {_model_defaults(MODELS, 'cycle_epochs')})")
-    m.add_argument("--free-bits", type=non_negative, default=None, metavar="NATS",
-                   help="no KL cost below this many nats per latent dimension, Kingma et al. 2016 "
-                        f"(default: {_model_defaults(MODELS, 'free_bits')})")
-    m.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="a model-specific option, e.g. --set k=5 (repeatable)")
+    m.add_argument(
+        "--likelihood",
+        choices=("auto", "bernoulli", "gaussian"),
+        default=None,
+        help="p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face (default: auto)",
+    )
+    m.add_argument(
+        "--gaussian-variance",
+        choices=("pixel", "global"),
+        default=None,
+        help=f"Gaussian likelihood: a learned scale per pixel or one global scale (default: {_M.gaussian_variance})",
+    )
+    m.add_argument(
+        "--beta",
+        type=non_negative,
+        default=None,
+        help=f"weight on the KL term; above 1 is a beta-VAE (default: {_model_defaults(MODELS, 'beta')})",
+    )
+    m.add_argument(
+        "--kl-warmup",
+        type=non_negative,
+        default=None,
+        metavar="EPOCHS",
+        help="raise the KL weight linearly from 0 over this many epochs "
+        f"(default: {_model_defaults(MODELS, 'warmup_epochs')})",
+    )
+    m.add_argument(
+        "--kl-cycle",
+        type=non_negative,
+        default=None,
+        metavar="EPOCHS",
+        help="restart the KL warm-up every this many epochs: cyclical annealing, Fu et al. 2019; 0 is off "
+        f"(default: {_model_defaults(MODELS, 'cycle_epochs')})",
+    )
+    m.add_argument(
+        "--free-bits",
+        type=non_negative,
+        default=None,
+        metavar="NATS",
+        help="no KL cost below this many nats per latent dimension, Kingma et al. 2016 "
+        f"(default: {_model_defaults(MODELS, 'free_bits')})",
+    )
+    m.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model-specific option, e.g. --set k=5 (repeatable)",
+    )
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=count(1), default=None,
-                   help=f"passes over the training split (default: {_T.epochs})")
-    t.add_argument("--time", dest="time_budget", type=duration, default=None, metavar="DURATION",
-                   help="train for this wall-clock budget (60m, 1.5h, 90s): the learning rate decays from --lr to "
-                        "--lr-end (default a tenth of --lr) over the budget, --epochs becomes a cap, the best "
-                        "validation checkpoint is kept")
+    t.add_argument(
+        "--epochs", type=count(1), default=None, help=f"passes over the training split (default: {_T.epochs})"
+    )
+    t.add_argument(
+        "--time",
+        dest="time_budget",
+        type=duration,
+        default=None,
+        metavar="DURATION",
+        help="train for this wall-clock budget (60m, 1.5h, 90s): the learning rate decays from --lr to "
+        "--lr-end (default a tenth of --lr) over the budget, --epochs becomes a cap, the best "
+        "validation checkpoint is kept",
+    )
     t.add_argument("--batch-size", type=count(1), default=None, help=f"examples per step (default: {_T.batch_size})")
     t.add_argument("--lr", type=positive, default=None, help=f"Adam learning rate (default: {_T.lr:g})")
-    t.add_argument("--lr-end", type=positive, default=None,
-                   help="decay the learning rate log-linearly to this by the last epoch (default: constant)")
-    t.add_argument("--grad-clip", type=positive, default=None,
-                   help="clip the gradient norm to this (default: no clipping)")
+    t.add_argument(
+        "--lr-end",
+        type=positive,
+        default=None,
+        help="decay the learning rate log-linearly to this by the last epoch (default: constant)",
+    )
+    t.add_argument(
+        "--grad-clip", type=positive, default=None, help="clip the gradient norm to this (default: no clipping)"
+    )
     t.add_argument("--seed", type=seed, default=None, help=f"random seed (default: {_T.seed})")
     t.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto: cuda when there is one)")
-    t.add_argument("--log-every", type=count(1), default=None,
-                   help=f"steps between progress updates (default: {_T.log_every})")
-    t.add_argument("--eval-every", type=count(1), default=None,
-                   help=f"epochs between validation and checkpoints (default: {_T.eval_every})")
+    t.add_argument(
+        "--log-every", type=count(1), default=None, help=f"steps between progress updates (default: {_T.log_every})"
+    )
+    t.add_argument(
+        "--eval-every",
+        type=count(1),
+        default=None,
+        help=f"epochs between validation and checkpoints (default: {_T.eval_every})",
+    )
     s = p.add_argument_group("speed")
-    s.add_argument("--precision", choices=TRAINING_PRECISIONS, default=None,
-                   help="tf32: TensorFloat-32 matrix products on recent GPUs; bf16: the network under bfloat16 "
-                        f"autocast (default: {_T.precision})")
-    s.add_argument("--compile", action="store_true", default=None,
-                   help="torch.compile the objective (first steps slower while it compiles)")
-    s.add_argument("--no-cuda-graph", dest="cuda_graph", action="store_false", default=None,
-                   help="on a GPU, run each step eagerly instead of replaying it from one captured CUDA graph")
+    s.add_argument(
+        "--precision",
+        choices=TRAINING_PRECISIONS,
+        default=None,
+        help="tf32: TensorFloat-32 matrix products on recent GPUs; bf16: the network under bfloat16 "
+        f"autocast (default: {_T.precision})",
+    )
+    s.add_argument(
+        "--compile",
+        action="store_true",
+        default=None,
+        help="torch.compile the objective (first steps slower while it compiles)",
+    )
+    s.add_argument(
+        "--no-cuda-graph",
+        dest="cuda_graph",
+        action="store_false",
+        default=None,
+        help="on a GPU, run each step eagerly instead of replaying it from one captured CUDA graph",
+    )
     o = p.add_argument_group("output")
     o.add_argument("--out", type=Path, default=None, help="run directory (default: runs/MODEL-DATA, numbered if taken)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
@@ -189,22 +306,53 @@ def config_from_args(args) -> RunConfig:
     from vaekit.data import is_text_source
 
     # A path is stored resolved, so the run can be opened from any folder.
-    data = pick(_D, name=args.data and dataset_key(args.data), data_dir=args.data_dir and _absolute(args.data_dir),
-                image_size=args.image_size, tokens=args.tokens, vocab_size=args.vocab_size,
-                min_count=args.min_count, max_length=args.max_length, long_lines=args.long_lines)
+    data = pick(
+        _D,
+        name=args.data and dataset_key(args.data),
+        data_dir=args.data_dir and _absolute(args.data_dir),
+        image_size=args.image_size,
+        tokens=args.tokens,
+        vocab_size=args.vocab_size,
+        min_count=args.min_count,
+        max_length=args.max_length,
+        long_lines=args.long_lines,
+    )
     text = TEXT_DEFAULTS if is_text_source(data.name) else {}
     arch = args.arch or ("conv" if args.block else None) or text.get("arch")  # --block implies the conv networks
-    model = pick(_M, name=args.model, arch=arch, hidden=args.hidden or text.get("hidden"), channels=args.channels,
-                 block=args.block, activation=args.activation, latent_dim=args.latent_dim,
-                 likelihood=args.likelihood, gaussian_variance=args.gaussian_variance,
-                 embedding_dim=args.embedding_dim, bidirectional=args.bidirectional,
-                 word_dropout=args.word_dropout, dropout=args.dropout)
+    model = pick(
+        _M,
+        name=args.model,
+        arch=arch,
+        hidden=args.hidden or text.get("hidden"),
+        channels=args.channels,
+        block=args.block,
+        activation=args.activation,
+        latent_dim=args.latent_dim,
+        likelihood=args.likelihood,
+        gaussian_variance=args.gaussian_variance,
+        embedding_dim=args.embedding_dim,
+        bidirectional=args.bidirectional,
+        word_dropout=args.word_dropout,
+        dropout=args.dropout,
+    )
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args)))
     epochs = EPOCH_CAP if args.epochs is None and args.time_budget is not None else args.epochs
-    train = pick(_T, epochs=epochs, time_budget=args.time_budget, batch_size=args.batch_size, lr=args.lr,
-                 lr_end=args.lr_end,
-                 grad_clip=args.grad_clip, seed=args.seed, device=args.device, log_every=args.log_every,
-                 eval_every=args.eval_every, precision=args.precision, compile=args.compile, cuda_graph=args.cuda_graph)
+    train = pick(
+        _T,
+        epochs=epochs,
+        time_budget=args.time_budget,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_end=args.lr_end,
+        grad_clip=args.grad_clip,
+        seed=args.seed,
+        device=args.device,
+        log_every=args.log_every,
+        eval_every=args.eval_every,
+        precision=args.precision,
+        compile=args.compile,
+        cuda_graph=args.cuda_graph,
+    )
     cfg = RunConfig(data=data, model=model, train=train)
     cfg.check()
     return cfg
@@ -218,19 +366,20 @@ _NOT_SETTINGS = {"model", "out", "resume", "overwrite", "set", "_run", "command"
 
 
 def _resumed_config(args) -> RunConfig:
-    given = sorted(k for k, v in vars(args).items()
-                   if k not in _RESUMABLE | set(GLOBAL_OPTIONS) | _NOT_SETTINGS
-                   and v is not None)
+    given = sorted(
+        k for k, v in vars(args).items() if k not in _RESUMABLE | set(GLOBAL_OPTIONS) | _NOT_SETTINGS and v is not None
+    )
     if given or args.set:
         flags = ", ".join("--" + k.replace("_", "-") for k in given + (["set"] if args.set else []))
-        raise VaekitError(f"--resume continues with the run's saved config.json: drop {flags} "
-                          "(only --epochs, --time, --device, --compile and --no-cuda-graph may change)")
+        raise VaekitError(
+            f"--resume continues with the run's saved config.json: drop {flags} "
+            "(only --epochs, --time, --device, --compile and --no-cuda-graph may change)"
+        )
     cfg = RunConfig.load(args.out / "config.json")
     if cfg.model.name != args.model:
         raise VaekitError(f"{args.out} holds a {cfg.model.name!r} run, not {args.model!r}")
     changeable = ("epochs", "time_budget", "device", "compile", "cuda_graph")
-    train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in changeable
-                                              if getattr(args, k) is not None})
+    train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in changeable if getattr(args, k) is not None})
     data = dataclasses.replace(cfg.data, data_dir=_absolute(args.data_dir) if args.data_dir else cfg.data.data_dir)
     return dataclasses.replace(cfg, train=train, data=data)
 
@@ -258,23 +407,32 @@ def run(args) -> int:
         cfg = config_from_args(args)
         args.out = args.out or _default_out(cfg)
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False, check_only=True)
-    data = load_dataset(cfg.data.name, cfg.data.data_dir, image_size=cfg.data.image_size,
-                        text=text_options(cfg.data, args.out if args.resume else None))
+    data = load_dataset(
+        cfg.data.name,
+        cfg.data.data_dir,
+        image_size=cfg.data.image_size,
+        text=text_options(cfg.data, args.out if args.resume else None),
+    )
     world = distributed.current_world()
     trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet, overwrite=args.overwrite)
     if args.resume:
         trainer.resume()
     if world.is_main:
-        how = ", ".join(["CUDA graph" if trainer.graphed else "eager steps",
-                         *(["compiled"] if cfg.train.compile else []),
-                         cfg.train.precision])
+        how = ", ".join(
+            [
+                "CUDA graph" if trainer.graphed else "eager steps",
+                *(["compiled"] if cfg.train.compile else []),
+                cfg.train.precision,
+            ]
+        )
         if data.notes:
             print(f"{data.name}: {data.notes}", file=sys.stderr)
         what = "sentences" if data.is_text else f"images {'x'.join(map(str, data.image_shape))}"
-        print(f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} {what}) "
-              f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "")
-              + f" ({how}) -> {args.out}",
-              file=sys.stderr)
+        print(
+            f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} {what}) "
+            f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "") + f" ({how}) -> {args.out}",
+            file=sys.stderr,
+        )
     try:
         history = trainer.fit()
     finally:

@@ -61,25 +61,37 @@ def run(args) -> int:
     _check(args)
     model, cfg, device = open_run(args)
     if not isinstance(model, VQVAE):
-        raise VaekitError(f"{args.run_dir} holds a {cfg.model.name!r} run: "
-                          "train-prior is for VQ-VAE runs (vaekit train vqvae)")
+        raise VaekitError(
+            f"{args.run_dir} holds a {cfg.model.name!r} run: train-prior is for VQ-VAE runs (vaekit train vqvae)"
+        )
     train_x, _ = open_split(cfg, args, "train")
     val_x, _ = open_split(cfg, args, "val")
     train_x = train_x[: args.limit] if args.limit else train_x
     train_codes = encode_codes(model, train_x.to(device))  # (N, h, w)
     val_codes = encode_codes(model, val_x.to(device))
-    prior = CodePrior(model.quantizer.num_codes, model.grid[1:], args.dim, args.layers, args.heads,
-                      args.dropout).to(device)
+    prior = CodePrior(model.quantizer.num_codes, model.grid[1:], args.dim, args.layers, args.heads, args.dropout).to(
+        device
+    )
     steps = max(1, train_codes.shape[0] // args.batch_size)
-    print(f"fitting the code prior on {train_codes.shape[0]} code grids {'x'.join(map(str, model.grid[1:]))} "
-          f"of {model.quantizer.num_codes} codes on {device}", file=sys.stderr)
+    print(
+        f"fitting the code prior on {train_codes.shape[0]} code grids {'x'.join(map(str, model.grid[1:]))} "
+        f"of {model.quantizer.num_codes} codes on {device}",
+        file=sys.stderr,
+    )
     with tqdm(total=args.epochs * steps, unit="step", disable=args.quiet, file=sys.stderr, mininterval=1.0) as bar:
         history = fit_code_prior(prior, train_codes, val_codes, args.epochs, args.batch_size, args.lr, args.seed, bar)
     final = history[-1]
-    record = {"epochs": history, "val_nll": final["val_nll"],
-              "val_bits_per_code": bits_per_code(final["val_nll"], model.grid[1:]),
-              "train_images": int(train_codes.shape[0]), "checkpoint": args.which, "seed": args.seed}
+    record = {
+        "epochs": history,
+        "val_nll": final["val_nll"],
+        "val_bits_per_code": bits_per_code(final["val_nll"], model.grid[1:]),
+        "train_images": int(train_codes.shape[0]),
+        "checkpoint": args.which,
+        "seed": args.seed,
+    }
     path = save_code_prior(args.run_dir, prior, record)
-    print(f"code prior: validation NLL {final['val_nll']:.2f} nats per image "
-          f"({record['val_bits_per_code']:.3f} bits per code); saved {path}")
+    print(
+        f"code prior: validation NLL {final['val_nll']:.2f} nats per image "
+        f"({record['val_bits_per_code']:.3f} bits per code); saved {path}"
+    )
     return 0

@@ -114,5 +114,14 @@ def dataset_key(name_or_path: str) -> str:
     return str(path.resolve()) if path.exists() else str(name_or_path)
 
 
-__all__ = ["DATASETS", "TEXT_DATASETS", "DataSplits", "TextOptions", "dataset_key", "default_data_dir", "is_builtin",
-           "is_text_source", "load_dataset"]
+__all__ = [
+    "DATASETS",
+    "TEXT_DATASETS",
+    "DataSplits",
+    "TextOptions",
+    "dataset_key",
+    "default_data_dir",
+    "is_builtin",
+    "is_text_source",
+    "load_dataset",
+]

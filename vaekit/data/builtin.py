@@ -21,8 +21,8 @@ from ``<data_dir>/frey/frey_rawface.mat``; missing files are downloaded (SHA-256
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -41,14 +41,17 @@ from vaekit.errors import VaekitError
 
 ImageSize = int | tuple[int, int] | None
 
-MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/",
-              "https://storage.googleapis.com/cvdf-datasets/mnist/")
+MNIST_URLS = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/")
 FASHION_MNIST_URLS = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
 )
-IDX_FILE_NAMES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+IDX_FILE_NAMES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
 MNIST_SHA256 = (
     "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
     "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
@@ -64,8 +67,10 @@ FASHION_MNIST_SHA256 = (
 
 
 def _idx_files(folder: str, base_urls: tuple[str, ...], sha256s: tuple[str, ...]) -> dict:
-    return {name: RemoteFile(folder, name, tuple(base + name for base in base_urls), sha256)
-            for name, sha256 in zip(IDX_FILE_NAMES, sha256s)}
+    return {
+        name: RemoteFile(folder, name, tuple(base + name for base in base_urls), sha256)
+        for name, sha256 in zip(IDX_FILE_NAMES, sha256s)
+    }
 
 
 MNIST_FILES = _idx_files("mnist", MNIST_URLS, MNIST_SHA256)
@@ -75,7 +80,9 @@ FASHION_MNIST_FILES = _idx_files("fashion-mnist", FASHION_MNIST_URLS, FASHION_MN
 # his page gives; the offline copy in shared/data holds the same pixel array re-saved with
 # scipy.io.savemat (different header bytes, so different digests). Both decode identically.
 FREY_FILE = RemoteFile(
-    "frey", "frey_rawface.mat", ("https://cs.nyu.edu/~roweis/data/frey_rawface.mat",),
+    "frey",
+    "frey_rawface.mat",
+    ("https://cs.nyu.edu/~roweis/data/frey_rawface.mat",),
     sha256="af7bcc99e93ecb21527d7b64fa7fc4d0440f99eb883dfaae5f2d65b183b828b7",
     alt_md5="5aeb024d42b8a6091f30e5eb18c8a48d",
 )
@@ -105,14 +112,19 @@ def read_idx_dataset(files: dict[str, RemoteFile], data_dir: Path, download: boo
         (test_images, test_labels, paths[2], paths[3]),
     ):
         if len(images) != len(labels):
-            raise VaekitError(f"{images_path} has {len(images)} images but {labels_path} has "
-                              f"{len(labels)} labels: replace the mismatched file")
-    return (_to_unit_float(train_images[:, None], 255), _to_labels(train_labels),
-            _to_unit_float(test_images[:, None], 255), _to_labels(test_labels))
+            raise VaekitError(
+                f"{images_path} has {len(images)} images but {labels_path} has "
+                f"{len(labels)} labels: replace the mismatched file"
+            )
+    return (
+        _to_unit_float(train_images[:, None], 255),
+        _to_labels(train_labels),
+        _to_unit_float(test_images[:, None], 255),
+        _to_labels(test_labels),
+    )
 
 
-def _official_splits(name: str, files: dict, data_dir: Path, image_size: ImageSize,
-                     download: bool) -> DataSplits:
+def _official_splits(name: str, files: dict, data_dir: Path, image_size: ImageSize, download: bool) -> DataSplits:
     train_x, train_y, test_x, test_y = read_idx_dataset(files, Path(data_dir), download)
     size = as_height_width(image_size)
     if size is not None:
@@ -120,24 +132,26 @@ def _official_splits(name: str, files: dict, data_dir: Path, image_size: ImageSi
     cut = len(train_x) - MNIST_VAL_COUNT
     # Clone validation so saving it does not drag the whole training storage along.
     val_x, val_y = train_x[cut:].clone(), train_y[cut:].clone()
-    return DataSplits(name, train_x[:cut], train_y[:cut], val_x, val_y, test_x, test_y,
-                      likelihood="bernoulli", num_classes=10)
+    return DataSplits(
+        name, train_x[:cut], train_y[:cut], val_x, val_y, test_x, test_y, likelihood="bernoulli", num_classes=10
+    )
 
 
-def load_mnist(data_dir: Path, *, image_size: ImageSize = None, seed: int = 0,
-               download: bool = True) -> DataSplits:
+def load_mnist(data_dir: Path, *, image_size: ImageSize = None, seed: int = 0, download: bool = True) -> DataSplits:
     """MNIST, grey levels in [0, 1]: 59000/1000/10000 images (N, 1, 28, 28), 10 classes."""
     return _official_splits("mnist", MNIST_FILES, data_dir, image_size, download)
 
 
-def load_fashion_mnist(data_dir: Path, *, image_size: ImageSize = None, seed: int = 0,
-                       download: bool = True) -> DataSplits:
+def load_fashion_mnist(
+    data_dir: Path, *, image_size: ImageSize = None, seed: int = 0, download: bool = True
+) -> DataSplits:
     """Fashion-MNIST, grey levels in [0, 1]: 59000/1000/10000 images (N, 1, 28, 28), 10 classes."""
     return _official_splits("fashion-mnist", FASHION_MNIST_FILES, data_dir, image_size, download)
 
 
-def load_binarized_mnist(data_dir: Path, *, image_size: ImageSize = None, seed: int = 0,
-                         download: bool = True) -> DataSplits:
+def load_binarized_mnist(
+    data_dir: Path, *, image_size: ImageSize = None, seed: int = 0, download: bool = True
+) -> DataSplits:
     """MNIST for dynamic binarization (Burda et al. 2015).
 
     Training images stay grey, to be read as Bernoulli probabilities and re-sampled per batch
@@ -152,8 +166,7 @@ def load_binarized_mnist(data_dir: Path, *, image_size: ImageSize = None, seed: 
     return splits
 
 
-def load_frey(data_dir: Path, *, image_size: ImageSize = None, seed: int = 0,
-              download: bool = True) -> DataSplits:
+def load_frey(data_dir: Path, *, image_size: ImageSize = None, seed: int = 0, download: bool = True) -> DataSplits:
     """Frey faces: 1965 unlabelled frames (N, 1, 28, 20), split 1573/196/196, Gaussian."""
     import scipy.io
 
@@ -170,12 +183,21 @@ def load_frey(data_dir: Path, *, image_size: ImageSize = None, seed: int = 0,
         images = resize_images(images, size)
     labels = torch.full((len(images),), -1, dtype=torch.int64)
     _, val_count, test_count = split_counts(len(images))
-    return permuted_splits("frey", images, labels, val_count=val_count, test_count=test_count,
-                           seed=seed, likelihood="gaussian", num_classes=0)
+    return permuted_splits(
+        "frey",
+        images,
+        labels,
+        val_count=val_count,
+        test_count=test_count,
+        seed=seed,
+        likelihood="gaussian",
+        num_classes=0,
+    )
 
 
-def load_digits(data_dir: Path | None = None, *, image_size: ImageSize = None, seed: int = 0,
-                download: bool = True) -> DataSplits:
+def load_digits(
+    data_dir: Path | None = None, *, image_size: ImageSize = None, seed: int = 0, download: bool = True
+) -> DataSplits:
     """scikit-learn's 8x8 digits (no files needed): 1397/200/200 images (N, 1, 8, 8), 10 classes.
 
     The split permutation always uses seed 0, whatever `seed` says, so every run shares it.
@@ -187,9 +209,16 @@ def load_digits(data_dir: Path | None = None, *, image_size: ImageSize = None, s
     size = as_height_width(image_size)
     if size is not None:
         images = resize_images(images, size)
-    return permuted_splits("digits", images, _to_labels(bunch.target),
-                           val_count=DIGITS_VAL_COUNT, test_count=DIGITS_TEST_COUNT,
-                           seed=DIGITS_SPLIT_SEED, likelihood="bernoulli", num_classes=10)
+    return permuted_splits(
+        "digits",
+        images,
+        _to_labels(bunch.target),
+        val_count=DIGITS_VAL_COUNT,
+        test_count=DIGITS_TEST_COUNT,
+        seed=DIGITS_SPLIT_SEED,
+        likelihood="bernoulli",
+        num_classes=10,
+    )
 
 
 Loader = Callable[..., DataSplits]

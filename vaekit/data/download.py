@@ -164,8 +164,7 @@ def _download_one(remote: RemoteFile, url: str, folder: Path) -> Path:
     """Stream `url` to a temporary file in `folder`, verify it, then rename it into place."""
     print(f"vaekit: downloading {url} -> {folder / remote.filename}", file=sys.stderr)
     request = urllib.request.Request(url, headers={"User-Agent": "vaekit"})
-    handle, temporary_name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part",
-                                              dir=folder)
+    handle, temporary_name = tempfile.mkstemp(prefix=f".{remote.filename}.", suffix=".part", dir=folder)
     temporary = Path(temporary_name)
     try:
         sha256, md5 = hashlib.sha256(), hashlib.md5(usedforsecurity=False)

@@ -48,9 +48,7 @@ def read_idx(path: Path, expected_magic: int) -> np.ndarray:
         try:
             raw = gzip.decompress(raw)
         except (OSError, EOFError, zlib.error) as error:
-            raise VaekitError(
-                f"{path} is not a valid gzip file ({error}): delete it so it is fetched again"
-            ) from None
+            raise VaekitError(f"{path} is not a valid gzip file ({error}): delete it so it is fetched again") from None
     if len(raw) < 4:
         raise VaekitError(f"{path} is too short to be an IDX file: delete it and fetch it again")
     magic = int.from_bytes(raw[:4], "big")

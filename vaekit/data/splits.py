@@ -118,9 +118,7 @@ def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """Resize (N, C, H, W) images in [0, 1] to (N, C, *size), antialiased bilinear."""
     if tuple(images.shape[-2:]) == tuple(size):
         return images
-    resized = torch.nn.functional.interpolate(
-        images, size=size, mode="bilinear", antialias=True, align_corners=False
-    )
+    resized = torch.nn.functional.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
     return resized.clamp_(0.0, 1.0)
 
 
@@ -130,7 +128,5 @@ def as_height_width(image_size: int | tuple[int, int] | None) -> tuple[int, int]
         return None
     size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
     if len(size) != 2 or not all(isinstance(s, int) and s > 0 for s in size):
-        raise VaekitError(
-            f"bad image size {image_size!r}: give one positive int or (height, width)"
-        )
+        raise VaekitError(f"bad image size {image_size!r}: give one positive int or (height, width)")
     return size  # type: ignore[return-value]

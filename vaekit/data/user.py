@@ -32,14 +32,12 @@ from vaekit.data.splits import (
 )
 from vaekit.errors import VaekitError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm",
-                  ".ppm", ".pbm"}
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
 IMAGE_KEYS = ("x", "images", "arr_0")
 LABEL_KEYS = ("y", "labels")
 
 
-def load_user_data(path: str | Path, *, image_size: int | tuple[int, int] | None = None,
-                   seed: int = 0) -> DataSplits:
+def load_user_data(path: str | Path, *, image_size: int | tuple[int, int] | None = None, seed: int = 0) -> DataSplits:
     """Load a folder of images or a ``.npy`` / ``.npz`` file and split it 80/10/10.
 
     Returns
@@ -62,25 +60,33 @@ def load_user_data(path: str | Path, *, image_size: int | tuple[int, int] | None
         _, val_count, test_count = split_counts(len(images))
     except VaekitError as err:
         raise VaekitError(f"{path}: {err}") from None
-    return permuted_splits(path.stem or path.name, images, labels, val_count=val_count,
-                           test_count=test_count, seed=seed, likelihood=suited_likelihood(images),
-                           num_classes=count_classes(labels))
+    return permuted_splits(
+        path.stem or path.name,
+        images,
+        labels,
+        val_count=val_count,
+        test_count=test_count,
+        seed=seed,
+        likelihood=suited_likelihood(images),
+        num_classes=count_classes(labels),
+    )
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")
-                  and p.suffix.lower() in IMAGE_SUFFIXES)
+    return sorted(
+        p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in IMAGE_SUFFIXES
+    )
 
 
-def read_image_folder(folder: Path, size: tuple[int, int] | None
-                      ) -> tuple[torch.Tensor, torch.Tensor]:
+def read_image_folder(folder: Path, size: tuple[int, int] | None) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, C, H, W) float32 and labels (N,) int64 of a folder laid out as described above."""
     loose = _image_files(folder)
-    class_folders = sorted(p for p in folder.iterdir()
-                           if p.is_dir() and not p.name.startswith(".") and _image_files(p))
+    class_folders = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".") and _image_files(p))
     if loose and class_folders:
-        raise VaekitError(f"{folder} holds both images and class sub-folders of images: put all "
-                          f"images in class sub-folders, or all directly in the folder")
+        raise VaekitError(
+            f"{folder} holds both images and class sub-folders of images: put all "
+            f"images in class sub-folders, or all directly in the folder"
+        )
     if loose:
         files, labels = loose, [-1] * len(loose)
     else:
@@ -136,8 +142,7 @@ def read_array_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
             only_key = keys[0] if len(keys) == 1 else None
             image_key = next((k for k in IMAGE_KEYS if k in keys), only_key)
             if image_key is None:
-                raise VaekitError(f"{path} holds arrays {keys}: store the images under 'x' "
-                                  f"(and labels under 'y')")
+                raise VaekitError(f"{path} holds arrays {keys}: store the images under 'x' (and labels under 'y')")
             array = loaded[image_key]
             label_key = next((k for k in LABEL_KEYS if k in keys), None)
             labels = loaded[label_key] if label_key else None
@@ -151,27 +156,33 @@ def _images_from_array(array: np.ndarray, path: Path) -> torch.Tensor:
     if array.ndim == 3:
         array = array[:, None]
     if array.ndim != 4 or 0 in array.shape:
-        raise VaekitError(f"{path} holds an array of shape {array.shape}: images must be "
-                          f"(N, H, W) or (N, C, H, W) with no side of 0")
+        raise VaekitError(
+            f"{path} holds an array of shape {array.shape}: images must be (N, H, W) or (N, C, H, W) with no side of 0"
+        )
     # (N, 32, 32, 3) is the usual slip; a real channel axis is rarely wider than 4.
     if array.shape[-1] in (1, 3, 4) and array.shape[1] > 4:
-        raise VaekitError(f"{path} holds shape {array.shape}, which looks channels-last: save "
-                          f"x.transpose(0, 3, 1, 2) to make it (N, C, H, W)")
+        raise VaekitError(
+            f"{path} holds shape {array.shape}, which looks channels-last: save "
+            f"x.transpose(0, 3, 1, 2) to make it (N, C, H, W)"
+        )
     if array.dtype == np.uint8:
         return torch.from_numpy(np.divide(array, 255, dtype=np.float32))
     if array.dtype == np.bool_:
         return torch.from_numpy(array.astype(np.float32))
     if not np.issubdtype(array.dtype, np.floating):
-        raise VaekitError(f"{path} holds {array.dtype} images: use uint8 (0-255) or floats in "
-                          f"[0, 1]")
+        raise VaekitError(f"{path} holds {array.dtype} images: use uint8 (0-255) or floats in [0, 1]")
     bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
     if bad:
-        raise VaekitError(f"{path} holds {bad} NaN or infinite value{'s' if bad > 1 else ''} among its "
-                          f"{np.size(array)}: replace them (e.g. np.nan_to_num) or drop those images")
+        raise VaekitError(
+            f"{path} holds {bad} NaN or infinite value{'s' if bad > 1 else ''} among its "
+            f"{np.size(array)}: replace them (e.g. np.nan_to_num) or drop those images"
+        )
     low, high = float(np.min(array)), float(np.max(array))
     if not (low >= 0.0 and high <= 1.0):
-        raise VaekitError(f"{path} holds float values in [{low}, {high}]: floats must lie in "
-                          f"[0, 1] (divide 0-255 data by 255, or save it as uint8)")
+        raise VaekitError(
+            f"{path} holds float values in [{low}, {high}]: floats must lie in "
+            f"[0, 1] (divide 0-255 data by 255, or save it as uint8)"
+        )
     return torch.from_numpy(array.astype(np.float32))
 
 
@@ -182,9 +193,10 @@ def _labels_from_array(labels: np.ndarray | None, count: int, path: Path) -> tor
     if labels.ndim == 2 and labels.shape[1] == 1:  # a column vector is a common way to save them
         labels = labels[:, 0]
     if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
-        raise VaekitError(f"{path} holds labels of shape {labels.shape} and type {labels.dtype}: "
-                          f"labels must be {count} integers, one per image")
+        raise VaekitError(
+            f"{path} holds labels of shape {labels.shape} and type {labels.dtype}: "
+            f"labels must be {count} integers, one per image"
+        )
     if count and labels.min() < -1:
-        raise VaekitError(f"{path} holds label {labels.min()}: labels must be 0..K-1, or -1 "
-                          f"for unlabelled")
+        raise VaekitError(f"{path} holds label {labels.min()}: labels must be 0..K-1, or -1 for unlabelled")
     return torch.from_numpy(labels.astype(np.int64))

@@ -40,8 +40,9 @@ class Vocabulary:
         self.index = {t: i for i, t in enumerate(self.tokens)}
 
     @classmethod
-    def build(cls, sentences: Iterable[Sequence[str]], level: str = "word", max_size: int | None = None,
-              min_count: int = 1) -> Vocabulary:
+    def build(
+        cls, sentences: Iterable[Sequence[str]], level: str = "word", max_size: int | None = None, min_count: int = 1
+    ) -> Vocabulary:
         """The `max_size` most frequent tokens seen at least `min_count` times (specials not counted)."""
         if max_size is not None and max_size < 1:
             raise VaekitError(f"--vocab-size must be at least 1, got {max_size}")

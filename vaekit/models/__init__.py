@@ -29,5 +29,17 @@ from vaekit.models.registry import (
 from vaekit.models.run import load_run
 from vaekit.models.vae import VAE
 
-__all__ = ["MODELS", "LatentVariableModel", "ModelSpec", "VAE", "build_model", "build_objective", "check_model",
-           "get_spec", "image_models", "load_run", "resolve_options", "text_models"]
+__all__ = [
+    "MODELS",
+    "LatentVariableModel",
+    "ModelSpec",
+    "VAE",
+    "build_model",
+    "build_objective",
+    "check_model",
+    "get_spec",
+    "image_models",
+    "load_run",
+    "resolve_options",
+    "text_models",
+]

@@ -37,8 +37,14 @@ class Autoencoder(nn.Module):
     num_labels = 0  # unconditional
     own_evaluation = True  # a point-mass q(z|x) has no density: `evaluate_split` reports reconstruction errors
 
-    def __init__(self, encoder: nn.Module, decoder: nn.Module, likelihood: nn.Module, latent_dim: int,
-                 standard_prior: bool = False):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        likelihood: nn.Module,
+        latent_dim: int,
+        standard_prior: bool = False,
+    ):
         super().__init__()
         self.encoder, self.decoder, self.likelihood = encoder, decoder, likelihood
         self.code = nn.Linear(encoder.out_features, latent_dim)
@@ -65,8 +71,10 @@ class Autoencoder(nn.Module):
     def prior(self) -> Distribution:
         """p(z) = N(0, I), event shape (D,), for the WAE; the plain AE has none."""
         if not self.standard_prior:
-            raise NoPrior("an autoencoder has no prior p(z) to sample from: use 'vaekit sample RUN --prior gmm:10' "
-                          "(a mixture fitted to the training codes) or train a vae or wae")
+            raise NoPrior(
+                "an autoencoder has no prior p(z) to sample from: use 'vaekit sample RUN --prior gmm:10' "
+                "(a mixture fitted to the training codes) or train a vae or wae"
+            )
         return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1, validate_args=False)
 
     @torch.no_grad()
@@ -79,11 +87,11 @@ class Autoencoder(nn.Module):
 def reconstruction_measures(model: Autoencoder, x: torch.Tensor, batch_size: int = 500, seed: int = 0) -> dict:
     """Reconstruction errors of images x (N, C, H, W) through the codes, per image:
 
-      recon   -log p(x | f(x)) in nats (the training loss without corruption)
-      sse     sum over pixels of (x - E[x|f(x)])^2; mse is the same per pixel
-      bce     binary cross-entropy of x against E[x|f(x)] clipped to [1e-6, 1 - 1e-6], summed over pixels
-      mmd     (WAE only) unbiased MMD^2 between the codes and N(0, I) draws, averaged over blocks of batch_size
-      n       images evaluated
+    recon   -log p(x | f(x)) in nats (the training loss without corruption)
+    sse     sum over pixels of (x - E[x|f(x)])^2; mse is the same per pixel
+    bce     binary cross-entropy of x against E[x|f(x)] clipped to [1e-6, 1 - 1e-6], summed over pixels
+    mmd     (WAE only) unbiased MMD^2 between the codes and N(0, I) draws, averaged over blocks of batch_size
+    n       images evaluated
     """
     model.eval()
     torch.manual_seed(seed)
@@ -98,8 +106,9 @@ def reconstruction_measures(model: Autoencoder, x: torch.Tensor, batch_size: int
         mmd = z.new_zeros(())
         if model.standard_prior and xb.shape[0] > 1:  # the unbiased estimate needs two codes at least
             mmd, mmd_images = imq_mmd(z, model.prior().sample((xb.shape[0],))), mmd_images + xb.shape[0]
-        totals += torch.stack([-p.log_prob(xb).sum(), (p.mean - xb).pow(2).sum(), bce.sum(),
-                               mmd * xb.shape[0]]).double()
+        totals += torch.stack(
+            [-p.log_prob(xb).sum(), (p.mean - xb).pow(2).sum(), bce.sum(), mmd * xb.shape[0]]
+        ).double()
     n = x.shape[0]
     recon, sse, bce, mmd = totals.tolist()
     out = {"recon": recon / n, "sse": sse / n, "mse": sse / n / x[0].numel(), "bce": bce / n, "n": n}
@@ -111,12 +120,20 @@ def reconstruction_measures(model: Autoencoder, x: torch.Tensor, batch_size: int
 def build_autoencoder(cfg, image_shape, num_classes: int, standard_prior: bool = False) -> Autoencoder:
     """An autoencoder from a ModelConfig: the VAE's backbones, a linear code layer, its likelihood head."""
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
-    enc, dec = build_backbones(cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel,
-                               cfg.hidden, cfg.channels, cfg.activation, block=cfg.block, fused=cfg.fused)
+    enc, dec = build_backbones(
+        cfg.arch,
+        image_shape,
+        cfg.latent_dim,
+        likelihood.params_per_pixel,
+        cfg.hidden,
+        cfg.channels,
+        cfg.activation,
+        block=cfg.block,
+        fused=cfg.fused,
+    )
     return Autoencoder(enc, dec, likelihood, cfg.latent_dim, standard_prior)
 
 
 def build_wae(cfg, image_shape, num_classes: int) -> Autoencoder:
     """The WAE's network: a deterministic autoencoder with p(z) = N(0, I)."""
     return build_autoencoder(cfg, image_shape, num_classes, standard_prior=True)
-

@@ -31,17 +31,31 @@ PRIOR_WEIGHTS, PRIOR_RECORD = "prior.safetensors", "prior.json"
 class CodePrior(nn.Module):
     """A causal transformer over code grids (B, h, w) with values in [0, num_codes)."""
 
-    def __init__(self, num_codes: int, grid_hw: tuple[int, int], dim: int = 128, layers: int = 2,
-                 heads: int = 4, dropout: float = 0.1):
+    def __init__(
+        self,
+        num_codes: int,
+        grid_hw: tuple[int, int],
+        dim: int = 128,
+        layers: int = 2,
+        heads: int = 4,
+        dropout: float = 0.1,
+    ):
         super().__init__()
-        self.config = {"num_codes": num_codes, "grid_hw": list(grid_hw), "dim": dim, "layers": layers,
-                       "heads": heads, "dropout": dropout}
+        self.config = {
+            "num_codes": num_codes,
+            "grid_hw": list(grid_hw),
+            "dim": dim,
+            "layers": layers,
+            "heads": heads,
+            "dropout": dropout,
+        }
         self.num_codes, self.grid_hw = num_codes, tuple(grid_hw)
         length = grid_hw[0] * grid_hw[1]
         self.token = nn.Embedding(num_codes + 1, dim)  # the last index is the start token
         self.position = nn.Parameter(0.02 * torch.randn(1, length, dim))
-        block = nn.TransformerEncoderLayer(dim, heads, 4 * dim, dropout, activation="gelu", batch_first=True,
-                                           norm_first=True)
+        block = nn.TransformerEncoderLayer(
+            dim, heads, 4 * dim, dropout, activation="gelu", batch_first=True, norm_first=True
+        )
         self.blocks = nn.TransformerEncoder(block, layers, enable_nested_tensor=False)
         self.norm, self.head = nn.LayerNorm(dim), nn.Linear(dim, num_codes)
         self.register_buffer("causal", nn.Transformer.generate_square_subsequent_mask(length), persistent=False)
@@ -91,8 +105,9 @@ class CodeGridPrior(Distribution):
     arg_constraints: dict = {}
     support = constraints.real_vector
 
-    def __init__(self, code_prior: CodePrior, quantizer: nn.Module, grid: tuple[int, int, int],
-                 temperature: float = 1.0):
+    def __init__(
+        self, code_prior: CodePrior, quantizer: nn.Module, grid: tuple[int, int, int], temperature: float = 1.0
+    ):
         self.code_prior, self.quantizer, self.grid, self.temperature = code_prior, quantizer, tuple(grid), temperature
         super().__init__(torch.Size(), torch.Size([math.prod(grid)]), validate_args=False)
 
@@ -121,8 +136,16 @@ def encode_codes(model, x: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
     return torch.cat([model.codes(x[i : i + batch_size]) for i in range(0, x.shape[0], batch_size)])
 
 
-def fit_code_prior(prior: CodePrior, train: torch.Tensor, val: torch.Tensor, epochs: int, batch_size: int = 128,
-                   lr: float = 1e-3, seed: int = 0, bar=None) -> list[dict]:
+def fit_code_prior(
+    prior: CodePrior,
+    train: torch.Tensor,
+    val: torch.Tensor,
+    epochs: int,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    seed: int = 0,
+    bar=None,
+) -> list[dict]:
     """Fits `prior` by maximum likelihood on code grids train (N, h, w); returns per-epoch records
     with the train and validation NLL in nats per image. `bar` (a tqdm) is advanced per step."""
     torch.manual_seed(seed)
@@ -178,8 +201,10 @@ def load_code_prior(run_dir: Path, device: str | torch.device = "cpu") -> CodePr
         prior = CodePrior(**meta["config"]).to(device)
         missing, unexpected = prior.load_state_dict(tensors, strict=False)
     except (TypeError, ValueError, RuntimeError) as err:  # a hand-edited header, a tensor of the wrong shape
-        raise VaekitError(f"{path} does not fit its config ({str(err).splitlines()[-1].strip()[:200]}): "
-                          f"fit it again with 'vaekit train-prior {run_dir}'") from None
+        raise VaekitError(
+            f"{path} does not fit its config ({str(err).splitlines()[-1].strip()[:200]}): "
+            f"fit it again with 'vaekit train-prior {run_dir}'"
+        ) from None
     if missing or unexpected:
         raise VaekitError(f"{path} does not fit its config (missing {missing[:3]}, unexpected {unexpected[:3]})")
     return prior.eval()

@@ -18,9 +18,15 @@ from vaekit.models.vae import build_vae
 from vaekit.objectives import ELBO, IWAE, CapacityELBO
 
 
-def beta_vae_objective(beta: float = 4.0, warmup_epochs: float = 0.0, capacity_max: float = 0.0,
-                       capacity_epochs: float = 20.0, gamma: float = 1000.0, cycle_epochs: float = 0.0,
-                       free_bits: float = 0.0):
+def beta_vae_objective(
+    beta: float = 4.0,
+    warmup_epochs: float = 0.0,
+    capacity_max: float = 0.0,
+    capacity_epochs: float = 20.0,
+    gamma: float = 1000.0,
+    cycle_epochs: float = 0.0,
+    free_bits: float = 0.0,
+):
     """ELBO with weight beta on the KL; with capacity_max > 0 the capacity objective instead
     (loss = recon + gamma * |KL - C(t)|, C rising to capacity_max nats over capacity_epochs; beta unused)."""
     if capacity_max < 0 or gamma < 0:
@@ -33,8 +39,10 @@ def beta_vae_objective(beta: float = 4.0, warmup_epochs: float = 0.0, capacity_m
 def build_cvae(cfg, image_shape, num_classes: int, *, label_layers: str = "all"):
     """The VAE with the one-hot label fed to encoder and decoder; needs a labelled dataset."""
     if num_classes < 1:
-        raise VaekitError("cvae needs a dataset with class labels (digits, mnist, fashion-mnist); "
-                          "this one has none: train vae instead")
+        raise VaekitError(
+            "cvae needs a dataset with class labels (digits, mnist, fashion-mnist); "
+            "this one has none: train vae instead"
+        )
     if label_layers not in ("input", "all"):
         raise VaekitError(f"--set label_layers must be 'input' or 'all', got {label_layers!r}")
     return build_vae(cfg, image_shape, num_classes, conditional=True, label_every_layer=label_layers == "all")
@@ -44,4 +52,3 @@ def iwae_objective(k: int = 5):
     if k < 1:
         raise VaekitError(f"--set k must be at least 1 (importance samples), got {k}")
     return IWAE(k)
-

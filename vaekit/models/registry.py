@@ -17,9 +17,9 @@ so a network option (a VQ-VAE's codebook size) never reaches the loss and an obj
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from collections.abc import Callable
 
 from vaekit.errors import VaekitError
 from vaekit.models.ae import build_autoencoder, build_wae
@@ -29,6 +29,7 @@ from vaekit.models.vae import build_vae
 from vaekit.models.vampprior import build_vampprior
 from vaekit.models.vqvae import VQLoss, build_vqvae, load_code_prior_into
 from vaekit.objectives import ELBO, WAEMMD, Reconstruction
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -51,8 +52,9 @@ class ModelSpec:
     @property
     def objective_options(self) -> dict[str, Any]:
         """Options of the objective factory -> their defaults."""
-        return _keyword_defaults(self.objective, kinds=(inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                                                        inspect.Parameter.KEYWORD_ONLY))
+        return _keyword_defaults(
+            self.objective, kinds=(inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        )
 
     @property
     def options(self) -> dict[str, Any]:
@@ -66,32 +68,60 @@ def _keyword_defaults(fn: Callable, kinds: tuple) -> dict[str, Any]:
 
 
 MODELS: dict[str, ModelSpec] = {
-    "vae": ModelSpec(build_vae, ELBO, "variational autoencoder trained on the ELBO (Kingma & Welling 2013)",
-                     build_text=build_sentence_model),
-    "ae": ModelSpec(build_autoencoder, Reconstruction,
-                    "deterministic autoencoder, reconstruction loss; --set noise=0.3 makes it denoising "
-                    "(corruption=gaussian or mask); no prior: sample with --prior gmm:K",
-                    build_text=build_sentence_ae),
-    "beta-vae": ModelSpec(build_vae, beta_vae_objective,
-                          "beta-VAE: KL weighted by beta (Higgins et al. 2017); --set capacity_max=25 for capacity "
-                          "annealing (Burgess et al. 2018)", build_text=build_sentence_model),
-    "cvae": ModelSpec(build_cvae, ELBO,
-                      "conditional VAE: q(z|x,y), p(x|z,y) (Sohn et al. 2015); the label enters every decoder layer "
-                      "(--set label_layers=input: the first only); sample with --label L"),
-    "iwae": ModelSpec(build_vae, iwae_objective,
-                      "importance-weighted autoencoder: the VAE trained on the k-sample bound (Burda et al. 2015)",
-                      build_text=build_sentence_model),
-    "wae": ModelSpec(build_wae, WAEMMD,
-                     "Wasserstein autoencoder, MMD penalty with IMQ kernels (Tolstikhin et al. 2017)"),
-    "vampprior": ModelSpec(build_vampprior, ELBO,
-                           "VAE with a VampPrior: p(z) a mixture of q(z|u_k) at learned pseudo-inputs (Tomczak & "
-                           "Welling 2018); --set pseudo_inputs=K"),
-    "vqvae": ModelSpec(build_vqvae, VQLoss,
-                       "VQ-VAE: discrete code grid, EMA or learned codebook (van den Oord et al. 2017); "
-                       "sample after 'vaekit train-prior'", load_extras=load_code_prior_into),
-    "lm": ModelSpec(None, SentenceNLL,
-                    "recurrent language model: the sentence VAE's decoder with no z, the baseline for text",
-                    build_text=build_language_model),
+    "vae": ModelSpec(
+        build_vae,
+        ELBO,
+        "variational autoencoder trained on the ELBO (Kingma & Welling 2013)",
+        build_text=build_sentence_model,
+    ),
+    "ae": ModelSpec(
+        build_autoencoder,
+        Reconstruction,
+        "deterministic autoencoder, reconstruction loss; --set noise=0.3 makes it denoising "
+        "(corruption=gaussian or mask); no prior: sample with --prior gmm:K",
+        build_text=build_sentence_ae,
+    ),
+    "beta-vae": ModelSpec(
+        build_vae,
+        beta_vae_objective,
+        "beta-VAE: KL weighted by beta (Higgins et al. 2017); --set capacity_max=25 for capacity "
+        "annealing (Burgess et al. 2018)",
+        build_text=build_sentence_model,
+    ),
+    "cvae": ModelSpec(
+        build_cvae,
+        ELBO,
+        "conditional VAE: q(z|x,y), p(x|z,y) (Sohn et al. 2015); the label enters every decoder layer "
+        "(--set label_layers=input: the first only); sample with --label L",
+    ),
+    "iwae": ModelSpec(
+        build_vae,
+        iwae_objective,
+        "importance-weighted autoencoder: the VAE trained on the k-sample bound (Burda et al. 2015)",
+        build_text=build_sentence_model,
+    ),
+    "wae": ModelSpec(
+        build_wae, WAEMMD, "Wasserstein autoencoder, MMD penalty with IMQ kernels (Tolstikhin et al. 2017)"
+    ),
+    "vampprior": ModelSpec(
+        build_vampprior,
+        ELBO,
+        "VAE with a VampPrior: p(z) a mixture of q(z|u_k) at learned pseudo-inputs (Tomczak & "
+        "Welling 2018); --set pseudo_inputs=K",
+    ),
+    "vqvae": ModelSpec(
+        build_vqvae,
+        VQLoss,
+        "VQ-VAE: discrete code grid, EMA or learned codebook (van den Oord et al. 2017); "
+        "sample after 'vaekit train-prior'",
+        load_extras=load_code_prior_into,
+    ),
+    "lm": ModelSpec(
+        None,
+        SentenceNLL,
+        "recurrent language model: the sentence VAE's decoder with no z, the baseline for text",
+        build_text=build_language_model,
+    ),
 }
 
 

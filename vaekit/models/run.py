@@ -52,10 +52,25 @@ def _not_a_run(path: Path) -> str:
         return f"{path} is not a vaekit run: it is a file (vaekit reads only its own safetensors and JSON); {run}"
     inside = [*path.iterdir(), *(q for d in path.iterdir() if d.is_dir() for q in d.iterdir())]
     if any(p.suffix.lower() in _DATA_SUFFIXES for p in inside):
-        return (f"{path} is not a vaekit run: it holds data; train on it with 'vaekit train vae --data {path} "
-                f"--out RUN_DIR', then use RUN_DIR")
+        return (
+            f"{path} is not a vaekit run: it holds data; train on it with 'vaekit train vae --data {path} "
+            f"--out RUN_DIR', then use RUN_DIR"
+        )
     return f"{path} is not a vaekit run (no config.json): {run}"
 
 
-_DATA_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm",
-                  ".npy", ".npz"}
+_DATA_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+    ".ppm",
+    ".pbm",
+    ".npy",
+    ".npz",
+}

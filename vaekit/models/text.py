@@ -37,12 +37,22 @@ class SentenceAutoencoder(nn.Module):
     num_labels = 0
     own_evaluation = False
 
-    def __init__(self, encoder: SentenceEncoder, decoder: SentenceDecoder, head: TokenHead, latent_dim: int,
-                 max_length: int, variational: bool = True):
+    def __init__(
+        self,
+        encoder: SentenceEncoder,
+        decoder: SentenceDecoder,
+        head: TokenHead,
+        latent_dim: int,
+        max_length: int,
+        variational: bool = True,
+    ):
         super().__init__()
         self.encoder, self.decoder, self.head = encoder, decoder, head
-        self.latent_head = (GaussianLatentHead(encoder.out_features, latent_dim) if variational
-                            else nn.Linear(encoder.out_features, latent_dim))
+        self.latent_head = (
+            GaussianLatentHead(encoder.out_features, latent_dim)
+            if variational
+            else nn.Linear(encoder.out_features, latent_dim)
+        )
         self.latent_dim, self.max_length, self.variational = latent_dim, max_length, variational
         self.register_buffer("prior_loc", torch.zeros(latent_dim))
         self.register_buffer("prior_scale", torch.ones(latent_dim))
@@ -92,8 +102,9 @@ class LanguageModel(nn.Module):
         return self.distribution(x.shape[0]).log_prob(x)
 
     def encode(self, x: torch.Tensor, y: torch.Tensor | None = None) -> Distribution:
-        raise VaekitError("a language model has no latent code z: reconstruct, interpolate and latents need "
-                          "vae, beta-vae, iwae or ae")
+        raise VaekitError(
+            "a language model has no latent code z: reconstruct, interpolate and latents need vae, beta-vae, iwae or ae"
+        )
 
     def decode(self, z: torch.Tensor | None, y: torch.Tensor | None = None) -> SentenceDistribution:
         """p(x), ignoring z except for how many sentences it stands for."""
@@ -121,8 +132,9 @@ def _sizes(cfg, vocab_size: int) -> tuple[int, int]:
     if cfg.arch not in CELLS:
         raise VaekitError(f"text needs a recurrent network: --arch {' or '.join(CELLS)} (got {cfg.arch!r})")
     if len(set(cfg.hidden)) != 1:
-        raise VaekitError(f"--hidden gives one state size per recurrent layer, all equal, e.g. 256,256 "
-                          f"(got {cfg.hidden})")
+        raise VaekitError(
+            f"--hidden gives one state size per recurrent layer, all equal, e.g. 256,256 (got {cfg.hidden})"
+        )
     if vocab_size < 5:
         raise VaekitError(f"a vocabulary of {vocab_size} ids is too small to train on")
     return cfg.hidden[0], len(cfg.hidden)
@@ -130,8 +142,9 @@ def _sizes(cfg, vocab_size: int) -> tuple[int, int]:
 
 def _decoder(cfg, vocab_size: int, latent_dim: int) -> tuple[SentenceDecoder, TokenHead]:
     hidden, layers = _sizes(cfg, vocab_size)
-    decoder = SentenceDecoder(vocab_size, cfg.embedding_dim, hidden, latent_dim, layers, cfg.arch,
-                              cfg.word_dropout, cfg.dropout)
+    decoder = SentenceDecoder(
+        vocab_size, cfg.embedding_dim, hidden, latent_dim, layers, cfg.arch, cfg.word_dropout, cfg.dropout
+    )
     return decoder, TokenHead(hidden, vocab_size - 2)  # <pad> and <bos> are never predicted
 
 
@@ -150,4 +163,3 @@ def build_sentence_ae(cfg, data_shape, vocab_size: int) -> SentenceAutoencoder:
 def build_language_model(cfg, data_shape, vocab_size: int) -> LanguageModel:
     decoder, head = _decoder(cfg, vocab_size, 0)
     return LanguageModel(decoder, head, data_shape[0] - 2)
-

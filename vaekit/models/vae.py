@@ -23,8 +23,15 @@ class VAE(nn.Module):
     one-hot label, q(z|x, y) and p(x|z, y), and the prior stays N(0, I).
     """
 
-    def __init__(self, encoder: nn.Module, latent_head: nn.Module, decoder: nn.Module,
-                 likelihood: nn.Module, latent_dim: int, num_labels: int = 0):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        latent_head: nn.Module,
+        decoder: nn.Module,
+        likelihood: nn.Module,
+        latent_dim: int,
+        num_labels: int = 0,
+    ):
         super().__init__()
         self.encoder, self.latent_head = encoder, latent_head
         self.decoder, self.likelihood = decoder, likelihood
@@ -66,9 +73,17 @@ def build_vae(cfg, image_shape, num_classes: int, conditional: bool = False, lab
     """A VAE from a ModelConfig for images of `image_shape` (C, H, W)."""
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
     labels = num_classes if conditional else 0
-    enc, dec = build_backbones(cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel,
-                               cfg.hidden, cfg.channels, cfg.activation, extra_in=labels,
-                               block=cfg.block, fused=cfg.fused,
-                               extra_every_layer=label_every_layer)
+    enc, dec = build_backbones(
+        cfg.arch,
+        image_shape,
+        cfg.latent_dim,
+        likelihood.params_per_pixel,
+        cfg.hidden,
+        cfg.channels,
+        cfg.activation,
+        extra_in=labels,
+        block=cfg.block,
+        fused=cfg.fused,
+        extra_every_layer=label_every_layer,
+    )
     return VAE(enc, GaussianLatentHead(enc.out_features, cfg.latent_dim), dec, likelihood, cfg.latent_dim, labels)
-

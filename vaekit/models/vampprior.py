@@ -58,8 +58,16 @@ class DiagonalGaussianMixture(MixtureSameFamily):
 class VampPriorVAE(VAE):
     """The VAE's networks with p(z) the mixture of q(z|u_k) over K learned pseudo-inputs."""
 
-    def __init__(self, encoder: nn.Module, latent_head: nn.Module, decoder: nn.Module, likelihood: nn.Module,
-                 latent_dim: int, image_shape, pseudo_inputs: int):
+    def __init__(
+        self,
+        encoder: nn.Module,
+        latent_head: nn.Module,
+        decoder: nn.Module,
+        likelihood: nn.Module,
+        latent_dim: int,
+        image_shape,
+        pseudo_inputs: int,
+    ):
         super().__init__(encoder, latent_head, decoder, likelihood, latent_dim)
         self.pseudo_raw = nn.Parameter(0.05 + 0.01 * torch.randn(pseudo_inputs, *image_shape))  # (K, C, H, W)
 
@@ -79,7 +87,8 @@ def build_vampprior(cfg, image_shape, num_classes: int, *, pseudo_inputs: int = 
     if k < 1:
         raise VaekitError(f"--set pseudo_inputs must be at least 1, got {k}")
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
-    enc, dec = build_backbones(cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel,
-                               cfg.hidden, cfg.channels, cfg.activation)
+    enc, dec = build_backbones(
+        cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel, cfg.hidden, cfg.channels, cfg.activation
+    )
     head = GaussianLatentHead(enc.out_features, cfg.latent_dim)
     return VampPriorVAE(enc, head, dec, likelihood, cfg.latent_dim, image_shape, k)

@@ -40,8 +40,9 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, channels: int, hidden: int, act: str):
         super().__init__()
-        self.net = nn.Sequential(activation(act), nn.Conv2d(channels, hidden, 3, padding=1),
-                                 activation(act), nn.Conv2d(hidden, channels, 1))
+        self.net = nn.Sequential(
+            activation(act), nn.Conv2d(channels, hidden, 3, padding=1), activation(act), nn.Conv2d(hidden, channels, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.net(x)
@@ -79,8 +80,16 @@ class VQVAE(nn.Module):
     num_labels = 0  # unconditional
     own_evaluation = True  # a point-mass q(z|x): `evaluate_split` reports reconstruction and codebook measures
 
-    def __init__(self, image_shape, channels, code_dim: int, quantizer: nn.Module, likelihood: nn.Module,
-                 blocks: int = 2, act: str = "relu"):
+    def __init__(
+        self,
+        image_shape,
+        channels,
+        code_dim: int,
+        quantizer: nn.Module,
+        likelihood: nn.Module,
+        blocks: int = 2,
+        act: str = "relu",
+    ):
         super().__init__()
         c, h, w = image_shape
         scale = 2 ** len(channels)
@@ -135,9 +144,11 @@ class VQVAE(nn.Module):
         if code_prior is None:
             return
         if code_prior.num_codes != self.quantizer.num_codes or tuple(code_prior.grid_hw) != self.grid[1:]:
-            raise VaekitError(f"the code prior is for {code_prior.num_codes} codes on a {code_prior.grid_hw} grid, "
-                              f"this model has {self.quantizer.num_codes} on {self.grid[1:]}: "
-                              "run 'vaekit train-prior' again")
+            raise VaekitError(
+                f"the code prior is for {code_prior.num_codes} codes on a {code_prior.grid_hw} grid, "
+                f"this model has {self.quantizer.num_codes} on {self.grid[1:]}: "
+                "run 'vaekit train-prior' again"
+            )
         self.code_prior = code_prior
 
     @property
@@ -161,13 +172,13 @@ class VQVAE(nn.Module):
 def vqvae_measures(model: VQVAE, x: torch.Tensor, batch_size: int = 500, seed: int = 0) -> dict:
     """What `vaekit eval` reports for a VQ-VAE (per image unless said otherwise):
 
-      recon         -log p(x | z_q(x)) in nats
-      mse           mean squared error per pixel of the mean reconstruction
-      perplexity    exp(entropy of code usage over the split); K if all codes are used evenly
-      codes_used    how many of the K codes the split uses; usage = codes_used / K
-      prior_nll     -log p(codes) under the code prior, in nats (only with a prior)
-      nll_bound     recon + prior_nll: an upper bound on -log p(x), the paper's bound, since
-                    q(k|x) is one-hot and KL(q || p) = -log p(k(x)); bits_per_dim: the same per pixel
+    recon         -log p(x | z_q(x)) in nats
+    mse           mean squared error per pixel of the mean reconstruction
+    perplexity    exp(entropy of code usage over the split); K if all codes are used evenly
+    codes_used    how many of the K codes the split uses; usage = codes_used / K
+    prior_nll     -log p(codes) under the code prior, in nats (only with a prior)
+    nll_bound     recon + prior_nll: an upper bound on -log p(x), the paper's bound, since
+                  q(k|x) is one-hot and KL(q || p) = -log p(k(x)); bits_per_dim: the same per pixel
     """
     model.eval()
     torch.manual_seed(seed)
@@ -184,11 +195,20 @@ def vqvae_measures(model: VQVAE, x: torch.Tensor, batch_size: int = 500, seed: i
     n = x.shape[0]
     recon, sq, prior_nll = (totals / n).tolist()
     used = int((counts > 0).sum())
-    out = {"recon": recon, "mse": sq / x[0].numel(), "perplexity": float(perplexity(counts)),
-           "codes_used": used, "usage": used / k, "n": n}
+    out = {
+        "recon": recon,
+        "mse": sq / x[0].numel(),
+        "perplexity": float(perplexity(counts)),
+        "codes_used": used,
+        "usage": used / k,
+        "n": n,
+    }
     if model.code_prior is not None:
-        out |= {"prior_nll": prior_nll, "nll_bound": recon + prior_nll,
-                "bits_per_dim": bits_per_dim(recon + prior_nll, x[0].numel(), discrete=is_discrete(p))}
+        out |= {
+            "prior_nll": prior_nll,
+            "nll_bound": recon + prior_nll,
+            "bits_per_dim": bits_per_dim(recon + prior_nll, x[0].numel(), discrete=is_discrete(p)),
+        }
     return out
 
 
@@ -213,12 +233,29 @@ class VQLoss:
         recon = -model.decode_grid(q.quantized).log_prob(x)  # (B,)
         loss = (recon + q.codebook_loss + self.commitment * q.commitment_loss).mean()
         ones = torch.ones_like(recon)
-        return LossOutput(loss, {"recon": recon, "codebook": q.codebook_loss, "commitment": q.commitment_loss,
-                                 "perplexity": q.perplexity * ones, "usage": q.usage * ones})
+        return LossOutput(
+            loss,
+            {
+                "recon": recon,
+                "codebook": q.codebook_loss,
+                "commitment": q.commitment_loss,
+                "perplexity": q.perplexity * ones,
+                "usage": q.usage * ones,
+            },
+        )
 
 
-def build_vqvae(cfg, image_shape, num_classes: int, *, codebook_size: int = 128, ema: bool = True,
-                decay: float = 0.99, restart_after: int = 100, res_blocks: int = 2) -> VQVAE:
+def build_vqvae(
+    cfg,
+    image_shape,
+    num_classes: int,
+    *,
+    codebook_size: int = 128,
+    ema: bool = True,
+    decay: float = 0.99,
+    restart_after: int = 100,
+    res_blocks: int = 2,
+) -> VQVAE:
     """A VQ-VAE from a ModelConfig: latent_dim = code dimension D, channels = stride-2 widths.
 
     codebook_size K codes; ema: codebook updated by moving averages (decay) rather than by its loss
@@ -226,8 +263,9 @@ def build_vqvae(cfg, image_shape, num_classes: int, *, codebook_size: int = 128,
     res_blocks: residual blocks in encoder and decoder.
     """
     if cfg.block is not None:
-        raise VaekitError(f"--block {cfg.block} is for the VAE family's conv networks; the VQ-VAE has its own: "
-                          "drop --block")
+        raise VaekitError(
+            f"--block {cfg.block} is for the VAE family's conv networks; the VQ-VAE has its own: drop --block"
+        )
     likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
     quantizer = build_quantizer(int(codebook_size), cfg.latent_dim, bool(ema), float(decay), int(restart_after))
     return VQVAE(image_shape, cfg.channels, cfg.latent_dim, quantizer, likelihood, int(res_blocks), cfg.activation)

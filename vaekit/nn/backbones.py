@@ -60,8 +60,14 @@ class MLPEncoder(nn.Module):
 class MLPDecoder(nn.Module):
     """(B, D) -> hidden layers (mirrored) -> (B, P*C, H, W) with P parameters per pixel."""
 
-    def __init__(self, latent_dim: int, hidden: Sequence[int], image_shape: Sequence[int], params_per_pixel: int,
-                 act: str = "relu"):
+    def __init__(
+        self,
+        latent_dim: int,
+        hidden: Sequence[int],
+        image_shape: Sequence[int],
+        params_per_pixel: int,
+        act: str = "relu",
+    ):
         super().__init__()
         c, h, w = image_shape
         self.out_shape = (params_per_pixel * c, h, w)
@@ -80,8 +86,15 @@ class LabelEveryLayerMLPDecoder(nn.Module):
     instead, and samples from p(z) then come out as some other digit.
     """
 
-    def __init__(self, latent_dim: int, num_labels: int, hidden: Sequence[int], image_shape: Sequence[int],
-                 params_per_pixel: int, act: str = "relu"):
+    def __init__(
+        self,
+        latent_dim: int,
+        num_labels: int,
+        hidden: Sequence[int],
+        image_shape: Sequence[int],
+        params_per_pixel: int,
+        act: str = "relu",
+    ):
         super().__init__()
         c, h, w = image_shape
         self.out_shape = (params_per_pixel * c, h, w)
@@ -116,8 +129,16 @@ class ConvEncoder(nn.Module):
     Works for any image size: odd sizes round up (the decoder crops back).
     """
 
-    def __init__(self, image_shape: Sequence[int], channels: Sequence[int], hidden: int, act: str = "relu",
-                 extra_in: int = 0, block: str | None = None, fused: bool = False):
+    def __init__(
+        self,
+        image_shape: Sequence[int],
+        channels: Sequence[int],
+        hidden: int,
+        act: str = "relu",
+        extra_in: int = 0,
+        block: str | None = None,
+        fused: bool = False,
+    ):
         super().__init__()
         c, h, w = image_shape
         layers: list[nn.Module] = []
@@ -125,8 +146,12 @@ class ConvEncoder(nn.Module):
             if block is None:
                 layers += [_PadToEven(), nn.Conv2d(c_in, c_out, 4, stride=2, padding=1), activation(act)]
             else:
-                layers += [make_block(block, c_in, c_out, 2, fused=fused), activation(act),
-                           make_block(block, c_out, c_out, 1, fused=fused), activation(act)]
+                layers += [
+                    make_block(block, c_in, c_out, 2, fused=fused),
+                    activation(act),
+                    make_block(block, c_out, c_out, 1, fused=fused),
+                    activation(act),
+                ]
             h, w = math.ceil(h / 2), math.ceil(w / 2)
         self.convs = nn.Sequential(*layers)
         self.grid = (channels[-1], h, w)  # feature map shape after the convolutions
@@ -149,8 +174,17 @@ class ConvDecoder(nn.Module):
     artifacts); the last stage ends in a plain 3x3 convolution to the P*C outputs.
     """
 
-    def __init__(self, latent_dim: int, channels: Sequence[int], hidden: int, image_shape: Sequence[int],
-                 params_per_pixel: int, act: str = "relu", block: str | None = None, fused: bool = False):
+    def __init__(
+        self,
+        latent_dim: int,
+        channels: Sequence[int],
+        hidden: int,
+        image_shape: Sequence[int],
+        params_per_pixel: int,
+        act: str = "relu",
+        block: str | None = None,
+        fused: bool = False,
+    ):
         super().__init__()
         c, h, w = image_shape
         for _ in channels:
@@ -184,9 +218,19 @@ class ConvDecoder(nn.Module):
         return out[..., : self.image_hw[0], : self.image_hw[1]]
 
 
-def build_backbones(arch: str, image_shape: Sequence[int], latent_dim: int, params_per_pixel: int,
-                    hidden: Sequence[int], channels: Sequence[int], act: str, extra_in: int = 0,
-                    block: str | None = None, fused: bool = False, extra_every_layer: bool = False):
+def build_backbones(
+    arch: str,
+    image_shape: Sequence[int],
+    latent_dim: int,
+    params_per_pixel: int,
+    hidden: Sequence[int],
+    channels: Sequence[int],
+    act: str,
+    extra_in: int = 0,
+    block: str | None = None,
+    fused: bool = False,
+    extra_every_layer: bool = False,
+):
     """The (encoder, decoder) backbone pair for `arch` ('mlp' or 'conv').
 
     `extra_in` widens the encoder input and the decoder's code input, e.g. for a one-hot label;
@@ -198,8 +242,9 @@ def build_backbones(arch: str, image_shape: Sequence[int], latent_dim: int, para
     if arch == "mlp":
         enc = MLPEncoder(image_shape, hidden, act, extra_in)
         if extra_every_layer and extra_in:
-            dec = LabelEveryLayerMLPDecoder(latent_dim, extra_in, list(reversed(hidden)), image_shape,
-                                            params_per_pixel, act)
+            dec = LabelEveryLayerMLPDecoder(
+                latent_dim, extra_in, list(reversed(hidden)), image_shape, params_per_pixel, act
+            )
         else:
             dec = MLPDecoder(latent_dim + extra_in, list(reversed(hidden)), image_shape, params_per_pixel, act)
     elif arch == "conv":

@@ -13,8 +13,15 @@ import math
 
 import torch
 from torch import nn
-from torch.distributions import (Bernoulli, Categorical, Distribution, Independent, Normal, OneHotCategorical,
-                                 constraints)
+from torch.distributions import (
+    Bernoulli,
+    Categorical,
+    Distribution,
+    Independent,
+    Normal,
+    OneHotCategorical,
+    constraints,
+)
 
 from vaekit.errors import VaekitError
 

@@ -87,8 +87,14 @@ class _Quantizer(nn.Module):
         commitment_loss = (z_e - z_q.detach()).pow(2).sum((1, 2, 3))  # (B,)
         quantized = z_e + (z_q - z_e).detach()  # straight-through: forward z_q, gradient to z_e
         usage = (counts > 0).to(flat.dtype).mean()
-        return QuantizerOutput(quantized, codes.view(b, h, w), self._codebook_term(codebook_loss),
-                               commitment_loss, perplexity(counts), usage)
+        return QuantizerOutput(
+            quantized,
+            codes.view(b, h, w),
+            self._codebook_term(codebook_loss),
+            commitment_loss,
+            perplexity(counts),
+            usage,
+        )
 
     def _codebook_term(self, loss: torch.Tensor) -> torch.Tensor:
         return loss
@@ -164,8 +170,9 @@ class VectorQuantizerEMA(_Quantizer):
         self.cluster_size.copy_(torch.where(dead, torch.ones_like(self.cluster_size), self.cluster_size))
 
 
-def build_quantizer(num_codes: int, code_dim: int, ema: bool, decay: float = 0.99,
-                    restart_after: int = 100) -> _Quantizer:
+def build_quantizer(
+    num_codes: int, code_dim: int, ema: bool, decay: float = 0.99, restart_after: int = 100
+) -> _Quantizer:
     if ema:
         return VectorQuantizerEMA(num_codes, code_dim, restart_after, decay)
     return VectorQuantizer(num_codes, code_dim, restart_after)

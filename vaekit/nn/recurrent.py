@@ -42,8 +42,14 @@ class SentenceEncoder(nn.Module):
     one table instead of two halves the parameters Adam updates, most of them in the embeddings.
     """
 
-    def __init__(self, shared_embedding: nn.Embedding, hidden: int, layers: int = 1, cell: str = "gru",
-                 bidirectional: bool = False):
+    def __init__(
+        self,
+        shared_embedding: nn.Embedding,
+        hidden: int,
+        layers: int = 1,
+        cell: str = "gru",
+        bidirectional: bool = False,
+    ):
         super().__init__()
         self._embedding = (shared_embedding,)  # a tuple: not a submodule, so saved once, by its owner
         embedding_dim = shared_embedding.embedding_dim
@@ -64,8 +70,17 @@ class SentenceEncoder(nn.Module):
 class SentenceDecoder(nn.Module):
     """Teacher-forced hidden states (B, T-1, H) of a sentence given z, and single steps for sampling."""
 
-    def __init__(self, vocab_size: int, embedding_dim: int, hidden: int, latent_dim: int, layers: int = 1,
-                 cell: str = "gru", word_dropout: float = 0.0, dropout: float = 0.0):
+    def __init__(
+        self,
+        vocab_size: int,
+        embedding_dim: int,
+        hidden: int,
+        latent_dim: int,
+        layers: int = 1,
+        cell: str = "gru",
+        word_dropout: float = 0.0,
+        dropout: float = 0.0,
+    ):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise VaekitError(f"--word-dropout must be in [0, 1), got {word_dropout}")

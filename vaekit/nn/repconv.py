@@ -61,14 +61,18 @@ class BranchedConv2d(nn.Module):
         branches = tuple(branches)
         unknown = sorted(set(branches) - {*CONV_BRANCHES, "identity"})
         if unknown or not branches:
-            raise VaekitError(f"unknown branch(es) {unknown or 'none given'}: "
-                              f"choose from {', '.join(CONV_BRANCHES)}, identity")
+            raise VaekitError(
+                f"unknown branch(es) {unknown or 'none given'}: choose from {', '.join(CONV_BRANCHES)}, identity"
+            )
         if "identity" in branches and (stride != 1 or in_channels != out_channels):
-            raise VaekitError(f"an identity branch needs stride 1 and in == out channels, got stride {stride}, "
-                              f"{in_channels} -> {out_channels}")
+            raise VaekitError(
+                f"an identity branch needs stride 1 and in == out channels, got stride {stride}, "
+                f"{in_channels} -> {out_channels}"
+            )
         if in_channels % groups or out_channels % groups:
-            raise VaekitError(f"groups={groups} must divide both {in_channels} input and {out_channels} "
-                              "output channels")
+            raise VaekitError(
+                f"groups={groups} must divide both {in_channels} input and {out_channels} output channels"
+            )
         self.in_channels, self.out_channels, self.stride, self.groups = in_channels, out_channels, stride, groups
         self.branches = nn.ModuleDict()
         for name in branches:
@@ -86,16 +90,19 @@ class BranchedConv2d(nn.Module):
     def fuse(self) -> nn.Conv2d:
         """The equivalent 3x3 `nn.Conv2d` with bias (eval mode only: see the module docstring)."""
         if self.training:
-            raise VaekitError("fuse() needs eval mode: call .eval() first. In training mode batch norm uses each "
-                              "batch's own statistics, so a fused convolution would not match the block's outputs")
+            raise VaekitError(
+                "fuse() needs eval mode: call .eval() first. In training mode batch norm uses each "
+                "batch's own statistics, so a fused convolution would not match the block's outputs"
+            )
         like = next(self.parameters())  # the dtype and device of the result
         weight = like.new_zeros(self.out_channels, self.in_channels // self.groups, 3, 3)  # (C_out, C_in/g, 3, 3)
         bias = weight.new_zeros(self.out_channels)
         for name, branch in self.branches.items():
             if name == "identity":
                 dirac = nn.init.dirac_(torch.empty_like(weight), groups=self.groups)  # channel c -> c, centre tap
-                w, b = fuse_conv_bn_weights(dirac, None, branch.running_mean, branch.running_var, branch.eps,
-                                            branch.weight, branch.bias)
+                w, b = fuse_conv_bn_weights(
+                    dirac, None, branch.running_mean, branch.running_var, branch.eps, branch.weight, branch.bias
+                )
             else:
                 folded = fuse_conv_bn_eval(*branch)  # conv + BN -> conv with bias
                 (kh, kw), _ = CONV_BRANCHES[name]
@@ -110,8 +117,9 @@ class BranchedConv2d(nn.Module):
         return fused.eval()
 
 
-def make_block(kind: str, in_channels: int, out_channels: int, stride: int = 1, groups: int = 1,
-               fused: bool = False) -> nn.Module:
+def make_block(
+    kind: str, in_channels: int, out_channels: int, stride: int = 1, groups: int = 1, fused: bool = False
+) -> nn.Module:
     """A block of `kind` (a key of BLOCKS); identity dropped where shapes forbid it.
 
     With `fused` it is the plain 3x3 `nn.Conv2d` the block fuses into: the skeleton an exported
@@ -133,8 +141,10 @@ def fuse_blocks(model: nn.Module) -> nn.Module:
     and `<block path>.bias`; the original model is left as it was.
     """
     if model.training:
-        raise VaekitError("fuse_blocks() needs a model in eval mode: call model.eval() first (training-mode batch "
-                          "norm uses batch statistics that no fused convolution can reproduce)")
+        raise VaekitError(
+            "fuse_blocks() needs a model in eval mode: call model.eval() first (training-mode batch "
+            "norm uses batch statistics that no fused convolution can reproduce)"
+        )
     fused = copy.deepcopy(model)
     for parent in list(fused.modules()):
         for name, child in list(parent.named_children()):

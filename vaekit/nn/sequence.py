@@ -61,8 +61,9 @@ class SentenceDistribution(Distribution):
     arg_constraints: ClassVar[dict] = {}
     support = constraints.integer_interval(0, 2**31)
 
-    def __init__(self, decoder: nn.Module, head: TokenHead, z: torch.Tensor | None, batch: int = 1,
-                 max_length: int = 100):
+    def __init__(
+        self, decoder: nn.Module, head: TokenHead, z: torch.Tensor | None, batch: int = 1, max_length: int = 100
+    ):
         self.decoder, self.head, self.z, self.max_length = decoder, head, z, max_length
         lead = z.shape[:-1] if z is not None else torch.Size([batch])
         super().__init__(lead, torch.Size([max_length + 2]), validate_args=False)

@@ -28,9 +28,25 @@ from vaekit.plots.latents import class_names, latent_scatter_figure
 from vaekit.plots.legacy import image_grid, plot_curves, plot_latent_scatter, save_grid, save_png, save_reconstructions
 
 __all__ = [
-    "ACTIVE_KL", "Frame", "class_names", "curves_figure", "figure_png", "interpolations_figure", "labelled_grid",
-    "latent_scatter_figure", "prior_title", "reconstructions_figure", "run_title", "samples_figure", "save_figure",
+    "ACTIVE_KL",
+    "Frame",
+    "class_names",
+    "curves_figure",
+    "figure_png",
+    "interpolations_figure",
+    "labelled_grid",
+    "latent_scatter_figure",
+    "prior_title",
+    "reconstructions_figure",
+    "run_title",
+    "samples_figure",
+    "save_figure",
     "traversals_figure",
     # the first, untitled functions (vaekit.plots.legacy)
-    "image_grid", "plot_curves", "plot_latent_scatter", "save_grid", "save_png", "save_reconstructions",
+    "image_grid",
+    "plot_curves",
+    "plot_latent_scatter",
+    "save_grid",
+    "save_png",
+    "save_reconstructions",
 ]

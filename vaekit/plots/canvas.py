@@ -50,8 +50,9 @@ def to_numpy(images) -> np.ndarray:
     return np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
 
 
-def paste_rows(rows: Sequence, ncol: int, gap_before: Sequence[int] = (),
-               col_gap_before: Sequence[int] = ()) -> tuple[np.ndarray, GridLayout]:
+def paste_rows(
+    rows: Sequence, ncol: int, gap_before: Sequence[int] = (), col_gap_before: Sequence[int] = ()
+) -> tuple[np.ndarray, GridLayout]:
     """Rows of images (each (k_i, C, H, W), k_i <= ncol) -> (canvas (H', W', 3), layout).
 
     Rows are left-aligned so column j of every row holds the j-th image of that row; cells past a
@@ -82,11 +83,19 @@ def paste_rows(rows: Sequence, ncol: int, gap_before: Sequence[int] = (),
     return canvas, layout
 
 
-def labelled_grid(rows: Sequence, title: str, row_labels: Sequence[str] | None = None,
-                  col_labels: Sequence[str] | None = None, xlabel: str | None = None, ncol: int | None = None,
-                  gap_before: Sequence[int] = (), col_gap_before: Sequence[int] = (), frames: Sequence[Frame] = (),
-                  min_tile_px: int = 44,
-                  max_width_px: int = 1100):
+def labelled_grid(
+    rows: Sequence,
+    title: str,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
+    xlabel: str | None = None,
+    ncol: int | None = None,
+    gap_before: Sequence[int] = (),
+    col_gap_before: Sequence[int] = (),
+    frames: Sequence[Frame] = (),
+    min_tile_px: int = 44,
+    max_width_px: int = 1100,
+):
     """A figure showing rows of images: title on top, `row_labels` at the left, `col_labels` below.
 
     Returns the matplotlib Figure with the title as its suptitle; its single image axes carries
@@ -121,7 +130,15 @@ def labelled_grid(rows: Sequence, title: str, row_labels: Sequence[str] | None =
     for spine in ax.spines.values():
         spine.set_visible(False)
     for f in frames:
-        ax.add_patch(Rectangle((layout.col_left[f.col] - 1, layout.row_top[f.row] - 1), layout.tile_w + 1,
-                               layout.tile_h + 1, fill=False, edgecolor=f.colour, linewidth=2))
+        ax.add_patch(
+            Rectangle(
+                (layout.col_left[f.col] - 1, layout.row_top[f.row] - 1),
+                layout.tile_w + 1,
+                layout.tile_h + 1,
+                fill=False,
+                edgecolor=f.colour,
+                linewidth=2,
+            )
+        )
     ax.grid_layout = layout
     return fig

@@ -11,7 +11,7 @@ NATS = ("loss", "recon", "kl", "elbo")
 
 def curves_figure(history: Sequence[dict], title: str | None = None):
     """One panel per logged term (train and validation), against the epoch."""
-    terms = [k[len("train_"):] for k in history[0] if k.startswith("train_")]
+    terms = [k[len("train_") :] for k in history[0] if k.startswith("train_")]
     epochs = [r["epoch"] for r in history]
     fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.4), squeeze=False, dpi=100)
     for ax, term in zip(axes[0], terms):

@@ -41,8 +41,9 @@ def samples_figure(images, run: str, prior: str, ncol: int = 8):
     return labelled_grid(rows, title, ncol=min(ncol, n))
 
 
-def reconstructions_figure(originals, reconstructions, run: str, split: str = "test", ncol: int = 8,
-                           requested: int | None = None):
+def reconstructions_figure(
+    originals, reconstructions, run: str, split: str = "test", ncol: int = 8, requested: int | None = None
+):
     """Aligned pairs of rows: originals, then their reconstructions right below, for any count.
 
     `requested` (when larger than the images given) is said in the title: the split had fewer.
@@ -80,20 +81,39 @@ def interpolations_figure(linear, spherical, image_a, image_b, run: str):
             labels.append(f"pair {p + 1}, {name}")
     ts = [f"{t / (steps - 1):.2g}" for t in range(steps)]
     cols = ["A", *ts, "B"]
-    title = (f"{run}: walks between the codes of test images A and B\n"
-             "linear: z = (1-t) zA + t zB; spherical: along the great circle (slerp); framed: decoded end points")
+    title = (
+        f"{run}: walks between the codes of test images A and B\n"
+        "linear: z = (1-t) zA + t zB; spherical: along the great circle (slerp); framed: decoded end points"
+    )
     xlabel = "t (A and B: the real test images)"
-    fig = labelled_grid([_stack(r) for r in rows], title, labels, cols, xlabel=xlabel, gap_before=groups,
-                        col_gap_before=(1, steps + 1), frames=frames)
+    fig = labelled_grid(
+        [_stack(r) for r in rows],
+        title,
+        labels,
+        cols,
+        xlabel=xlabel,
+        gap_before=groups,
+        col_gap_before=(1, steps + 1),
+        frames=frames,
+    )
     ticks = fig.axes[0].get_xticklabels()  # A and its code in the colour of its frame, B and its code in B's
     for i, colour in ((0, "tab:orange"), (1, "tab:orange"), (steps, "tab:blue"), (steps + 1, "tab:blue")):
         ticks[i].set_color(colour)
     return fig
 
 
-def traversals_figure(images, dims: Sequence[int], activity: Sequence[float], values: Sequence[float], run: str,
-                      measure: str = "KL", unit: str = " nats", left_out: int = 0, latent_dim: int | None = None,
-                      more_active: int = 0):
+def traversals_figure(
+    images,
+    dims: Sequence[int],
+    activity: Sequence[float],
+    values: Sequence[float],
+    run: str,
+    measure: str = "KL",
+    unit: str = " nats",
+    left_out: int = 0,
+    latent_dim: int | None = None,
+    more_active: int = 0,
+):
     """One row per latent: the decoded code of one test image with that latent swept over `values`.
 
     images: (R, T, C, H, W); dims: the latent index of each row (0-based, shown 1-based as z1, z2 ...);

@@ -10,8 +10,18 @@ import torch
 
 # Names of the classes of built-in datasets whose labels are not self-explanatory digits.
 CLASS_NAMES = {
-    "fashion-mnist": ("T-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
-                      "ankle boot"),
+    "fashion-mnist": (
+        "T-shirt/top",
+        "trouser",
+        "pullover",
+        "dress",
+        "coat",
+        "sandal",
+        "shirt",
+        "sneaker",
+        "bag",
+        "ankle boot",
+    ),
     "sprites": ("square", "ellipse", "heart"),
 }
 
@@ -24,8 +34,14 @@ def class_names(data_name: str, num_classes: int) -> list[str]:
     return [str(k) for k in range(num_classes)]
 
 
-def latent_scatter_figure(points, labels, axis_names: Sequence[str], title: str,
-                          label_names: Sequence[str] | None = None, label_title: str = "label"):
+def latent_scatter_figure(
+    points,
+    labels,
+    axis_names: Sequence[str],
+    title: str,
+    label_names: Sequence[str] | None = None,
+    label_title: str = "label",
+):
     """Codes (N, 2) as points; with labels (N,) (-1 = none) one discrete colour per label and a legend.
 
     axis_names: e.g. ('z1', 'z2') for a 2-D code, ('PC 1 (23% of variance)', 'PC 2 (...)') for PCA.
@@ -40,10 +56,18 @@ def latent_scatter_figure(points, labels, axis_names: Sequence[str], title: str,
         for i, k in enumerate(classes):
             name = label_names[k] if label_names is not None and k < len(label_names) else str(k)
             chosen = labels == k
-            ax.scatter(points[chosen, 0], points[chosen, 1], s=5, alpha=0.6, color=cmap(i % cmap.N), label=name,
-                       rasterized=True)
-        legend = ax.legend(title=label_title, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8,
-                           markerscale=3, frameon=False)
+            ax.scatter(
+                points[chosen, 0],
+                points[chosen, 1],
+                s=5,
+                alpha=0.6,
+                color=cmap(i % cmap.N),
+                label=name,
+                rasterized=True,
+            )
+        legend = ax.legend(
+            title=label_title, loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, markerscale=3, frameon=False
+        )
         for handle in legend.legend_handles:
             handle.set_alpha(1.0)
     else:

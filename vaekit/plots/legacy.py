@@ -68,7 +68,7 @@ def _save_figure(fig, path: Path) -> Path:
 
 def plot_curves(path: Path, history: Sequence[dict]) -> Path:
     """Training curves from metrics.json's per-epoch records: one panel per logged term."""
-    terms = [k[len("train_"):] for k in history[0] if k.startswith("train_")]
+    terms = [k[len("train_") :] for k in history[0] if k.startswith("train_")]
     epochs = [r["epoch"] for r in history]
     fig, axes = plt.subplots(1, len(terms), figsize=(4 * len(terms), 3.2), squeeze=False)
     for ax, term in zip(axes[0], terms):
@@ -82,8 +82,14 @@ def plot_curves(path: Path, history: Sequence[dict]) -> Path:
     return _save_figure(fig, path)
 
 
-def plot_latent_scatter(path: Path, codes: torch.Tensor, labels: torch.Tensor | None, title: str,
-                        colour_label: str = "label", cmap: str = "tab10") -> Path:
+def plot_latent_scatter(
+    path: Path,
+    codes: torch.Tensor,
+    labels: torch.Tensor | None,
+    title: str,
+    colour_label: str = "label",
+    cmap: str = "tab10",
+) -> Path:
     """Posterior means (N, 2) as points, coloured by label (or another value per point) when given."""
     codes = codes.detach().cpu().numpy()
     fig, ax = plt.subplots(figsize=(5.5, 5))

@@ -1,11 +1,11 @@
 """`vaekit report`: one self-contained HTML page about a trained run.
 
-    context.py   loads the run, its test images and its curves (ReportContext)
-    summary.py   the configuration, the training record and test measures; the training curves
-    sections.py  the pictures: samples, reconstructions, interpolations, traversals, the latent
-                 space, the decoded manifold, KL per latent, codebook usage (and a text hook)
-    figures.py   the figures only the report draws (bars of latent use and code use, the manifold)
-    html.py      the page: escaped text, PNGs as data URIs, no script and no link out
+context.py   loads the run, its test images and its curves (ReportContext)
+summary.py   the configuration, the training record and test measures; the training curves
+sections.py  the pictures: samples, reconstructions, interpolations, traversals, the latent
+             space, the decoded manifold, KL per latent, codebook usage (and a text hook)
+figures.py   the figures only the report draws (bars of latent use and code use, the manifold)
+html.py      the page: escaped text, PNGs as data URIs, no script and no link out
 """
 
 from __future__ import annotations
@@ -16,8 +16,18 @@ from pathlib import Path
 from vaekit.report.html import Section, render
 
 
-def build_report(run_dir: str | Path, out: str | Path | None = None, *, which: str = "best", device: str = "auto",
-                 data_dir=None, limit: int = 2000, iw_samples: int = 100, seed: int = 0, progress=None) -> Path:
+def build_report(
+    run_dir: str | Path,
+    out: str | Path | None = None,
+    *,
+    which: str = "best",
+    device: str = "auto",
+    data_dir=None,
+    limit: int = 2000,
+    iw_samples: int = 100,
+    seed: int = 0,
+    progress=None,
+) -> Path:
     """Writes the HTML report of a run (default RUN_DIR/report.html) atomically; returns its path.
 
     limit: test images used (codes, measures); iw_samples: importance samples K for -log p(x).
@@ -45,8 +55,10 @@ def build_report(run_dir: str | Path, out: str | Path | None = None, *, which: s
         if section is not None:
             sections.append(section)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    subtitle = [f"run folder {run_dir.resolve()} ({which} checkpoint), {ctx.x.shape[0]} test images",
-                f"written {now} by vaekit {__version__}; every picture is embedded, the page works offline"]
+    subtitle = [
+        f"run folder {run_dir.resolve()} ({which} checkpoint), {ctx.x.shape[0]} test images",
+        f"written {now} by vaekit {__version__}; every picture is embedded, the page works offline",
+    ]
     atomic_write_text(out, render(f"vaekit report: {ctx.run}", subtitle, sections))
     return out
 

@@ -48,8 +48,15 @@ class ReportContext:
         return isinstance(self.model, VQVAE)
 
 
-def open_context(run_dir: Path, which: str = "best", device: str = "auto", data_dir=None, limit: int = 2000,
-                 iw_samples: int = 100, seed: int = 0) -> ReportContext:
+def open_context(
+    run_dir: Path,
+    which: str = "best",
+    device: str = "auto",
+    data_dir=None,
+    limit: int = 2000,
+    iw_samples: int = 100,
+    seed: int = 0,
+) -> ReportContext:
     """Loads the run (its model, config and curves) and up to `limit` of its test images."""
     from vaekit.data import load_dataset
     from vaekit.errors import VaekitError
@@ -64,16 +71,30 @@ def open_context(run_dir: Path, which: str = "best", device: str = "auto", data_
     torch.manual_seed(seed)
     model, cfg = load_run(run_dir, which, dev)
     if getattr(cfg, "vocab_size", 0):  # a sentence model (the field exists once text runs do); see text_section
-        raise VaekitError(f"{run_dir} was trained on text: the report covers image runs for now; 'vaekit sample', "
-                          "'reconstruct' and 'interpolate' print a text run's sentences")
+        raise VaekitError(
+            f"{run_dir} was trained on text: the report covers image runs for now; 'vaekit sample', "
+            "'reconstruct' and 'interpolate' print a text run's sentences"
+        )
     data_dir = data_dir or cfg.data.data_dir
     data = load_dataset(cfg.data.name, data_dir, image_size=cfg.data.image_size, download=True)
     x, y = data.split("test")
     metrics = _read_json(run_dir / "metrics.json")
     has_best = "best_epoch" in metrics and "best_val_loss" in metrics
     best = (metrics["best_epoch"], metrics["best_val_loss"]) if has_best else None
-    return ReportContext(run_dir, model, cfg, dev, x[:limit].to(dev), y[:limit].cpu(), list(metrics.get("epochs", [])),
-                         best, which, iw_samples, seed, data_dir)
+    return ReportContext(
+        run_dir,
+        model,
+        cfg,
+        dev,
+        x[:limit].to(dev),
+        y[:limit].cpu(),
+        list(metrics.get("epochs", [])),
+        best,
+        which,
+        iw_samples,
+        seed,
+        data_dir,
+    )
 
 
 def _read_json(path: Path) -> dict:

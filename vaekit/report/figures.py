@@ -27,8 +27,10 @@ def latent_use_figure(values: Sequence[float], measure: str, unit: str, title: s
     ax.set_xlim(-0.6, d - 0.4)
     ax.set_xlabel("latent dimension")
     ax.set_ylabel(f"{measure}{' (' + unit.strip() + ')' if unit.strip() else ''}")
-    ax.set_title(f"{title}\n{int(used.sum())} of {d} latents in use (grey: below {threshold:g}{unit}, the dashed line)",
-                 fontsize=10)
+    ax.set_title(
+        f"{title}\n{int(used.sum())} of {d} latents in use (grey: below {threshold:g}{unit}, the dashed line)",
+        fontsize=10,
+    )
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     return fig

@@ -73,15 +73,19 @@ def data_uri(png: bytes) -> str:
 
 def render(title: str, subtitle: list[str], sections: list[Section]) -> str:
     """The whole page as a string."""
-    nav = " ".join(f'<a href="#{escape(s.key)}" class="{"missing" if s.missing else "shown"}">{escape(s.title)}</a>'
-                   for s in sections)
+    nav = " ".join(
+        f'<a href="#{escape(s.key)}" class="{"missing" if s.missing else "shown"}">{escape(s.title)}</a>'
+        for s in sections
+    )
     head = "".join(f"<p>{escape(line)}</p>" for line in subtitle)
     body = "\n".join(_section(s) for s in sections)
-    return (f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-            f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f'<link rel="icon" href="data:,">\n<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n'
-            f"<body>\n<header><h1>{escape(title)}</h1>{head}<nav>{nav}</nav></header>\n<main>\n{body}\n</main>\n"
-            f"</body>\n</html>\n")
+    return (
+        f'<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<link rel="icon" href="data:,">\n<title>{escape(title)}</title>\n<style>{STYLE}</style>\n</head>\n'
+        f"<body>\n<header><h1>{escape(title)}</h1>{head}<nav>{nav}</nav></header>\n<main>\n{body}\n</main>\n"
+        f"</body>\n</html>\n"
+    )
 
 
 def _section(s: Section) -> str:
@@ -98,12 +102,15 @@ def _section(s: Section) -> str:
         parts.append(f"<details><summary>{escape(caption)}</summary>{_table('', rows)}</details>")
     parts += [f'<p class="note">{escape(note)}</p>' for note in s.notes]
     for fig in s.figures:
-        parts.append(f'<figure><img src="{data_uri(fig.png)}" alt="{escape(fig.alt or fig.caption)}">'
-                     f"<figcaption>{escape(fig.caption)}</figcaption></figure>")
+        parts.append(
+            f'<figure><img src="{data_uri(fig.png)}" alt="{escape(fig.alt or fig.caption)}">'
+            f"<figcaption>{escape(fig.caption)}</figcaption></figure>"
+        )
     return "\n".join(parts + ["</section>"])
 
 
 def _table(caption: str, rows: list[tuple[str, str]]) -> str:
-    cells = "".join(f'<tr><th scope="row">{escape(str(k))}</th><td class="value">{escape(str(v))}</td></tr>'
-                    for k, v in rows)
+    cells = "".join(
+        f'<tr><th scope="row">{escape(str(k))}</th><td class="value">{escape(str(v))}</td></tr>' for k, v in rows
+    )
     return f"<table>{f'<caption>{escape(caption)}</caption>' if caption else ''}{cells}</table>"

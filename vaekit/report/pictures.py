@@ -32,8 +32,11 @@ def reconstructions_png(originals: torch.Tensor, reconstructions: torch.Tensor, 
     """Rows of originals, each followed by the row of their reconstructions."""
     from vaekit.plots import save_reconstructions
 
-    return _written(lambda path: save_reconstructions(path, originals.detach().float().cpu(),
-                                                      reconstructions.detach().float().cpu(), per_row))
+    return _written(
+        lambda path: save_reconstructions(
+            path, originals.detach().float().cpu(), reconstructions.detach().float().cpu(), per_row
+        )
+    )
 
 
 def curves_png(history: list[dict]) -> bytes:

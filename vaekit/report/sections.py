@@ -21,9 +21,13 @@ TSNE_POINTS = 1000  # t-SNE is quadratic in the points; 1000 shows the clusters 
 def samples_section(ctx: ReportContext) -> Section:
     from vaekit.generate import sample
 
-    section = Section("samples", "Prior samples", "New images: codes drawn from the prior p(z) and decoded (the mean "
-                      "E[x|z] is shown, not a noisy draw). Blurry or odd samples where reconstructions are good mean "
-                      "the codes of real images do not fill the prior.")
+    section = Section(
+        "samples",
+        "Prior samples",
+        "New images: codes drawn from the prior p(z) and decoded (the mean "
+        "E[x|z] is shown, not a noisy draw). Blurry or odd samples where reconstructions are good mean "
+        "the codes of real images do not fill the prior.",
+    )
     if ctx.num_labels:
         return _samples_per_label(ctx, section)
     try:
@@ -40,34 +44,56 @@ def _samples_per_label(ctx: ReportContext, section: Section) -> Section:
     from vaekit.generate import sample
 
     per_row = 10
-    rows = [sample(ctx.model, per_row, labels=torch.full((per_row,), k, dtype=torch.long, device=ctx.device))
-            for k in range(ctx.num_labels)]
+    rows = [
+        sample(ctx.model, per_row, labels=torch.full((per_row,), k, dtype=torch.long, device=ctx.device))
+        for k in range(ctx.num_labels)
+    ]
     section.title = "Prior samples, one row per label"
-    section.intro = ("The conditional VAE decodes a code z ~ N(0, I) together with a label y: each row draws "
-                     f"{per_row} codes for one label, so the label sets the class and z the style.")
-    section.figures.append(Figure(grid_png(torch.cat(rows), per_row), f"{ctx.run}: row k holds {per_row} samples "
-                                  f"of label k, from label 0 at the top to label {ctx.num_labels - 1}"))
+    section.intro = (
+        "The conditional VAE decodes a code z ~ N(0, I) together with a label y: each row draws "
+        f"{per_row} codes for one label, so the label sets the class and z the style."
+    )
+    section.figures.append(
+        Figure(
+            grid_png(torch.cat(rows), per_row),
+            f"{ctx.run}: row k holds {per_row} samples "
+            f"of label k, from label 0 at the top to label {ctx.num_labels - 1}",
+        )
+    )
     return section
 
 
 def reconstructions_section(ctx: ReportContext) -> Section:
     from vaekit.generate import reconstruct
 
-    section = Section("reconstructions", "Reconstructions", "Test images, and below each row what the model makes "
-                      "of them: each image is encoded to its code E[z|x] and decoded again.")
+    section = Section(
+        "reconstructions",
+        "Reconstructions",
+        "Test images, and below each row what the model makes "
+        "of them: each image is encoded to its code E[z|x] and decoded again.",
+    )
     n = min(16, ctx.x.shape[0])
     x, y = ctx.x[:n], ctx.y_model
     recon = reconstruct(ctx.model, x, None if y is None else y[:n])
-    section.figures.append(Figure(reconstructions_png(x, recon, 8), f"{ctx.run}: the first {n} test images, 8 to a "
-                                  "row; under each row of originals, the row of their reconstructions"))
+    section.figures.append(
+        Figure(
+            reconstructions_png(x, recon, 8),
+            f"{ctx.run}: the first {n} test images, 8 to a "
+            "row; under each row of originals, the row of their reconstructions",
+        )
+    )
     return section
 
 
 def interpolations_section(ctx: ReportContext) -> Section:
     from vaekit.generate import interpolate
 
-    section = Section("interpolations", "Interpolations", "Walks through the latent space between the codes of two "
-                      "test images: a smooth change of the decoded image means nearby codes decode to similar images.")
+    section = Section(
+        "interpolations",
+        "Interpolations",
+        "Walks through the latent space between the codes of two "
+        "test images: a smooth change of the decoded image means nearby codes decode to similar images.",
+    )
     pairs, steps = min(4, ctx.x.shape[0] // 2), 10
     a, b = ctx.x[0 : 2 * pairs : 2], ctx.x[1 : 2 * pairs : 2]
     try:
@@ -77,17 +103,26 @@ def interpolations_section(ctx: ReportContext) -> Section:
         section.missing = str(err)
         return section
     rows = torch.stack([linear, spherical], dim=1).flatten(0, 2)  # (pairs * 2 * steps, C, H, W)
-    section.figures.append(Figure(grid_png(rows, steps), f"{ctx.run}: {pairs} pairs of test images A, B; for each "
-                                  f"pair a row along the straight line, then a row along the great circle (slerp), "
-                                  f"{steps} steps from A's code (left) to B's (right)"))
+    section.figures.append(
+        Figure(
+            grid_png(rows, steps),
+            f"{ctx.run}: {pairs} pairs of test images A, B; for each "
+            f"pair a row along the straight line, then a row along the great circle (slerp), "
+            f"{steps} steps from A's code (left) to B's (right)",
+        )
+    )
     return section
 
 
 def traversals_section(ctx: ReportContext) -> Section:
     from vaekit.generate import traverse
 
-    section = Section("traversals", "Latent traversals", "One test image's code with one latent at a time swept "
-                      "from -3 to 3 while the others stay: what each latent controls, the most active first.")
+    section = Section(
+        "traversals",
+        "Latent traversals",
+        "One test image's code with one latent at a time swept "
+        "from -3 to 3 while the others stay: what each latent controls, the most active first.",
+    )
     if ctx.discrete:
         section.missing = "a VQ-VAE's code is a grid of discrete codes, not latents to sweep one at a time"
         return section
@@ -105,17 +140,25 @@ def traversals_section(ctx: ReportContext) -> Section:
     grid = traverse(ctx.model, ctx.x, dims, steps=steps, span=span).view(len(dims), steps, *ctx.x.shape[1:])
     rows = ", ".join(f"z{i + 1} ({measure} {float(values[i]):.2f}{unit})" for i in dims)
     left_out = f"; {d - len(active)} inactive latents left out" if d > len(active) else ""
-    section.figures.append(Figure(grid_png(grid.flatten(0, 1), steps), f"{ctx.run}: one row per latent, top to "
-                                  f"bottom: {rows}; columns from -{span:g} to +{span:g}{left_out}"))
+    section.figures.append(
+        Figure(
+            grid_png(grid.flatten(0, 1), steps),
+            f"{ctx.run}: one row per latent, top to bottom: {rows}; columns from -{span:g} to +{span:g}{left_out}",
+        )
+    )
     return section
 
 
 def latent_space_section(ctx: ReportContext) -> Section:
     from vaekit.generate import posterior_means
 
-    section = Section("latent-space", "The latent space", "The codes E[z|x] of test images, one dot each, coloured "
-                      "by their label: images of one class that share a region mean the code captured the class "
-                      "without being told.")
+    section = Section(
+        "latent-space",
+        "The latent space",
+        "The codes E[z|x] of test images, one dot each, coloured "
+        "by their label: images of one class that share a region mean the code captured the class "
+        "without being told.",
+    )
     codes = posterior_means(ctx.model, ctx.x, ctx.y_model).float().cpu()  # (N, D)
     d = codes.shape[1]
     if d == 1:
@@ -130,11 +173,17 @@ def latent_space_section(ctx: ReportContext) -> Section:
         else:
             xy, how = project_2d(points, method, seed=ctx.seed)
         title = f"{ctx.run}: {points.shape[0]} test images"
-        caption = ("PCA: the linear view, distances kept along the two widest directions" if method == "pca"
-                   else "t-SNE: neighbours kept; distances and axes mean nothing")
-        section.figures.append(Figure(scatter_png(xy, y if bool((y >= 0).all()) else None, title),
-                                      f"{what}: {how}; {caption if d > 2 else 'no projection'}; "
-                                      "colour: the label"))
+        caption = (
+            "PCA: the linear view, distances kept along the two widest directions"
+            if method == "pca"
+            else "t-SNE: neighbours kept; distances and axes mean nothing"
+        )
+        section.figures.append(
+            Figure(
+                scatter_png(xy, y if bool((y >= 0).all()) else None, title),
+                f"{what}: {how}; {caption if d > 2 else 'no projection'}; colour: the label",
+            )
+        )
     return section
 
 
@@ -142,13 +191,20 @@ def manifold_section(ctx: ReportContext) -> Section:
     from vaekit.generate import posterior_means
     from vaekit.report.figures import manifold_figure
 
-    section = Section("manifold", "The decoded manifold", "The decoder's output over a regular grid of the 2-D code "
-                      "(Kingma & Welling 2013, fig. 4): how the images change continuously across the latent plane.")
+    section = Section(
+        "manifold",
+        "The decoded manifold",
+        "The decoder's output over a regular grid of the 2-D code "
+        "(Kingma & Welling 2013, fig. 4): how the images change continuously across the latent plane.",
+    )
     codes = posterior_means(ctx.model, ctx.x[:1], ctx.y_model[:1] if ctx.num_labels else None)
     d = codes.shape[1]
     if ctx.discrete or d != 2:
-        section.missing = (f"the code has {d} dimensions; the manifold is drawn for 2-D codes "
-                           "(train with --latent-dim 2)") if not ctx.discrete else "a VQ-VAE's code is a discrete grid"
+        section.missing = (
+            (f"the code has {d} dimensions; the manifold is drawn for 2-D codes (train with --latent-dim 2)")
+            if not ctx.discrete
+            else "a VQ-VAE's code is a discrete grid"
+        )
         return section
     if ctx.num_labels:
         section.missing = "a conditional model's decoder also needs a label; see the samples per label"
@@ -174,19 +230,26 @@ def manifold_section(ctx: ReportContext) -> Section:
 def latent_use_section(ctx: ReportContext) -> Section:
     from vaekit.report.figures import latent_use_figure
 
-    section = Section("latent-use", "KL per latent dimension", "How much information about the image each latent "
-                      "carries: the average KL(q(z_d|x) || p(z_d)) over test images. A latent near 0 is ignored by "
-                      "the decoder (posterior collapse); the KL terms add up to the model's KL.")
+    section = Section(
+        "latent-use",
+        "KL per latent dimension",
+        "How much information about the image each latent "
+        "carries: the average KL(q(z_d|x) || p(z_d)) over test images. A latent near 0 is ignored by "
+        "the decoder (posterior collapse); the KL terms add up to the model's KL.",
+    )
     if ctx.discrete:
         section.missing = "a VQ-VAE has no Gaussian posterior per latent; see the codebook usage"
         return section
     values, measure, unit = latent_use(ctx.model, ctx.x, ctx.y_model)
     if measure != "KL":
         section.title = "Use of each latent dimension"
-        section.intro = ("This model's encoder is deterministic, so there is no KL per latent: the bars show how much "
-                         "each latent's code varies across test images (the variance of E[z_d|x]); near 0: unused.")
-    fig = latent_use_figure(values.tolist(), measure, unit,
-                            f"{ctx.run}: {measure} per latent, {ctx.x.shape[0]} test images", ACTIVE)
+        section.intro = (
+            "This model's encoder is deterministic, so there is no KL per latent: the bars show how much "
+            "each latent's code varies across test images (the variance of E[z_d|x]); near 0: unused."
+        )
+    fig = latent_use_figure(
+        values.tolist(), measure, unit, f"{ctx.run}: {measure} per latent, {ctx.x.shape[0]} test images", ACTIVE
+    )
     caption = f"sum over latents: {float(values.sum()):.3g}{unit}"
     if measure != "KL":
         caption = "variance of each latent's code"
@@ -199,17 +262,24 @@ def codebook_section(ctx: ReportContext) -> Section:
     from vaekit.nn.quantize import perplexity
     from vaekit.report.figures import codebook_usage_figure
 
-    section = Section("codebook", "Codebook usage", "How often the test images' grid cells choose each code of the "
-                      "VQ-VAE's codebook. Many unused codes (a short bar chart) waste capacity; perplexity is the "
-                      "number of codes in effective use.")
+    section = Section(
+        "codebook",
+        "Codebook usage",
+        "How often the test images' grid cells choose each code of the "
+        "VQ-VAE's codebook. Many unused codes (a short bar chart) waste capacity; perplexity is the "
+        "number of codes in effective use.",
+    )
     if not ctx.discrete:
         section.missing = "only a VQ-VAE has a codebook; this model's code is continuous"
         return section
     k = ctx.model.quantizer.num_codes
     counts = torch.bincount(encode_codes(ctx.model, ctx.x).flatten().cpu(), minlength=k)
     used, ppl = int((counts > 0).sum()), float(perplexity(counts.double()))
-    fig = codebook_usage_figure(counts.tolist(), f"{ctx.run}: codes chosen by {ctx.x.shape[0]} test images "
-                                f"({'x'.join(str(s) for s in ctx.model.grid[1:])} cells each)")
+    fig = codebook_usage_figure(
+        counts.tolist(),
+        f"{ctx.run}: codes chosen by {ctx.x.shape[0]} test images "
+        f"({'x'.join(str(s) for s in ctx.model.grid[1:])} cells each)",
+    )
     section.figures.append(Figure(figure_png(fig), f"{used} of {k} codes used, perplexity {ppl:.1f}"))
     return section
 
@@ -220,5 +290,14 @@ def text_section(ctx: ReportContext) -> Section | None:
     return None
 
 
-SECTIONS = [samples_section, reconstructions_section, interpolations_section, traversals_section,
-            latent_space_section, manifold_section, latent_use_section, codebook_section, text_section]
+SECTIONS = [
+    samples_section,
+    reconstructions_section,
+    interpolations_section,
+    traversals_section,
+    latent_space_section,
+    manifold_section,
+    latent_use_section,
+    codebook_section,
+    text_section,
+]

@@ -60,14 +60,22 @@ def run_section(ctx: ReportContext) -> Section:
         rows = [("epochs trained", str(last["epoch"]))]
         if ctx.best is not None:
             rows.append(("best validation loss (nats)", f"{ctx.best[1]:.4g} at epoch {ctx.best[0]}"))
-        rows += [(name.replace("_", " ") + " (last epoch)", _number(v)) for name, v in last.items()
-                 if name.startswith(("train_", "val_"))]
+        rows += [
+            (name.replace("_", " ") + " (last epoch)", _number(v))
+            for name, v in last.items()
+            if name.startswith(("train_", "val_"))
+        ]
         seconds = sum(r.get("seconds", 0.0) for r in history)
         rows.append(("training time", f"{seconds:.1f} s"))
         section.tables.append(("Training (metrics.json)", rows))
     results = evaluate(ctx.model, ctx.x, ctx.y_model, k=ctx.iw_samples, seed=ctx.seed)
-    section.tables.insert(1, (f"Test measures of the {ctx.which} checkpoint",
-                              [(MEASURES.get(k, k), _number(v)) for k, v in results.items()]))
+    section.tables.insert(
+        1,
+        (
+            f"Test measures of the {ctx.which} checkpoint",
+            [(MEASURES.get(k, k), _number(v)) for k, v in results.items()],
+        ),
+    )
     section.folded.append(("Every setting (config.json)", _flat("", cfg.to_dict())))
     for path, saved in _saved_evaluations(ctx.run_dir):
         rows = [(MEASURES.get(k, k), _number(v)) for k, v in saved.items() if not isinstance(v, (dict, list))]
@@ -82,14 +90,23 @@ def _model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
     cfg = ctx.cfg
     spec = MODELS.get(cfg.model.name)
     params = sum(p.numel() for p in ctx.model.parameters())
-    rows = [("model", f"{cfg.model.name}: {spec.summary}" if spec is not None and spec.summary else cfg.model.name),
-            ("data", f"{cfg.data.name}, images {'x'.join(str(s) for s in cfg.image_shape or ())}"
-                     + (f", {cfg.num_classes} classes" if cfg.num_classes else "")),
-            ("latent code", f"{cfg.model.latent_dim} dimensions" if not ctx.discrete else
-             f"a {'x'.join(str(s) for s in ctx.model.grid[1:])} grid of codes from a codebook of "
-             f"{ctx.model.quantizer.num_codes} vectors of {cfg.model.latent_dim} dimensions"),
-            ("networks", f"{cfg.model.arch}, {cfg.model.activation}, {params:,} parameters"),
-            ("likelihood p(x|z)", cfg.model.likelihood)]
+    rows = [
+        ("model", f"{cfg.model.name}: {spec.summary}" if spec is not None and spec.summary else cfg.model.name),
+        (
+            "data",
+            f"{cfg.data.name}, images {'x'.join(str(s) for s in cfg.image_shape or ())}"
+            + (f", {cfg.num_classes} classes" if cfg.num_classes else ""),
+        ),
+        (
+            "latent code",
+            f"{cfg.model.latent_dim} dimensions"
+            if not ctx.discrete
+            else f"a {'x'.join(str(s) for s in ctx.model.grid[1:])} grid of codes from a codebook of "
+            f"{ctx.model.quantizer.num_codes} vectors of {cfg.model.latent_dim} dimensions",
+        ),
+        ("networks", f"{cfg.model.arch}, {cfg.model.activation}, {params:,} parameters"),
+        ("likelihood p(x|z)", cfg.model.likelihood),
+    ]
     options = ", ".join(f"{k}={v}" for k, v in cfg.model.options.items())
     if options:
         rows.append(("options", options))
@@ -112,11 +129,14 @@ def _saved_evaluations(run_dir: Path) -> list[tuple[Path, dict]]:
 def curves_section(ctx: ReportContext) -> Section:
     from vaekit.report.pictures import curves_png
 
-    section = Section("curves", "Training curves", "The loss and its terms per epoch, on the training images and on "
-                      "the validation images; a validation curve that rises while training falls is overfitting.")
+    section = Section(
+        "curves",
+        "Training curves",
+        "The loss and its terms per epoch, on the training images and on "
+        "the validation images; a validation curve that rises while training falls is overfitting.",
+    )
     if not ctx.history:
         section.missing = "metrics.json has no finished epoch"
         return section
     section.figures.append(Figure(curves_png(ctx.history), f"{ctx.run}: per-epoch means, nats per image"))
     return section
-

@@ -34,15 +34,30 @@ from vaekit.models.run import BEST, LAST, load_run
 
 # The file helpers live in the leaf module vaekit.io, `load_run` and the weight file names beside the
 # model registry (vaekit.models.run); they are re-exported so `vaekit.train.checkpoint.X` keeps working.
-__all__ = ["BEST", "LAST", "OPTIMIZER", "atomic_write_bytes", "atomic_write_text", "check_writable", "holds_weights",
-           "load_optimizer", "load_run", "load_tensors", "load_weights", "prepare_run_dir", "save_optimizer",
-           "save_tensors", "save_weights"]
+__all__ = [
+    "BEST",
+    "LAST",
+    "OPTIMIZER",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_writable",
+    "holds_weights",
+    "load_optimizer",
+    "load_run",
+    "load_tensors",
+    "load_weights",
+    "prepare_run_dir",
+    "save_optimizer",
+    "save_tensors",
+    "save_weights",
+]
 
 OPTIMIZER = "last-optimizer.safetensors"
 
 
-def save_optimizer(path: Path, optimizer: torch.optim.Optimizer, trainer_state: dict,
-                   model: torch.nn.Module | None = None) -> None:
+def save_optimizer(
+    path: Path, optimizer: torch.optim.Optimizer, trainer_state: dict, model: torch.nn.Module | None = None
+) -> None:
     """Optimizer state as tensors named state.<param index>.<key>, the rest as JSON metadata.
 
     With `model`, its weights ride along as model.<name>: one atomic file then holds everything
@@ -57,8 +72,9 @@ def save_optimizer(path: Path, optimizer: torch.optim.Optimizer, trainer_state: 
                 tensors[f"state.{idx}.{key}"] = value
             else:
                 scalars[f"{idx}.{key}"] = value
-    groups = [{k: v.item() if torch.is_tensor(v) else v for k, v in g.items()}
-              for g in sd["param_groups"]]  # a tensor lr
+    groups = [
+        {k: v.item() if torch.is_tensor(v) else v for k, v in g.items()} for g in sd["param_groups"]
+    ]  # a tensor lr
     save_tensors(path, tensors, {"param_groups": groups, "scalars": scalars, "trainer": trainer_state})
 
 
@@ -72,12 +88,12 @@ def holds_weights(path: Path) -> bool:
             names = f.keys()  # safe_open is not iterable itself
         return any(k.startswith("model.") for k in names)
     except (SafetensorError, OSError, ValueError) as err:
-        raise VaekitError(f"checkpoint {path} is unreadable ({err}): "
-                          "it is not a safetensors file written by vaekit") from None
+        raise VaekitError(
+            f"checkpoint {path} is unreadable ({err}): it is not a safetensors file written by vaekit"
+        ) from None
 
 
-def load_optimizer(path: Path, optimizer: torch.optim.Optimizer,
-                   model: torch.nn.Module | None = None) -> dict:
+def load_optimizer(path: Path, optimizer: torch.optim.Optimizer, model: torch.nn.Module | None = None) -> dict:
     """Restores the optimizer (and `model`, where the file holds its weights) from `path`;
     returns the trainer state saved with it."""
     tensors, meta = load_tensors(path)
@@ -88,8 +104,9 @@ def load_optimizer(path: Path, optimizer: torch.optim.Optimizer,
         device = next(model.parameters()).device
         missing, unexpected = model.load_state_dict({k: v.to(device) for k, v in weights.items()}, strict=False)
         if missing or unexpected:
-            raise VaekitError(f"checkpoint {path} does not fit its config.json "
-                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
+            raise VaekitError(
+                f"checkpoint {path} does not fit its config.json (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
     state: dict[int, dict] = {}
     for name, value in tensors.items():
         _, idx, key = name.split(".", 2)
@@ -100,8 +117,10 @@ def load_optimizer(path: Path, optimizer: torch.optim.Optimizer,
     # How this optimizer runs (fused, capturable for a CUDA graph) is this process's choice,
     # not the saved run's: a run trained eagerly on the CPU resumes in a graph on a GPU.
     how = ("fused", "capturable", "foreach", "differentiable")
-    groups = [{**saved, **{k: now[k] for k in how if k in now}}
-              for saved, now in zip(meta["param_groups"], optimizer.param_groups)]
+    groups = [
+        {**saved, **{k: now[k] for k in how if k in now}}
+        for saved, now in zip(meta["param_groups"], optimizer.param_groups)
+    ]
     optimizer.load_state_dict({"state": state, "param_groups": groups})
     return meta["trainer"]
 
@@ -122,11 +141,14 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool, check_only: bo
             raise VaekitError(f"nothing to resume in {run_dir}: it has no config.json (train without --resume first)")
         return
     if exists and not (run_dir / "config.json").is_file():
-        raise VaekitError(f"{run_dir} is not empty and is not a vaekit run: vaekit never overwrites it; "
-                          "choose another --out")
+        raise VaekitError(
+            f"{run_dir} is not empty and is not a vaekit run: vaekit never overwrites it; choose another --out"
+        )
     if exists and not overwrite:
-        raise VaekitError(f"run directory {run_dir} already exists: pass --overwrite to replace it, "
-                          "--resume to continue it, or choose another --out")
+        raise VaekitError(
+            f"run directory {run_dir} already exists: pass --overwrite to replace it, "
+            "--resume to continue it, or choose another --out"
+        )
     if check_only:
         return
     if exists:

@@ -70,10 +70,22 @@ class StepProgram:
     or compiled); `local_batch` examples per rank, `rank` of `world_size`.
     """
 
-    def __init__(self, loss_fn, model: nn.Module, optimizer: torch.optim.Optimizer,
-                 train_x: torch.Tensor, train_y: torch.Tensor, *, local_batch: int, rank: int = 0,
-                 world_size: int = 1, binarize: bool = False, grad_clip: float | None = None,
-                 precision_name: str = "float32", trim_padding: bool = False):
+    def __init__(
+        self,
+        loss_fn,
+        model: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        train_x: torch.Tensor,
+        train_y: torch.Tensor,
+        *,
+        local_batch: int,
+        rank: int = 0,
+        world_size: int = 1,
+        binarize: bool = False,
+        grad_clip: float | None = None,
+        precision_name: str = "float32",
+        trim_padding: bool = False,
+    ):
         self.loss_fn, self.model, self.optimizer = loss_fn, model, optimizer
         self.train_x, self.train_y = train_x, train_y
         self.binarize, self.grad_clip, self.precision_name = binarize, grad_clip, precision_name
@@ -160,9 +172,11 @@ class GraphedStep:
                 self.program()
         except Exception as err:  # noqa: BLE001 - any failure means: train without the graph
             torch.cuda.synchronize()
-            warnings.warn(f"CUDA-graph capture of the training step failed ({type(err).__name__}: "
-                          f"{str(err).splitlines()[0][:160]}); training eagerly instead (slower, same results)",
-                          stacklevel=2)
+            warnings.warn(
+                f"CUDA-graph capture of the training step failed ({type(err).__name__}: "
+                f"{str(err).splitlines()[0][:160]}); training eagerly instead (slower, same results)",
+                stacklevel=2,
+            )
             self.eager = True
             return
         self.graph = graph

@@ -75,18 +75,22 @@ class Trainer:
     `overwrite` is set or `resume()` was called: an existing run is never replaced unasked.
     """
 
-    def __init__(self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True,
-                 overwrite: bool = False):
+    def __init__(
+        self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True, overwrite: bool = False
+    ):
         from vaekit.data import dataset_key
 
         cfg = _fit_batch(cfg.check().for_data(data), data.train_x.shape[0])
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=dataset_key(cfg.data.name)))
         if cfg.model.fused:
-            raise VaekitError("this run's blocks are fused (written by 'vaekit export --fuse') and are for inference: "
-                              "train or resume the source run it names in export.json instead")
+            raise VaekitError(
+                "this run's blocks are fused (written by 'vaekit export --fuse') and are for inference: "
+                "train or resume the source run it names in export.json instead"
+            )
         if cfg.train.precision not in TRAINING_PRECISIONS:
-            raise VaekitError(f"training precision {cfg.train.precision!r} is not one of "
-                              f"{', '.join(TRAINING_PRECISIONS)}")
+            raise VaekitError(
+                f"training precision {cfg.train.precision!r} is not one of {', '.join(TRAINING_PRECISIONS)}"
+            )
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
         self.overwrite, self.resumed = overwrite, False
         self.world = distributed.current_world()
@@ -104,8 +108,9 @@ class Trainer:
         # One CUDA graph per step where it can work: on a GPU, in one process (DDP's bucketed
         # all-reduce is left to run eagerly).
         # Sentences have a batch-dependent length, so text steps run eagerly.
-        self.graphed = (cfg.train.cuda_graph and self.device.type == "cuda" and not self.world.active
-                        and not data.is_text)
+        self.graphed = (
+            cfg.train.cuda_graph and self.device.type == "cuda" and not self.world.active and not data.is_text
+        )
         self.optimizer = make_optimizer(self.model.parameters(), cfg.train.lr, self.device, capturable=self.graphed)
         self.history: list[dict] = []
         self.start_epoch, self.best_val = 0, math.inf
@@ -123,10 +128,20 @@ class Trainer:
             # Our own graph capture replaces Inductor's CUDA graphs; elsewhere the default mode.
             mode = "max-autotune-no-cudagraphs" if self.graphed else None
             loss_fn = torch.compile(self.step_fn, mode=mode, dynamic=False)
-        self.program = StepProgram(loss_fn, self.model, self.optimizer, self.train_x, self.train_y,
-                                   local_batch=self.local_batch, rank=self.world.rank, world_size=self.world.size,
-                                   binarize=data.dynamic_binarize, grad_clip=cfg.train.grad_clip,
-                                   precision_name=cfg.train.precision, trim_padding=data.is_text)
+        self.program = StepProgram(
+            loss_fn,
+            self.model,
+            self.optimizer,
+            self.train_x,
+            self.train_y,
+            local_batch=self.local_batch,
+            rank=self.world.rank,
+            world_size=self.world.size,
+            binarize=data.dynamic_binarize,
+            grad_clip=cfg.train.grad_clip,
+            precision_name=cfg.train.precision,
+            trim_padding=data.is_text,
+        )
         self.run_step = GraphedStep(self.program) if self.graphed else self.program
 
     # -- schedule ---------------------------------------------------------------------------
@@ -176,8 +191,9 @@ class Trainer:
         for step in range(steps):
             self.run_step()
             if (step + 1) % every == 0 or step + 1 == steps:
-                self._report(bar, epoch, step, program.names, program.sums / (step + 1), (step % every) + 1,
-                             program.global_batch)
+                self._report(
+                    bar, epoch, step, program.names, program.sums / (step + 1), (step % every) + 1, program.global_batch
+                )
                 if time.perf_counter() >= deadline and not self.world.active:  # ranks must agree: DDP runs whole epochs
                     done = step + 1
                     break
@@ -225,8 +241,9 @@ class Trainer:
         budget = math.inf if t.time_budget is None else t.time_budget
         steps_left = (t.epochs - self.start_epoch) * self.program.steps_per_epoch
         total = None if t.time_budget is not None else steps_left
-        bar = tqdm(total=total, unit="step", dynamic_ncols=True, mininterval=1.0,
-                   disable=not self.show_progress or total == 0)
+        bar = tqdm(
+            total=total, unit="step", dynamic_ncols=True, mininterval=1.0, disable=not self.show_progress or total == 0
+        )
         started = time.perf_counter() - self.elapsed_before  # the run's clock, across --resume
         closing = 0.0  # seconds the last validation + checkpoint took: kept free at the budget's end
         chunk = 0.0  # seconds between two deadline checks (log points) in the last epoch
@@ -258,11 +275,15 @@ class Trainer:
 
     def _diverged(self, where: str) -> None:
         t = self.cfg.train
-        kept = (f"the checkpoint of epoch {self.history[-1]['epoch']} is kept in {self.run_dir}" if self.history
-                else "no checkpoint was written")
+        kept = (
+            f"the checkpoint of epoch {self.history[-1]['epoch']} is kept in {self.run_dir}"
+            if self.history
+            else "no checkpoint was written"
+        )
         raise VaekitError(
             f"training diverged: {where}; try a lower --lr (now {t.lr:g}), --grad-clip 10"
-            f"{'' if t.grad_clip is None else ' or lower'}, or --kl-warmup 10; {kept}")
+            f"{'' if t.grad_clip is None else ' or lower'}, or --kl-warmup 10; {kept}"
+        )
 
     def _start(self) -> None:
         """Makes the run folder and writes config.json, once the whole setup has worked."""
@@ -282,10 +303,15 @@ class Trainer:
             bad = ", ".join(f"{k} = {v}" for k, v in val.items() if not math.isfinite(v))
             self._diverged(f"the validation {bad} after epoch {epoch + 1}")
         steps = train.pop("steps", self.program.steps_per_epoch)
-        record = {"epoch": epoch + 1, "lr": lr, "seconds": seconds,
-                  "elapsed": time.perf_counter() - started,  # the run's training seconds so far, validations included
-                  **({"steps": steps} if steps < self.program.steps_per_epoch else {}),
-                  **{f"train_{k}": v for k, v in train.items()}, **{f"val_{k}": v for k, v in val.items()}}
+        record = {
+            "epoch": epoch + 1,
+            "lr": lr,
+            "seconds": seconds,
+            "elapsed": time.perf_counter() - started,  # the run's training seconds so far, validations included
+            **({"steps": steps} if steps < self.program.steps_per_epoch else {}),
+            **{f"train_{k}": v for k, v in train.items()},
+            **{f"val_{k}": v for k, v in val.items()},
+        }
         self.history.append(record)
         improved = val["loss"] < self.best_val
         self.best_val = min(self.best_val, val["loss"])
@@ -298,21 +324,31 @@ class Trainer:
                 ckpt.save_weights(self.run_dir / ckpt.BEST, self.model)
             ckpt.save_weights(self.run_dir / ckpt.LAST, self.model)
             write_metrics(self.run_dir, self.history)
-            ckpt.save_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer,
-                                {"epoch": epoch + 1, "best_val": self.best_val}, self.model)
+            ckpt.save_optimizer(
+                self.run_dir / ckpt.OPTIMIZER,
+                self.optimizer,
+                {"epoch": epoch + 1, "best_val": self.best_val},
+                self.model,
+            )
         except OSError as err:
             done = len(self.history) - 1
             kept = f"the checkpoint of epoch {self.history[-2]['epoch']} is kept" if done else "no earlier checkpoint"
-            raise VaekitError(f"could not save the checkpoint of epoch {epoch + 1}: {err.strerror} writing "
-                              f"{err.filename}; {kept}; free some space, then continue with --resume") from None
+            raise VaekitError(
+                f"could not save the checkpoint of epoch {epoch + 1}: {err.strerror} writing "
+                f"{err.filename}; {kept}; free some space, then continue with --resume"
+            ) from None
 
 
 def _fit_batch(cfg: RunConfig, n_train: int) -> RunConfig:
     """A batch larger than the training split is clamped to it, with a warning, and recorded so."""
     if cfg.train.batch_size <= n_train:
         return cfg
-    warnings.warn(f"--batch-size {cfg.train.batch_size} is more than the {n_train} training images: "
-                  f"using {n_train} (config.json records it)", VaekitWarning, stacklevel=3)
+    warnings.warn(
+        f"--batch-size {cfg.train.batch_size} is more than the {n_train} training images: "
+        f"using {n_train} (config.json records it)",
+        VaekitWarning,
+        stacklevel=3,
+    )
     return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=n_train))
 
 

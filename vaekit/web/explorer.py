@@ -66,8 +66,10 @@ class Explorer:
         from vaekit.generate import posterior_means
 
         if getattr(cfg, "vocab_size", 0):  # a sentence model (the field exists once text runs do)
-            raise VaekitError("the explorer shows images; a text run's sentences are printed by 'vaekit sample RUN', "
-                              "'vaekit reconstruct RUN' and 'vaekit interpolate RUN --from ... --to ...'")
+            raise VaekitError(
+                "the explorer shows images; a text run's sentences are printed by 'vaekit sample RUN', "
+                "'vaekit reconstruct RUN' and 'vaekit interpolate RUN --from ... --to ...'"
+            )
         self.model, self.cfg, self.title = model.eval(), cfg, title
         self.device = next(model.parameters()).device
         self.lock = threading.Lock()
@@ -93,8 +95,16 @@ class Explorer:
         if self.gaussian_prior:
             lo, hi = lo.clamp(max=-PRIOR_SPAN), hi.clamp(min=PRIOR_SPAN)
         order = activity.argsort(descending=True, stable=True).tolist()
-        return [LatentAxis(d, round(float(activity[d]), 6), None if kl is None else round(float(kl[d]), 6),
-                           round(float(lo[d]), 4), round(float(hi[d]), 4)) for d in order]
+        return [
+            LatentAxis(
+                d,
+                round(float(activity[d]), 6),
+                None if kl is None else round(float(kl[d]), 6),
+                round(float(lo[d]), 4),
+                round(float(hi[d]), 4),
+            )
+            for d in order
+        ]
 
     @property
     def latent_dim(self) -> int:
@@ -117,10 +127,17 @@ class Explorer:
     def info(self) -> dict:
         c, h, w = self.cfg.image_shape
         return {
-            "title": self.title, "model": self.cfg.model.name, "data": self.cfg.data.name,
-            "latent_dim": self.latent_dim, "image_shape": [c, h, w], "discrete": self.discrete,
-            "num_labels": self.num_labels, "has_prior": not self.prior_note(), "prior_note": self.prior_note(),
-            "axes": [asdict(a) for a in self.axes], "picks": int(self.pick_x.shape[0]),
+            "title": self.title,
+            "model": self.cfg.model.name,
+            "data": self.cfg.data.name,
+            "latent_dim": self.latent_dim,
+            "image_shape": [c, h, w],
+            "discrete": self.discrete,
+            "num_labels": self.num_labels,
+            "has_prior": not self.prior_note(),
+            "prior_note": self.prior_note(),
+            "axes": [asdict(a) for a in self.axes],
+            "picks": int(self.pick_x.shape[0]),
             "grid": list(self.model.grid) if self.discrete else [],
         }
 
@@ -128,16 +145,21 @@ class Explorer:
         """Test codes projected on two latent dimensions, with labels: [[z_x, z_y, label], ...]."""
         for d in (dim_x, dim_y):
             if not 0 <= d < self.latent_dim:
-                raise RequestError(f"dimension {d} does not exist: this model has latent dimensions 0 to "
-                                   f"{self.latent_dim - 1}")
+                raise RequestError(
+                    f"dimension {d} does not exist: this model has latent dimensions 0 to {self.latent_dim - 1}"
+                )
         c = self.codes[:MAX_POINTS]
-        return [[round(float(a), 4), round(float(b), 4), int(y)]
-                for a, b, y in zip(c[:, dim_x], c[:, dim_y], self.labels[:MAX_POINTS])]
+        return [
+            [round(float(a), 4), round(float(b), 4), int(y)]
+            for a, b, y in zip(c[:, dim_x], c[:, dim_y], self.labels[:MAX_POINTS])
+        ]
 
     def picks(self) -> list[dict]:
         """The test images offered for the walk between two images."""
-        return [{"index": i, "label": int(y), "png": png_data_uri(x)}
-                for i, (x, y) in enumerate(zip(self.pick_x, self.pick_y))]
+        return [
+            {"index": i, "label": int(y), "png": png_data_uri(x)}
+            for i, (x, y) in enumerate(zip(self.pick_x, self.pick_y))
+        ]
 
     # -- checking a request against the run -----------------------------------------------------
     def check_code(self, z: list[float]) -> torch.Tensor:
@@ -147,9 +169,10 @@ class Explorer:
         outside = ((code < self.low) | (code > self.high)).nonzero().flatten().tolist()
         if outside:
             d = outside[0]
-            raise RequestError(f"z[{d}] = {z[d]:g} is out of range: allowed from {float(self.low[d]):g} to "
-                               f"{float(self.high[d]):g}" + (f" ({len(outside)} values are outside)"
-                                                             if len(outside) > 1 else ""))
+            raise RequestError(
+                f"z[{d}] = {z[d]:g} is out of range: allowed from {float(self.low[d]):g} to "
+                f"{float(self.high[d]):g}" + (f" ({len(outside)} values are outside)" if len(outside) > 1 else "")
+            )
         return code
 
     def check_label(self, label: int | None) -> torch.Tensor | None:
@@ -158,8 +181,9 @@ class Explorer:
                 raise RequestError("this model is not conditional: send no label")
             return None
         if label is None or not 0 <= label < self.num_labels:
-            raise RequestError(f"this model is conditional: label must be a class from 0 to {self.num_labels - 1}, "
-                               f"got {label}")
+            raise RequestError(
+                f"this model is conditional: label must be a class from 0 to {self.num_labels - 1}, got {label}"
+            )
         return torch.tensor([label], device=self.device)
 
     def check_pick(self, index: int) -> int:

@@ -105,7 +105,9 @@ def _state(run: Path) -> dict[str, torch.Tensor]:
 
 def _curves(run: Path) -> list[dict]:
     return [
-        {k: v for k, v in r.items() if k != "seconds"} for r in json.loads((run / "metrics.json").read_text())["epochs"]
+        # everything but the wall-clock fields, which no two runs share
+        {k: v for k, v in r.items() if k not in ("seconds", "elapsed")}
+        for r in json.loads((run / "metrics.json").read_text())["epochs"]
     ]
 
 

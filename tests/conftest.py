@@ -79,6 +79,8 @@ def digits_2d_run(tmp_path_factory) -> Path:
     return out
 
 
+# A code prior small enough to fit in a second (the VQ-VAE runs of the tests).
+TINY_PRIOR_FLAGS = ["--epochs", "1", "--dim", "16", "--layers", "1", "--heads", "2", "--quiet"]
 TINY_MODEL_FLAGS = {"vqvae": ["--channels", "8,16", "--latent-dim", "4"]}
 
 
@@ -94,24 +96,7 @@ def tiny_run(tmp_path_factory):
             if model != name:
                 run = tmp_path_factory.mktemp("runs") / name.replace("+", "-")
                 shutil.copytree(get(model), run)
-                assert (
-                    main(
-                        [
-                            "train-prior",
-                            str(run),
-                            "--epochs",
-                            "1",
-                            "--dim",
-                            "16",
-                            "--layers",
-                            "1",
-                            "--heads",
-                            "2",
-                            "--quiet",
-                        ]
-                    )
-                    == 0
-                )
+                assert main(["train-prior", str(run), *TINY_PRIOR_FLAGS]) == 0
             else:
                 run = tmp_path_factory.mktemp("runs") / name
                 flags = TINY_MODEL_FLAGS.get(name, ["--hidden", "32", "--latent-dim", "4"])

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import TINY
+from tests.conftest import TINY, TINY_PRIOR_FLAGS
 from vaekit.cli import main
 from vaekit.config import ModelConfig, RunConfig
 from vaekit.data import load_dataset
@@ -239,24 +239,7 @@ def test_cli_trains_and_uses_each_model(name, tmp_path, capsys):
         assert main(args) == 2
         advice = capsys.readouterr().err
         if "train-prior" in advice:
-            assert (
-                main(
-                    [
-                        "train-prior",
-                        str(run),
-                        "--epochs",
-                        "1",
-                        "--dim",
-                        "16",
-                        "--layers",
-                        "1",
-                        "--heads",
-                        "2",
-                        "--quiet",
-                    ]
-                )
-                == 0
-            )
+            assert main(["train-prior", str(run), *TINY_PRIOR_FLAGS]) == 0
         else:
             assert "--prior gmm:10" in advice
             args += ["--prior", "gmm:2"]

@@ -7,6 +7,8 @@ import pytest
 import torch
 
 from vaekit.plots import (
+    curves_figure,
+    image_grid,
     interpolations_figure,
     latent_scatter_figure,
     prior_title,
@@ -125,3 +127,28 @@ def test_latent_scatter_has_axis_names_and_a_discrete_legend():
     assert len(fig.axes) == 1
     unlabelled = latent_scatter_figure(points, torch.full((300,), -1), ("PC 1", "PC 2"), "codes")
     assert unlabelled.axes[0].get_legend() is None
+
+
+def test_latent_scatter_of_a_quantity_has_a_colour_scale_instead_of_a_legend():
+    points, words = torch.randn(50, 2), torch.arange(50) % 12 + 1
+    fig = latent_scatter_figure(points, words, ("PC 1", "PC 2"), "sentences", label_title="words", continuous=True)
+    ax, bar = fig.axes
+    assert ax.get_legend() is None and bar.get_ylabel() == "words"
+    assert len(ax.collections) == 1 and list(ax.collections[0].get_array()) == words.tolist()
+
+
+def test_image_grid_places_every_image_pixel_for_pixel():
+    images = _images(5)  # (5, 1, 6, 5)
+    grid = image_grid(images, nrow=2, min_size=0)
+    assert grid.shape == (3 * (6 + 1) + 1, 2 * (5 + 1) + 1)  # 3 rows of 2, a pixel of background between
+    assert np.allclose(grid[1 + 2 * 7 : 1 + 2 * 7 + 6, 1 : 1 + 5], images[4, 0].numpy())  # the 5th: row 3, column 1
+    assert (grid[15:21, 7:12] == BACKGROUND).all()  # the empty cell after it
+    big = image_grid(torch.rand(2, 3, 4, 4), nrow=2, min_size=100)
+    assert big.shape[2] == 3 and big.shape[1] >= 100 and big.shape[1] % 11 == 0  # colour, upscaled by a whole factor
+
+
+def test_curves_say_nats_per_sentence_for_a_text_run():
+    history = [{"epoch": e, "train_loss": 10.0 - e, "val_loss": 11.0 - e} for e in (1, 2, 3)]
+    fig = curves_figure(history, "lm on ptb", per="sentence")
+    assert fig.axes[0].get_title() == "loss (nats per sentence)" and fig.get_suptitle() == "lm on ptb"
+    assert [len(line.get_xdata()) for line in fig.axes[0].get_lines()] == [3, 3]

@@ -64,10 +64,12 @@ def test_report_for_every_model_says_what_does_not_apply(name, tiny_run, tmp_pat
         assert "traversals" in shown or "no latent is in use" in out.read_text(encoding="utf-8")
     assert ("latent-use" in shown) == (not name.startswith("vqvae"))
     assert "manifold" not in shown  # a 4-D code
+    assert "sample-quality" not in shown  # vaekit has no classifier of the 8x8 digits, and says so
     assert len(page.images) >= len(shown) - 1  # the run section is tables; every other shown one has a picture
     text = out.read_text()
     missing = {key for key, kind in page.sections.items() if kind == "missing"}
     assert text.count("Not shown for this run: ") == len(missing)
+    assert "classifiers of MNIST and Fashion-MNIST only" in text
     if name == "ae":
         assert "--prior gmm:10" in text
     if name == "vqvae":

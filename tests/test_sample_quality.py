@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import scipy.linalg
 import torch
 
 from tests.conftest import TINY
+from vaekit.classifier import load_classifier
 from vaekit.cli import main
 from vaekit.data import load_dataset
 from vaekit.errors import VaekitError
@@ -66,6 +68,9 @@ def test_singular_covariances_give_a_finite_distance():
     assert np.isfinite(d) and d > feature_distance(x, x[::-1]) == pytest.approx(0.0, abs=1e-8)
 
 
+FLOOR = "FID: real training vs real test images (the floor)"
+
+
 @pytest.fixture(scope="module")
 def classifier_cache(real_data_dir, tmp_path_factory):
     """A short-trained MNIST classifier (1 epoch, 6000 images) in a private cache folder."""
@@ -95,29 +100,18 @@ def test_real_against_real_is_near_zero_and_noise_is_far(classifier_cache, real_
     assert q["fid_real"] < fid_blur < q["fid"]
 
 
-def test_eval_reports_fid_per_checkpoint_and_k(classifier_cache, real_data_dir, tmp_path, monkeypatch, capsys):
+@pytest.fixture(scope="module")
+def mnist_run(real_data_dir, tmp_path_factory):
+    """A tiny VAE trained for one epoch on MNIST."""
+    run = tmp_path_factory.mktemp("runs") / "vae-mnist"
+    flags = ["--epochs", "1", "--batch-size", "200", "--out", str(run), "--data-dir", str(real_data_dir), *TINY]
+    assert main(["train", "vae", "--data", "mnist", *flags]) == 0
+    return run
+
+
+def test_eval_reports_fid_per_checkpoint_and_k(classifier_cache, mnist_run, real_data_dir, monkeypatch, capsys):
     monkeypatch.setenv("VAEKIT_CACHE_DIR", str(classifier_cache))
-    run = tmp_path / "vae-mnist"
-    assert (
-        main(
-            [
-                "train",
-                "vae",
-                "--data",
-                "mnist",
-                "--epochs",
-                "1",
-                "--batch-size",
-                "200",
-                "--out",
-                str(run),
-                "--data-dir",
-                str(real_data_dir),
-                *TINY,
-            ]
-        )
-        == 0
-    )
+    run = mnist_run
     base = ["eval", str(run), "--limit", "100", "--fid-samples", "500"]
     assert main([*base, "-k", "5"]) == 0
     table = capsys.readouterr().out
@@ -142,3 +136,22 @@ def test_eval_reports_fid_per_checkpoint_and_k(classifier_cache, real_data_dir, 
     cold = measure(model, "mnist", 500, data_dir=real_data_dir, cache_dir=classifier_cache, temperature=0.5)
     assert cold["samples"] == 500 and cold["fid_real"] == pytest.approx(q["fid_real"])
     assert cold["fid"] != pytest.approx(q["fid"])
+
+
+def test_the_report_states_fid_floor_score_accuracy_and_count(classifier_cache, mnist_run, monkeypatch, tmp_path):
+    from tests.test_report import read_page
+    from vaekit.report import build_report
+
+    monkeypatch.setenv("VAEKIT_CACHE_DIR", str(classifier_cache))
+    out = build_report(mnist_run, tmp_path / "r.html", limit=100, iw_samples=2, fid_samples=300)
+    assert read_page(out).sections["sample-quality"] == "shown"
+    text = out.read_text(encoding="utf-8")
+    rows = dict(re.findall(r'<th scope="row">([^<]+)</th><td class="value">([^<]+)</td>', text))
+    fid, floor = float(rows["FID: prior samples vs real test images"]), float(rows[FLOOR])
+    assert fid > floor > 0
+    assert 1 <= float(rows["classifier score of the samples"]) < float(rows["classifier score of real test images"])
+    assert rows["prior samples compared"].startswith("300 ") and rows["real test images compared"] == "300"
+    accuracy = load_classifier(train=False, cache_dir=classifier_cache).info["test_accuracy"]
+    assert rows["the classifier&#x27;s test accuracy"] == f"{accuracy:.2%}"
+    skipped = build_report(mnist_run, tmp_path / "none.html", limit=100, iw_samples=2, fid_samples=0)
+    assert "Not shown for this run: switched off (--fid-samples 0)" in skipped.read_text(encoding="utf-8")

@@ -17,7 +17,7 @@ import copy
 import math
 
 import torch
-from torch.distributions import Independent, Normal, kl_divergence
+from torch.distributions import Normal, kl_divergence
 
 from vaekit.errors import VaekitError
 from vaekit.info import bits_per_dim
@@ -202,32 +202,3 @@ def _memory_budget(device: torch.device) -> int:
         free, _ = torch.cuda.mem_get_info(device)
         return max(1 << 20, free // 4 // 8)  # an eighth of free memory, in float32 elements
     return 1 << 24  # 64 MB of float32 per chunk on the CPU: cache-friendly and safe
-
-
-@torch.no_grad()
-def kl_per_dimension(
-    model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 500
-) -> torch.Tensor | None:
-    """Average over images x of KL(q(z_d|x) || p(z_d)) for each latent dimension d -> (D,), nats.
-
-    The KL of a diagonal Gaussian posterior against a diagonal Gaussian prior splits into a sum
-    over dimensions; a dimension near 0 nats carries no information about x (it is "collapsed").
-    None when the model's q(z|x) or p(z) is not Gaussian (AE, WAE, VQ-VAE: a point-mass encoder).
-    """
-    if not model.has_prior or model.own_evaluation:
-        return None
-    model.eval()
-    prior = model.prior()
-    prior = prior.base_dist if isinstance(prior, Independent) else prior
-    if not isinstance(prior, Normal):
-        return None
-    labels = y if model.num_labels else None
-    total = None
-    for start in range(0, x.shape[0], batch_size):
-        q = model.encode(x[start : start + batch_size], None if labels is None else labels[start : start + batch_size])
-        base = q.base_dist if isinstance(q, Independent) else q
-        if not isinstance(base, Normal):
-            return None
-        kl = kl_divergence(base, prior).double().sum(0)  # (D,)
-        total = kl if total is None else total + kl
-    return (total / x.shape[0]).float()

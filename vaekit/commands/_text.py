@@ -81,31 +81,21 @@ def _fractions(steps: int) -> list[float]:
 
 
 def latents(args, model, cfg) -> int:
-    import torch
-
-    from vaekit.classical import PCA
+    from vaekit.commands._common import run_words, write_picture
     from vaekit.data.text import sentence_lengths
     from vaekit.generate_text import sentence_codes
-    from vaekit.plots import plot_latent_scatter
+    from vaekit.latent_space import project_2d
+    from vaekit.plots import latent_scatter_figure
 
     x, _ = open_split(cfg, args, "test")
     x = x[: args.limit].to(next(model.parameters()).device)
     codes = sentence_codes(model, x)  # (N, D)
     words = (sentence_lengths(x) - 2).cpu()  # words per sentence (no <bos>, <eos>)
-    if codes.shape[1] > 2:
-        codes_2d = torch.as_tensor(PCA(n_components=2).fit_transform(codes.double().cpu()))
-        title = f"E[z|x] of {x.shape[0]} test sentences (PCA, 2 of {codes.shape[1]} dims)"
-    else:
-        codes_2d, title = codes.cpu(), f"E[z|x] of {x.shape[0]} test sentences"
-    out = plot_latent_scatter(
-        args.run_dir / "latent-scatter.png",
-        codes_2d,
-        words,
-        title,
-        colour_label="words in the sentence",
-        cmap="viridis",
-    )
-    print(f"wrote {out}", file=sys.stderr)
+    points, axes, how = project_2d(codes, args.projection, seed=args.seed)
+    title = f"{run_words(cfg, args)}: E[z|x] of {x.shape[0]} test sentences\n{how}"
+    fig = latent_scatter_figure(points, words, axes, title, label_title="words in the sentence", continuous=True)
+    out_dir = Path(args.out) if args.out else Path(args.run_dir)
+    write_picture(fig, out_dir / "latent-scatter.png")
     return 0
 
 

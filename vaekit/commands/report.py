@@ -1,7 +1,8 @@
 """Write one self-contained HTML page about a trained run: everything vaekit can show about it.
 
 The page holds the run's configuration and numbers (training record, test measures), its
-training curves, prior samples (per label for a conditional VAE), reconstructions,
+training curves, prior samples (per label for a conditional VAE) and, for MNIST and
+Fashion-MNIST, their Fréchet distance to real images in a classifier's features, reconstructions,
 interpolations, latent traversals, the test codes in 2-D (the plane itself for a 2-D code, else
 PCA and t-SNE), the decoded manifold of a 2-D code, KL per latent dimension and, for a VQ-VAE,
 codebook usage. Sections that do not apply to the model say so and why. Pictures are embedded,
@@ -25,14 +26,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, default=None, help="the HTML file (default: RUN_DIR/report.html)")
     p.add_argument("--limit", type=count(2), default=2000, help="test images used for codes and measures")
     p.add_argument("--iw-samples", type=count(1), default=100, help="importance samples K for the -log p(x) estimate")
+    p.add_argument(
+        "--fid-samples",
+        type=count(0),
+        default=2000,
+        help="prior samples for the Fréchet distance of an MNIST or Fashion-MNIST run (0: not measured)",
+    )
 
 
 def run(args) -> int:
     from tqdm import tqdm
 
     from vaekit.report import build_report
+    from vaekit.report.sections import SECTIONS
 
-    with tqdm(total=11, desc="report", unit="part", file=sys.stderr, leave=False) as bar:
+    with tqdm(total=2 + len(SECTIONS), desc="report", unit="part", file=sys.stderr, leave=False) as bar:
 
         def step(name: str) -> None:
             bar.set_postfix_str(name)
@@ -47,6 +55,7 @@ def run(args) -> int:
             limit=args.limit,
             iw_samples=args.iw_samples,
             seed=args.seed,
+            fid_samples=args.fid_samples,
             progress=step,
         )
     print(f"wrote {out}", file=sys.stderr)

@@ -442,9 +442,12 @@ def run(args) -> int:
     if not data.is_text:
         _write_pictures(trainer, data, args.out)
     elif history:
-        from vaekit.plots import plot_curves
+        from vaekit.plots import curves_figure, run_title, save_figure
 
-        plot_curves(args.out / "training-curves.png", trainer.history)
+        run = run_title(cfg.model.name, Path(cfg.data.name).name)
+        save_figure(
+            curves_figure(trainer.history, f"{run}: training curves", per="sentence"), args.out / "training-curves.png"
+        )
     if history:
         best = min(history, key=lambda r: r["val_loss"])
         print(f"best validation loss {best['val_loss']:.3f} nats at epoch {best['epoch']}; run saved in {args.out}")

@@ -10,10 +10,12 @@ commands and the HTML report compute the images and hand them over.
     traversals_figure       one row per latent with its KL, most active first
     latent_scatter_figure   codes in 2-D with named axes and a legend of labels
     curves_figure           training curves
+    labelled_grid           rows of images with a title, row and column labels (samples per label, a manifold)
+    image_grid              images pasted into one array, for a caller's own matplotlib axes
 """
 
 from vaekit.plots._files import figure_png, save_figure
-from vaekit.plots.canvas import Frame, labelled_grid
+from vaekit.plots.canvas import Frame, image_grid, labelled_grid
 from vaekit.plots.curves import curves_figure
 from vaekit.plots.images import (
     ACTIVE_KL,
@@ -25,7 +27,6 @@ from vaekit.plots.images import (
     traversals_figure,
 )
 from vaekit.plots.latents import class_names, latent_scatter_figure
-from vaekit.plots.legacy import image_grid, plot_curves, plot_latent_scatter, save_grid, save_png, save_reconstructions
 
 __all__ = [
     "ACTIVE_KL",
@@ -33,6 +34,7 @@ __all__ = [
     "class_names",
     "curves_figure",
     "figure_png",
+    "image_grid",
     "interpolations_figure",
     "labelled_grid",
     "latent_scatter_figure",
@@ -42,11 +44,4 @@ __all__ = [
     "samples_figure",
     "save_figure",
     "traversals_figure",
-    # the first, untitled functions (vaekit.plots.legacy)
-    "image_grid",
-    "plot_curves",
-    "plot_latent_scatter",
-    "save_grid",
-    "save_png",
-    "save_reconstructions",
 ]

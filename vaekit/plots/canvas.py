@@ -83,6 +83,20 @@ def paste_rows(
     return canvas, layout
 
 
+def image_grid(images, nrow: int, min_size: int = 320) -> np.ndarray:
+    """(N, C, H, W) in [0, 1] -> one array, `nrow` images per row, for a caller's own `imshow`.
+
+    Grey images give an (H', W') array, colour ones (H', W', 3). The grid is upscaled by the
+    smallest whole factor that makes it at least `min_size` pixels wide (0: no upscaling), so
+    each model pixel stays a block of equal pixels.
+    """
+    x = to_numpy(images)
+    canvas, _ = paste_rows([x[i : i + nrow] for i in range(0, len(x), nrow)], min(nrow, len(x)))
+    scale = max(1, -(-min_size // canvas.shape[1]))
+    canvas = canvas.repeat(scale, axis=0).repeat(scale, axis=1)
+    return canvas[..., 0] if x.shape[1] == 1 else canvas
+
+
 def labelled_grid(
     rows: Sequence,
     title: str,

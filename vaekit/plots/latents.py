@@ -41,15 +41,22 @@ def latent_scatter_figure(
     title: str,
     label_names: Sequence[str] | None = None,
     label_title: str = "label",
+    continuous: bool = False,
 ):
     """Codes (N, 2) as points; with labels (N,) (-1 = none) one discrete colour per label and a legend.
 
     axis_names: e.g. ('z1', 'z2') for a 2-D code, ('PC 1 (23% of variance)', 'PC 2 (...)') for PCA.
+    continuous: `labels` is a quantity (e.g. words per sentence), shown on a colour scale named
+    `label_title` instead of a legend.
     """
     points = points.detach().cpu().numpy() if torch.is_tensor(points) else np.asarray(points)
     fig, ax = plt.subplots(figsize=(6.4, 5.2), dpi=100)
     has_labels = labels is not None and len(labels) and bool((np.asarray(labels) >= 0).all())
-    if has_labels:
+    if has_labels and continuous:
+        shade = labels.cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
+        dots = ax.scatter(points[:, 0], points[:, 1], c=shade, cmap="viridis", s=5, alpha=0.7, rasterized=True)
+        fig.colorbar(dots, ax=ax, label=label_title)
+    elif has_labels:
         labels = labels.cpu().numpy() if torch.is_tensor(labels) else np.asarray(labels)
         classes = np.unique(labels)
         cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")

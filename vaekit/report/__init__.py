@@ -2,6 +2,7 @@
 
 context.py   loads the run, its test images and its curves (ReportContext)
 summary.py   the configuration, the training record and test measures; the training curves
+quality.py   sample quality: the Fréchet distance and classifier score of prior samples (MNIST, Fashion)
 sections.py  the pictures: samples, reconstructions, interpolations, traversals, the latent
              space, the decoded manifold, KL per latent, codebook usage (and a text hook)
 figures.py   the figures only the report draws (bars of latent use and code use, the manifold)
@@ -26,11 +27,13 @@ def build_report(
     limit: int = 2000,
     iw_samples: int = 100,
     seed: int = 0,
+    fid_samples: int = 2000,
     progress=None,
 ) -> Path:
     """Writes the HTML report of a run (default RUN_DIR/report.html) atomically; returns its path.
 
-    limit: test images used (codes, measures); iw_samples: importance samples K for -log p(x).
+    limit: test images used (codes, measures); iw_samples: importance samples K for -log p(x);
+    fid_samples: prior samples for the Fréchet distance (MNIST and Fashion-MNIST runs; 0: not measured).
     progress(title) is called after each section, e.g. to update a progress bar.
     """
     from vaekit import __version__
@@ -46,7 +49,7 @@ def build_report(
         raise VaekitError(f"--out {out} is a folder: give a file name such as {out / 'report.html'}")
     if not out.parent.is_dir():
         raise VaekitError(f"the folder of --out {out} does not exist: create it or choose another --out")
-    ctx = open_context(run_dir, which, device, data_dir, limit, iw_samples, seed)
+    ctx = open_context(run_dir, which, device, data_dir, limit, iw_samples, seed, fid_samples)
     sections: list[Section] = []
     for make in [run_section, curves_section, *SECTIONS]:
         section = make(ctx)

@@ -23,12 +23,14 @@ class ReportContext:
     iw_samples: int
     seed: int
     data_dir: object = None  # where dataset files live (None: the run's setting or the default)
+    fid_samples: int = 2000  # prior samples for the Fréchet distance (0: not measured)
 
     @property
     def run(self) -> str:
         """The run in words for titles, e.g. 'vae on digits'."""
-        words = f"{self.cfg.model.name} on {Path(self.cfg.data.name).name}"
-        return words if self.which == "best" else f"{words}, {self.which} checkpoint"
+        from vaekit.plots import run_title
+
+        return run_title(self.cfg.model.name, Path(self.cfg.data.name).name, self.which)
 
     @property
     def num_labels(self) -> int:
@@ -56,6 +58,7 @@ def open_context(
     limit: int = 2000,
     iw_samples: int = 100,
     seed: int = 0,
+    fid_samples: int = 2000,
 ) -> ReportContext:
     """Loads the run (its model, config and curves) and up to `limit` of its test images."""
     from vaekit.data import load_dataset
@@ -66,6 +69,8 @@ def open_context(
         raise VaekitError(f"--limit must be at least 2 test images, got {limit}")
     if iw_samples < 1:
         raise VaekitError(f"--iw-samples must be at least 1, got {iw_samples}")
+    if fid_samples != 0 and fid_samples < 2:
+        raise VaekitError(f"--fid-samples must be 0 (not measured) or at least 2, got {fid_samples}")
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     torch.manual_seed(seed)
@@ -94,6 +99,7 @@ def open_context(
         iw_samples,
         seed,
         data_dir,
+        fid_samples,
     )
 
 

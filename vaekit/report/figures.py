@@ -56,20 +56,9 @@ def codebook_usage_figure(counts: Sequence[int], title: str):
 
 def manifold_figure(images, z1: Sequence[float], z2: Sequence[float], title: str):
     """Decoded images over a grid of a 2-D code: images (R, K, C, H, W), row r at z2[r] (top: largest),
-    column k at z1[k]; the axes carry the values of z1 and z2."""
-    from vaekit.plots import image_grid
+    column k at z1[k]; the rows and columns are labelled with their values of z2 and z1."""
+    from vaekit.plots import labelled_grid
 
-    rows, cols = len(z2), len(z1)
-    grid = image_grid(images.reshape(rows * cols, *images.shape[2:]), nrow=cols, min_size=560)
-    fig, ax = plt.subplots(figsize=(7.2, 7.2 * grid.shape[0] / grid.shape[1] + 0.6), dpi=100)
-    ax.imshow(grid, cmap="gray" if grid.ndim == 2 else None, vmin=0.0, vmax=1.0, interpolation="nearest")
-    ax.set_xticks((np.arange(cols) + 0.5) * grid.shape[1] / cols)
-    ax.set_xticklabels([f"{v:+.1f}" for v in z1], fontsize=8)
-    ax.set_yticks((np.arange(rows) + 0.5) * grid.shape[0] / rows)
-    ax.set_yticklabels([f"{v:+.2f}" for v in z2], fontsize=8)
-    ax.set_xlabel("z1")
-    ax.set_ylabel("z2")
-    ax.tick_params(length=0)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    return labelled_grid(
+        list(images), title, [f"z2 = {v:+.2f}" for v in z2], [f"{v:+.1f}" for v in z1], xlabel="z1", min_tile_px=40
+    )

@@ -7,19 +7,22 @@ words, usually the same message the matching `vaekit` command would give.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
 from vaekit.errors import VaekitError
+from vaekit.plots import ACTIVE_KL, figure_png
 from vaekit.report.context import ReportContext
 from vaekit.report.html import Figure, Section
-from vaekit.report.latents import ACTIVE, latent_use, project_2d
-from vaekit.report.pictures import figure_png, grid_png, reconstructions_png, scatter_png
+from vaekit.report.quality import sample_quality_section
 
 TSNE_POINTS = 1000  # t-SNE is quadratic in the points; 1000 shows the clusters in seconds
 
 
 def samples_section(ctx: ReportContext) -> Section:
     from vaekit.generate import sample
+    from vaekit.plots import prior_title, samples_figure
 
     section = Section(
         "samples",
@@ -35,15 +38,18 @@ def samples_section(ctx: ReportContext) -> Section:
     except VaekitError as err:
         section.missing = str(err)
         return section
-    prior = "the code prior fitted by vaekit train-prior" if ctx.discrete else "the prior N(0, I)"
-    section.figures.append(Figure(grid_png(images, 8), f"{ctx.run}: 64 codes drawn from {prior}, decoded"))
+    prior = prior_title("the code prior fitted by vaekit train-prior" if ctx.discrete else "standard")
+    fig = samples_figure(images, ctx.run, prior)
+    section.figures.append(Figure(figure_png(fig), "64 codes drawn from the prior, decoded"))
     return section
 
 
 def _samples_per_label(ctx: ReportContext, section: Section) -> Section:
     from vaekit.generate import sample
+    from vaekit.plots import class_names, labelled_grid
 
     per_row = 10
+    names = class_names(Path(ctx.cfg.data.name).name, ctx.num_labels)
     rows = [
         sample(ctx.model, per_row, labels=torch.full((per_row,), k, dtype=torch.long, device=ctx.device))
         for k in range(ctx.num_labels)
@@ -53,18 +59,19 @@ def _samples_per_label(ctx: ReportContext, section: Section) -> Section:
         "The conditional VAE decodes a code z ~ N(0, I) together with a label y: each row draws "
         f"{per_row} codes for one label, so the label sets the class and z the style."
     )
-    section.figures.append(
-        Figure(
-            grid_png(torch.cat(rows), per_row),
-            f"{ctx.run}: row k holds {per_row} samples "
-            f"of label k, from label 0 at the top to label {ctx.num_labels - 1}",
-        )
+    fig = labelled_grid(
+        rows,
+        f"{ctx.run}: {per_row} samples per label (decoded means E[x|z, y])\nprior N(0, I), temperature 1",
+        [f"label {name}" for name in names],
+        xlabel="independent draws of z, each decoded with the row's label",
     )
+    section.figures.append(Figure(figure_png(fig), f"row k: {per_row} codes z ~ N(0, I) decoded with label k"))
     return section
 
 
 def reconstructions_section(ctx: ReportContext) -> Section:
     from vaekit.generate import reconstruct
+    from vaekit.plots import reconstructions_figure
 
     section = Section(
         "reconstructions",
@@ -75,18 +82,14 @@ def reconstructions_section(ctx: ReportContext) -> Section:
     n = min(16, ctx.x.shape[0])
     x, y = ctx.x[:n], ctx.y_model
     recon = reconstruct(ctx.model, x, None if y is None else y[:n])
-    section.figures.append(
-        Figure(
-            reconstructions_png(x, recon, 8),
-            f"{ctx.run}: the first {n} test images, 8 to a "
-            "row; under each row of originals, the row of their reconstructions",
-        )
-    )
+    fig = reconstructions_figure(x, recon, ctx.run)
+    section.figures.append(Figure(figure_png(fig), f"the first {n} test images; under each row, its reconstructions"))
     return section
 
 
 def interpolations_section(ctx: ReportContext) -> Section:
     from vaekit.generate import interpolate
+    from vaekit.plots import interpolations_figure
 
     section = Section(
         "interpolations",
@@ -102,20 +105,17 @@ def interpolations_section(ctx: ReportContext) -> Section:
     except VaekitError as err:
         section.missing = str(err)
         return section
-    rows = torch.stack([linear, spherical], dim=1).flatten(0, 2)  # (pairs * 2 * steps, C, H, W)
+    fig = interpolations_figure(linear, spherical, a, b, ctx.run)
     section.figures.append(
-        Figure(
-            grid_png(rows, steps),
-            f"{ctx.run}: {pairs} pairs of test images A, B; for each "
-            f"pair a row along the straight line, then a row along the great circle (slerp), "
-            f"{steps} steps from A's code (left) to B's (right)",
-        )
+        Figure(figure_png(fig), f"{pairs} pairs of test images A, B; {steps} decoded steps from A's code to B's")
     )
     return section
 
 
 def traversals_section(ctx: ReportContext) -> Section:
     from vaekit.generate import traverse
+    from vaekit.latent_space import latent_activity
+    from vaekit.plots import traversals_figure
 
     section = Section(
         "traversals",
@@ -129,28 +129,37 @@ def traversals_section(ctx: ReportContext) -> Section:
     if ctx.num_labels:
         section.missing = "traversals of a conditional model need a label per row; not supported yet"
         return section
-    values, measure, unit = latent_use(ctx.model, ctx.x, ctx.y_model)
-    d = values.shape[0]
-    active = [i for i in values.argsort(descending=True).tolist() if values[i] >= ACTIVE]
+    activity = latent_activity(ctx.model, ctx.x, ctx.y_model)
+    d = activity.values.shape[0]
+    active = [i for i in activity.order() if activity.values[i] >= ACTIVE_KL]
     dims = active[:8]
     if not dims:
-        section.missing = f"no latent is in use ({measure} below {ACTIVE:g} for all {d})"
+        section.missing = f"no latent is in use ({activity.measure} below {ACTIVE_KL:g} for all {d})"
         return section
     steps, span = 9, 3.0
     grid = traverse(ctx.model, ctx.x, dims, steps=steps, span=span).view(len(dims), steps, *ctx.x.shape[1:])
-    rows = ", ".join(f"z{i + 1} ({measure} {float(values[i]):.2f}{unit})" for i in dims)
-    left_out = f"; {d - len(active)} inactive latents left out" if d > len(active) else ""
+    fig = traversals_figure(
+        grid,
+        dims,
+        [float(activity.values[i]) for i in dims],
+        torch.linspace(-span, span, steps).tolist(),
+        ctx.run,
+        activity.measure,
+        activity.unit,
+        left_out=d - len(active),
+        latent_dim=d,
+        more_active=len(active) - len(dims),
+    )
     section.figures.append(
-        Figure(
-            grid_png(grid.flatten(0, 1), steps),
-            f"{ctx.run}: one row per latent, top to bottom: {rows}; columns from -{span:g} to +{span:g}{left_out}",
-        )
+        Figure(figure_png(fig), f"{len(dims)} of {d} latents, each swept from -{span:g} to +{span:g}")
     )
     return section
 
 
 def latent_space_section(ctx: ReportContext) -> Section:
     from vaekit.generate import posterior_means
+    from vaekit.latent_space import project_2d
+    from vaekit.plots import class_names, latent_scatter_figure
 
     section = Section(
         "latent-space",
@@ -164,26 +173,20 @@ def latent_space_section(ctx: ReportContext) -> Section:
     if d == 1:
         section.missing = "the code has one dimension: there is no plane to draw"
         return section
+    known = int(ctx.y.max()) + 1 if len(ctx.y) and int(ctx.y.min()) >= 0 else 0
+    names = class_names(Path(ctx.cfg.data.name).name, max(ctx.cfg.num_classes, known))
     what = "encoder outputs before quantization, flattened" if ctx.discrete else "posterior means E[z|x]"
-    methods = ["pca"] if d == 2 else ["pca", "tsne"]
-    for method in methods:
+    captions = {
+        "pca": "PCA: the linear view, distances kept along the two widest directions",
+        "tsne": "t-SNE: neighbours kept; distances and axes mean nothing",
+    }
+    for method in ["pca"] if d == 2 else ["pca", "tsne"]:
         points, y = (codes, ctx.y) if method == "pca" else (codes[:TSNE_POINTS], ctx.y[:TSNE_POINTS])
-        if d == 2:
-            xy, how = points, "the 2-D code itself (across: z1, up: z2)"
-        else:
-            xy, how = project_2d(points, method, seed=ctx.seed)
-        title = f"{ctx.run}: {points.shape[0]} test images"
-        caption = (
-            "PCA: the linear view, distances kept along the two widest directions"
-            if method == "pca"
-            else "t-SNE: neighbours kept; distances and axes mean nothing"
-        )
-        section.figures.append(
-            Figure(
-                scatter_png(xy, y if bool((y >= 0).all()) else None, title),
-                f"{what}: {how}; {caption if d > 2 else 'no projection'}; colour: the label",
-            )
-        )
+        xy, axes, how = project_2d(points, method, seed=ctx.seed)
+        title = f"{ctx.run}: {what} of {points.shape[0]} test images\n{how}"
+        caption = "the 2-D code itself, no projection" if d == 2 else captions[method]
+        fig = latent_scatter_figure(xy, y, axes, title, names)
+        section.figures.append(Figure(figure_png(fig), f"{caption}; colour: the label"))
     return section
 
 
@@ -228,6 +231,7 @@ def manifold_section(ctx: ReportContext) -> Section:
 
 
 def latent_use_section(ctx: ReportContext) -> Section:
+    from vaekit.latent_space import latent_activity
     from vaekit.report.figures import latent_use_figure
 
     section = Section(
@@ -240,7 +244,8 @@ def latent_use_section(ctx: ReportContext) -> Section:
     if ctx.discrete:
         section.missing = "a VQ-VAE has no Gaussian posterior per latent; see the codebook usage"
         return section
-    values, measure, unit = latent_use(ctx.model, ctx.x, ctx.y_model)
+    activity = latent_activity(ctx.model, ctx.x, ctx.y_model)
+    values, measure, unit = activity.values, activity.measure, activity.unit
     if measure != "KL":
         section.title = "Use of each latent dimension"
         section.intro = (
@@ -248,7 +253,7 @@ def latent_use_section(ctx: ReportContext) -> Section:
             "each latent's code varies across test images (the variance of E[z_d|x]); near 0: unused."
         )
     fig = latent_use_figure(
-        values.tolist(), measure, unit, f"{ctx.run}: {measure} per latent, {ctx.x.shape[0]} test images", ACTIVE
+        values.tolist(), measure, unit, f"{ctx.run}: {measure} per latent, {ctx.x.shape[0]} test images", ACTIVE_KL
     )
     caption = f"sum over latents: {float(values.sum()):.3g}{unit}"
     if measure != "KL":
@@ -292,6 +297,7 @@ def text_section(ctx: ReportContext) -> Section | None:
 
 SECTIONS = [
     samples_section,
+    sample_quality_section,
     reconstructions_section,
     interpolations_section,
     traversals_section,

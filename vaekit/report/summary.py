@@ -127,7 +127,7 @@ def _saved_evaluations(run_dir: Path) -> list[tuple[Path, dict]]:
 
 
 def curves_section(ctx: ReportContext) -> Section:
-    from vaekit.report.pictures import curves_png
+    from vaekit.plots import curves_figure, figure_png
 
     section = Section(
         "curves",
@@ -138,5 +138,6 @@ def curves_section(ctx: ReportContext) -> Section:
     if not ctx.history:
         section.missing = "metrics.json has no finished epoch"
         return section
-    section.figures.append(Figure(curves_png(ctx.history), f"{ctx.run}: per-epoch means, nats per image"))
+    fig = curves_figure(ctx.history, f"{ctx.run}: training curves")
+    section.figures.append(Figure(figure_png(fig), "per-epoch means over the training and the validation images"))
     return section

@@ -62,8 +62,8 @@ class Explorer:
     """
 
     def __init__(self, model, cfg, test_x: torch.Tensor, test_y: torch.Tensor, title: str = ""):
-        from vaekit.evaluate import kl_per_dimension
         from vaekit.generate import posterior_means
+        from vaekit.latent_space import latent_activity
 
         if getattr(cfg, "vocab_size", 0):  # a sentence model (the field exists once text runs do)
             raise VaekitError(
@@ -79,8 +79,8 @@ class Explorer:
         self.codes = posterior_means(model, x, y).float().cpu()  # (N, D)
         self.labels = test_y[:MAX_CODES].cpu()
         self.pick_x, self.pick_y = test_x[:MAX_PICKS].cpu(), test_y[:MAX_PICKS].cpu()
-        kl = None if self.discrete else kl_per_dimension(model, x, y)
-        self.axes = self._axes(kl)
+        use = None if self.discrete else latent_activity(model, x, y)
+        self.axes = self._axes(use.values if use is not None and use.measure == "KL" else None)
         by_index = sorted(self.axes, key=lambda a: a.index)
         self.low = torch.tensor([a.low for a in by_index])  # (D,)
         self.high = torch.tensor([a.high for a in by_index])  # (D,)

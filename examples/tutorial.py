@@ -30,7 +30,7 @@ import tutorial_evidence  # noqa: E402
 import tutorial_faces  # noqa: E402
 import tutorial_holes  # noqa: E402
 import tutorial_runs  # noqa: E402
-from tutorial_common import FULL, SMALL  # noqa: E402
+from tutorial_common import FULL, SMALL, FidJudge  # noqa: E402
 
 STEPS = ("evidence", "holes", "bottleneck", "faces")
 SMALL_RUNS = ("vae-z2", "vae-z16", "ae-z2", "ae-z16", "iwae-z16", "frey-z2", "frey-z4")
@@ -62,15 +62,16 @@ def run_steps(steps, runs: Path, out: Path, small: bool, classifier=None) -> dic
     sizes = SMALL if small else FULL
     out.mkdir(parents=True, exist_ok=True)
     studied = 16
-    results = {}
+    results, judge = {}, None
     for step in steps:
         start = time.time()
         if step == "evidence":
             results[step] = tutorial_evidence.run(runs, out, sizes, studied)
         elif step in ("holes", "bottleneck"):
             classifier = classifier if classifier is not None else load_classifier()
+            judge = judge or FidJudge(classifier, sizes.samples)
             module = tutorial_holes if step == "holes" else tutorial_bottleneck
-            results[step] = module.run(runs, out, sizes, classifier)
+            results[step] = module.run(runs, out, sizes, classifier, judge)
         elif step == "faces":
             results[step] = tutorial_faces.run(runs, out, sizes)
         print(f"[{step}: {time.time() - start:.0f} s wall]", file=sys.stderr)

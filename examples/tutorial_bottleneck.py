@@ -15,7 +15,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from tutorial_common import Sizes, finished, fitted_gaussian, markdown_table, open_run, write_result  # noqa: E402
+from tutorial_common import (  # noqa: E402
+    FidJudge,
+    Sizes,
+    finished,
+    fitted_gaussian,
+    markdown_table,
+    open_run,
+    write_result,
+)
 
 from vaekit.classical import PCA  # noqa: E402
 from vaekit.classifier import sample_quality  # noqa: E402
@@ -31,7 +39,7 @@ def squared_error(recon: torch.Tensor, x: torch.Tensor) -> float:
 
 @torch.no_grad()
 def measure_size(
-    runs: Path, d: int, sizes: Sizes, classifier, pca_train: torch.Tensor, data
+    runs: Path, d: int, sizes: Sizes, classifier, judge: FidJudge, pca_train: torch.Tensor, data
 ) -> tuple[dict, torch.Tensor | None]:
     """One row of the table; the VAE or AE columns are left out when that run was not trained."""
     x = data.test_x[: sizes.nll_images]
@@ -43,6 +51,7 @@ def measure_size(
         row["vae_sse"] = squared_error(vae(x), x)
         vae_samples = vae.decode(torch.randn(sizes.samples, d)).mean
         row["vae_confident"] = sample_quality(vae_samples, classifier)["confident"]
+        row["vae_fid"] = judge(vae_samples)
         vae_samples = vae_samples[:10]
     if finished(runs, f"ae-z{d}"):
         ae, _, _ = open_run(runs, f"ae-z{d}")
@@ -51,22 +60,24 @@ def measure_size(
         codes = posterior_means(ae, data.train_x[:10_000])
         ae_samples = ae.decode(fitted_gaussian(codes).sample((sizes.samples,)).float()).mean
         row["ae_confident"] = sample_quality(ae_samples, classifier)["confident"]
+        row["ae_fid"] = judge(ae_samples)
     pca = PCA(d).fit(pca_train)
     flat = x.flatten(1).double()
     row["pca_sse"] = squared_error(pca.inverse_transform(pca.transform(flat)), flat)
     scores = torch.randn(sizes.samples, d, dtype=torch.float64) * pca.explained_variance_.sqrt()  # PPCA-like draws
     pca_samples = pca.inverse_transform(scores).clamp(0, 1).float().reshape(-1, *x.shape[1:])
     row["pca_confident"] = sample_quality(pca_samples, classifier)["confident"]
+    row["pca_fid"] = judge(pca_samples)
     return row, vae_samples
 
 
-def run(runs: Path, out: Path, sizes: Sizes, classifier) -> dict:
+def run(runs: Path, out: Path, sizes: Sizes, classifier, judge: FidJudge) -> dict:
     torch.manual_seed(0)
     _, _, data = open_run(runs, f"vae-z{sizes.latents[0]}")
     pca_train = data.train_x[: sizes.pca_images].flatten(1).double()
     rows, samples = [], {}
     for d in sizes.latents:
-        row, shown = measure_size(runs, d, sizes, classifier, pca_train, data)
+        row, shown = measure_size(runs, d, sizes, classifier, judge, pca_train, data)
         rows.append(row)
         if shown is not None:
             samples[d] = shown
@@ -81,6 +92,7 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier) -> dict:
         "VAE: active units",
         "VAE: NLL",
         "random codes read as digits: PCA / AE (fitted Gaussian) / VAE (prior)",
+        f"FID of those codes, {judge.n} images (real digits: {judge.floor:.1f}): PCA / AE / VAE",
     ]
 
     def cell(r: dict, key: str, form: str) -> str:
@@ -100,11 +112,13 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier) -> dict:
                 cell(r, "vae_active_units", "d"),
                 cell(r, "vae_nll", ".1f"),
                 " / ".join(cell(r, f"{m}_confident", ".0%") for m in ("pca", "ae", "vae")),
+                " / ".join(cell(r, f"{m}_fid", ".1f") for m in ("pca", "ae", "vae")),
             ]
             for r in rows
         ],
     )
-    write_result(out, "bottleneck", {"rows": rows, "images": sizes.nll_images, "k": sizes.nll_k}, table)
+    numbers = {"rows": rows, "images": sizes.nll_images, "k": sizes.nll_k, "fid_floor": judge.floor}
+    write_result(out, "bottleneck", numbers, table)
     _plot_sweep(out / "bottleneck.png", rows, samples)
     if finished(runs, "vae-z2"):
         _plot_two_d(out / "latent-2d.png", runs, pca_train)
@@ -118,49 +132,38 @@ def _plot_sweep(path: Path, rows: list[dict], samples: dict[int, torch.Tensor]) 
         have = [r for r in rows if key in r]
         ax.plot([r["d"] for r in have], [r[key] for r in have], marker="o", label=label)
 
+    panels = (  # (curves, y label, title, y limits)
+        (
+            (("pca_sse", "PCA"), ("ae_sse", "AE"), ("vae_sse", "VAE (posterior mean)")),
+            "squared error per image",
+            "Reconstruction: more codes, smaller error",
+            None,
+        ),
+        (
+            (("vae_nll", "NLL = −log p(x)"), ("vae_recon", "−E log p(x|z)"), ("vae_kl", "KL(q ‖ p(z))")),
+            "nats per image",
+            "VAE: the rate (KL) buys reconstruction",
+            None,
+        ),
+        (
+            (
+                ("pca_confident", "PCA, Gaussian scores"),
+                ("ae_confident", "AE, Gaussian fitted to codes"),
+                ("vae_confident", "VAE, z ~ N(0, I)"),
+            ),
+            "share read with confidence > 0.9",
+            "Generation: decoded random codes",
+            (0, 1),
+        ),
+    )
     fig = plt.figure(figsize=(13, 6.4))
     grid = fig.add_gridspec(2, 3, height_ratios=[1.5, 1])
-    ax = fig.add_subplot(grid[0, 0])
-    for key, label in (("pca_sse", "PCA"), ("ae_sse", "AE"), ("vae_sse", "VAE (posterior mean)")):
-        curve(ax, key, label)
-    ax.set(
-        xscale="log",
-        xticks=d,
-        xticklabels=d,
-        xlabel="latent size",
-        ylabel="squared error per image",
-        title="Reconstruction: more codes, smaller error",
-    )
-    ax.legend()
-    ax = fig.add_subplot(grid[0, 1])
-    for key, label in (("vae_nll", "NLL = −log p(x)"), ("vae_recon", "−E log p(x|z)"), ("vae_kl", "KL(q ‖ p(z))")):
-        curve(ax, key, label)
-    ax.set(
-        xscale="log",
-        xticks=d,
-        xticklabels=d,
-        xlabel="latent size",
-        ylabel="nats per image",
-        title="VAE: the rate (KL) buys reconstruction",
-    )
-    ax.legend()
-    ax = fig.add_subplot(grid[0, 2])
-    for key, label in (
-        ("pca_confident", "PCA, Gaussian scores"),
-        ("ae_confident", "AE, Gaussian fitted to codes"),
-        ("vae_confident", "VAE, z ~ N(0, I)"),
-    ):
-        curve(ax, key, label)
-    ax.set(
-        xscale="log",
-        xticks=d,
-        xticklabels=d,
-        xlabel="latent size",
-        ylim=(0, 1),
-        ylabel="share read with confidence > 0.9",
-        title="Generation: decoded random codes",
-    )
-    ax.legend(fontsize=8)
+    for col, (curves, ylabel, title, ylim) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, col])
+        for key, label in curves:
+            curve(ax, key, label)
+        ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylabel=ylabel, title=title, ylim=ylim)
+        ax.legend(fontsize=8)
     ax = fig.add_subplot(grid[1, :])
     ax.imshow(image_grid(torch.cat(list(samples.values())), 10, min_size=0), cmap="gray", vmin=0, vmax=1)
     ax.set_yticks([(i + 0.5) * 29 for i in range(len(samples))], [f"VAE z={k}" for k in samples])

@@ -100,6 +100,30 @@ def fitted_gaussian(codes: torch.Tensor) -> torch.distributions.MultivariateNorm
     return torch.distributions.MultivariateNormal(codes.mean(0), covariance_matrix=cov)
 
 
+class FidJudge:
+    """The Fréchet distance of decoded images to real grey MNIST test digits, in the classifier's features.
+
+    The real features are computed once; `floor` is the distance between as many real training and
+    test digits, what a perfect model would score with this many images (FID is biased up for small n).
+    """
+
+    def __init__(self, classifier, n: int):
+        from vaekit.classifier import features
+        from vaekit.data import load_dataset
+
+        grey = load_dataset("mnist")  # grey levels: decoded Bernoulli means are grey, not binary
+        self.classifier, self.n = classifier, n
+        self.real = features(grey.test_x[:n], classifier)  # (n, F)
+        self.floor = self(grey.train_x[:n])
+
+    @torch.no_grad()
+    def __call__(self, images: torch.Tensor) -> float:
+        from vaekit.classifier import features
+        from vaekit.sample_quality import feature_distance
+
+        return feature_distance(self.real, features(images, self.classifier))
+
+
 def markdown_table(header: list[str], rows: list[list]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]

@@ -14,7 +14,15 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
-from tutorial_common import Sizes, entropy_bits, fitted_gaussian, markdown_table, open_run, write_result  # noqa: E402
+from tutorial_common import (  # noqa: E402
+    FidJudge,
+    Sizes,
+    entropy_bits,
+    fitted_gaussian,
+    markdown_table,
+    open_run,
+    write_result,
+)
 
 from vaekit.classifier import probabilities, sample_quality  # noqa: E402
 from vaekit.generate import posterior_means  # noqa: E402
@@ -56,18 +64,23 @@ def walks(model, a: torch.Tensor, b: torch.Tensor, steps: int) -> torch.Tensor:
     return decode(model, path.flatten(0, 1)).reshape(a.shape[0], steps, *a.shape[1:])
 
 
-def run(runs: Path, out: Path, sizes: Sizes, classifier, studied: int = 16) -> dict:
+def run(runs: Path, out: Path, sizes: Sizes, classifier, judge: FidJudge, studied: int = 16) -> dict:
     torch.manual_seed(0)
     models = {kind: open_run(runs, f"{kind}-z{studied}") for kind in ("ae", "vae")}
     data = models["vae"][2]
     a, b = interpolation_pairs(data.test_x, data.test_y, sizes.pairs)
     real = sample_quality(data.test_x[: sizes.samples], classifier)  # the yardstick: real test digits
-    result, grids, paths = {"real test digits": {"confident": real["confident"], "mnist_is": real["mnist_is"]}}, {}, {}
+    result = {"real test digits": {"confident": real["confident"], "mnist_is": real["mnist_is"], "fid": judge.floor}}
+    grids, paths = {}, {}
     for kind, (model, _, _) in models.items():
         for source, z in code_sources(model, data.train_x, sizes.samples).items():
             images = decode(model, z)
             q = sample_quality(images, classifier)
-            result[f"{kind}, codes from {source}"] = {"confident": q["confident"], "mnist_is": q["mnist_is"]}
+            result[f"{kind}, codes from {source}"] = {
+                "confident": q["confident"],
+                "mnist_is": q["mnist_is"],
+                "fid": judge(images),
+            }
             grids[f"{kind.upper()}: codes from {source}"] = images[:64]
         walk = walks(model, a, b, sizes.steps)  # (P, T, 1, 28, 28)
         p = probabilities(walk.flatten(0, 1), classifier).reshape(sizes.pairs, sizes.steps, 10)
@@ -87,6 +100,7 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier, studied: int = 16) -> d
             f"{r['mnist_is']:.2f}"
             if "mnist_is" in r
             else f"mean entropy {sum(r['entropy_along_path']) / len(r['entropy_along_path']):.2f} bits",
+            f"{r['fid']:.1f}" if "fid" in r else "",
         ]
         for name, r in result.items()
     ]
@@ -95,6 +109,7 @@ def run(runs: Path, out: Path, sizes: Sizes, classifier, studied: int = 16) -> d
             f"latent-{studied} model, decoded from",
             f"read with confidence > {CONFIDENT}",
             "MNIST-IS (samples) / classifier entropy (walks)",
+            f"FID ({judge.n} images; real digits: the floor)",
         ],
         rows,
     )

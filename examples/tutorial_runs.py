@@ -74,7 +74,7 @@ def runs(small: bool, data: str = "binarized-mnist") -> dict[str, list[str]]:
         table[f"vae-z{d}"] = ["vae", *mnist, "--latent-dim", str(d), "--beta", "1", "--kl-warmup", "0"]
         table[f"ae-z{d}"] = ["ae", *mnist, "--latent-dim", str(d), "--set", "noise=0"]
     table[f"iwae-z{STUDIED}"] = ["iwae", *mnist, "--latent-dim", str(STUDIED), "--set", "k=5"]
-    frey_epochs, frey_eval = ("8", "4") if small else ("300", "25")
+    frey_epochs, frey_eval = ("8", "4") if small else ("2000", "100")
     for d in (2, 4):
         table[f"frey-z{d}"] = [
             "vae",

@@ -78,6 +78,8 @@ class ELBO:
         """The KL as the loss sees it, (B,): itself, or under free bits the batch's clamped per-dimension KL."""
         if self.free_bits <= 0:
             return kl
+        if not (hasattr(q, "base_dist") and hasattr(prior, "base_dist")):
+            raise VaekitError("--free-bits needs a factorised Gaussian q(z|x) and p(z) (vae, beta-vae, cvae); drop it")
         per_dim = kl_divergence(q.base_dist, prior.base_dist).mean(0)  # (D,) batch-averaged KL per latent
         return torch.clamp(per_dim, min=self.free_bits).sum().expand_as(kl)
 

@@ -24,6 +24,7 @@ from typing import Any
 from vaekit.errors import VaekitError
 from vaekit.models.ae import build_autoencoder, build_wae
 from vaekit.models.family import beta_vae_objective, build_cvae, iwae_objective
+from vaekit.models.hierarchical import build_hierarchical
 from vaekit.models.text import SentenceNLL, build_language_model, build_sentence_ae, build_sentence_model
 from vaekit.models.vae import build_vae
 from vaekit.models.vampprior import build_vampprior
@@ -108,6 +109,17 @@ MODELS: dict[str, ModelSpec] = {
         ELBO,
         "VAE with a VampPrior: p(z) a mixture of q(z|u_k) at learned pseudo-inputs (Tomczak & "
         "Welling 2018); --set pseudo_inputs=K",
+    ),
+    "hvae": ModelSpec(
+        build_hierarchical,
+        ELBO,
+        "VAE with two stochastic layers, x -> z1 -> z2 (Burda et al. 2015): --latent-dim is z1's size, "
+        "--set top_dim=50 z2's, --set top_hidden=100,100 the layers between them",
+    ),
+    "hiwae": ModelSpec(
+        build_hierarchical,
+        iwae_objective,
+        "the two-stochastic-layer VAE trained on the k-sample importance-weighted bound (Burda et al. 2015)",
     ),
     "vqvae": ModelSpec(
         build_vqvae,

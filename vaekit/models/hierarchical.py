@@ -105,8 +105,8 @@ class HierarchicalVAE(nn.Module):
         q1 = self.z1_head(self.encoder(x))  # batch (B,), event (D1,)
         return TwoLayerCode(q1, self.up, self.z1_dim, self.z2_dim, first_is_z1=True)
 
-    def prior(self) -> Distribution:
-        """p(z1, z2) = p(z2) p(z1|z2), p(z2) = N(0, I): batch (), event (D1 + D2,)."""
+    def prior(self, y: torch.Tensor | None = None) -> Distribution:
+        """p(z1, z2) = p(z2) p(z1|z2), p(z2) = N(0, I): batch (), event (D1 + D2,); unconditional, y is ignored."""
         top = Independent(Normal(self.top_loc, self.top_scale, validate_args=False), 1, validate_args=False)
         return TwoLayerCode(top, self.down, self.z2_dim, self.z1_dim, first_is_z1=False)
 

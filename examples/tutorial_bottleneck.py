@@ -163,6 +163,7 @@ def _plot_sweep(path: Path, rows: list[dict], samples: dict[int, torch.Tensor]) 
         for key, label in curves:
             curve(ax, key, label)
         ax.set(xscale="log", xticks=d, xticklabels=d, xlabel="latent size", ylabel=ylabel, title=title, ylim=ylim)
+        ax.minorticks_off()  # the log axis's minor labels (3x10^0, ...) would crowd the four sizes
         ax.legend(fontsize=8)
     ax = fig.add_subplot(grid[1, :])
     ax.imshow(image_grid(torch.cat(list(samples.values())), 10, min_size=0), cmap="gray", vmin=0, vmax=1)

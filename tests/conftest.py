@@ -119,3 +119,33 @@ def browser():
     driver = start_browser()
     yield driver
     driver.quit()
+
+
+TINY_TEXT = ["--hidden", "16", "--embedding-dim", "16", "--latent-dim", "4", "--batch-size", "32", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def ptb_slice_file(real_data_dir, tmp_path_factory) -> Path:
+    """The first 300 PTB training sentences as a user's one-sentence-per-line file."""
+    source = real_data_dir / "ptb" / "ptb.train.txt"
+    if not source.is_file():
+        pytest.skip("the PTB files are not in the data folder")
+    path = tmp_path_factory.mktemp("text") / "ptb_slice.txt"
+    path.write_text("\n".join(source.read_text().splitlines()[:300]) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_text_run(ptb_slice_file, tmp_path_factory):
+    """tiny_text_run(name) -> a sentence model ('vae', 'lm', ...) trained for seconds on the PTB slice."""
+    runs: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in runs:
+            run = tmp_path_factory.mktemp("runs") / f"{name}-text"
+            flags = ["--epochs", "3", "--lr", "1e-2", "--data", str(ptb_slice_file), "--out", str(run), *TINY_TEXT]
+            assert main(["train", name, *flags]) == 0
+            runs[name] = run
+        return runs[name]
+
+    return get

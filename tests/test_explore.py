@@ -204,3 +204,49 @@ def test_explorer_survives_hundreds_of_malformed_and_oversized_requests(digits_2
     assert len(served) < 60 and statuses.count(413) >= 60 and statuses.count(422) >= 60
     assert after.status_code == 200 and after.json()["png"] == before
     assert json.dumps(after.json()["z"]) == json.dumps(good["z"])
+
+
+def open_text_explorer(run_dir) -> Explorer:
+    from vaekit.data import TextOptions, load_dataset
+    from vaekit.data.vocab import Vocabulary
+
+    model, cfg = load_run(run_dir)
+    data = load_dataset(cfg.data.name, text=TextOptions.of_run(cfg.data, run_dir))
+    vocab = Vocabulary.load(run_dir / "vocab.json")
+    return Explorer(model, cfg, data.test_x, data.test_y, title=run_dir.name, vocab=vocab)
+
+
+def test_a_text_run_decodes_codes_into_sentences(tiny_text_run):
+    import torch
+
+    from vaekit.generate_text import decode_texts
+
+    explorer = open_text_explorer(tiny_text_run("vae"))
+    client = TestClient(create_app(explorer))
+    info = client.get("/api/info").json()
+    assert info["text"] and info["image_shape"] == [] and info["latent_dim"] == 4
+    picks = client.get("/api/picks").json()
+    assert [p["text"] for p in picks] == decode_texts(explorer.vocab, explorer.pick_x)
+    model = explorer.model
+    for z in ([0.0, 0.0, 0.0, 0.0], [2.5, -1.0, 0.5, -2.0]):
+        shown = client.post("/api/decode", json={"z": z}).json()
+        greedy = model.decode(torch.tensor([z])).greedy()[0].tolist()  # the model's own greedy decode of z
+        assert "png" not in shown and shown["text"] == explorer.vocab.decode(greedy)
+    a = client.post("/api/encode", json={"index": 0}).json()
+    start = client.post("/api/interpolate", json={"a": 0, "b": 1, "t": 0.0}).json()
+    assert start["text"] == a["text"] and np.allclose(start["z"], a["z"], atol=1e-4)
+    assert client.post("/api/sample", json={"seed": 2, "temperature": 0.5}).json()["text"] is not None
+    wrong = client.post("/api/decode", json={"z": [0.0, 0.0]})
+    assert wrong.status_code == 422 and "4 latent dimensions" in wrong.json()["error"]
+    assert client.post("/api/decode", json={"z": [0.0] * 4}).status_code == 200  # still answers
+
+
+def test_a_language_model_is_refused_in_one_line(tiny_text_run, capsys):
+    from tests.browser import free_port
+    from vaekit.cli import main
+
+    run = tiny_text_run("lm")
+    capsys.readouterr()
+    assert main(["explore", str(run), "--port", str(free_port())]) == 2  # refused before serving
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a language model (lm) has no latent code z to explore" in err

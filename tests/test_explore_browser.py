@@ -108,3 +108,36 @@ def test_bad_requests_get_4xx_and_a_good_one_still_answers(page):
     status, error, png = page.execute_async_script(FETCH, "/api/decode", '{"z": [0.5, -0.5]}')
     assert status == 200 and png.startswith("data:image/png;base64,")
     console_errors(page)  # the 4xx answers are logged by Chromium as failed loads; that is expected here
+
+
+def test_a_text_run_shows_sentences_that_follow_the_controls(browser, tiny_text_run, tmp_path):
+    """Sliders, the walk between two test sentences and random sample each show the server's greedy decode."""
+    import httpx
+
+    with explorer_server(tiny_text_run("vae"), tmp_path / "explore.log") as url:
+        console_errors(browser)
+        browser.get(url)
+        wait_for_decodes(browser, 1)
+        assert "sentences, decoded greedily" in browser.find_element(By.ID, "summary").text
+        assert not browser.find_element(By.ID, "decoded").is_displayed()
+        buttons = browser.find_elements(By.CSS_SELECTOR, "#picks button")
+        assert len(buttons) == 30  # the slice's whole test split: 30 sentences
+
+        def sentence_for(z) -> str:
+            return httpx.post(url + "/api/decode", json={"z": z}, timeout=30).json()["text"]
+
+        slider = browser.find_elements(By.CSS_SELECTOR, "#sliders-list input")[0]
+        dim = int(slider.get_attribute("data-dim"))
+        _, z = after(browser, lambda: slider.send_keys(Keys.END))
+        assert z[dim] == pytest.approx(3.0)
+        assert browser.find_element(By.ID, "sentence").text == sentence_for(z).strip()
+        _, a_z = after(browser, lambda: buttons[0].click())
+        assert browser.find_element(By.ID, "sentence").text == sentence_for(a_z).strip()
+        after(browser, lambda: buttons[1].click())
+        _, end_z = after(browser, lambda: browser.find_element(By.ID, "walk-t").send_keys(Keys.END))
+        assert end_z != a_z and browser.find_element(By.ID, "sentence").text == sentence_for(end_z).strip()
+        _, sampled = after(browser, lambda: browser.find_element(By.ID, "random").click())
+        assert sampled != end_z and browser.find_element(By.ID, "sentence").text == sentence_for(sampled).strip()
+        status, error, _ = browser.execute_async_script(FETCH, "/api/decode", '{"z": [0.1, 0.2]}')
+        assert status == 422 and "4 latent dimensions" in error
+        console_errors(browser)  # the 422 is logged as a failed load; expected

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 from html.parser import HTMLParser
 
 import pytest
 
-from tests.browser import console_errors, free_port
+from tests.browser import console_errors
 from vaekit.cli import main
+from vaekit.data.vocab import Vocabulary
 from vaekit.errors import VaekitError
 from vaekit.models import MODELS
 from vaekit.models.run import load_run
 from vaekit.report import build_report
+from vaekit.report.html import EMPTY
 
 IMAGE_MODELS = [name for name, spec in MODELS.items() if spec.build is not None]  # not text-only ones
 
@@ -128,34 +131,91 @@ def test_report_in_a_real_browser_loads_clean_with_every_figure(browser, digits_
     assert console_errors(browser) == []
 
 
-def test_a_text_run_is_refused_in_one_line_by_report_and_explore(tmp_path, capsys):
-    words = "the a cat dog sat ran on under mat log".split()
-    lines = [" ".join(words[(i * 7 + j * 3) % len(words)] for j in range(3 + i % 5)) for i in range(200)]
-    (tmp_path / "s.txt").write_text("\n".join(lines) + "\n")
-    run = tmp_path / "text-run"
-    assert (
-        main(
-            [
-                "train",
-                "vae",
-                "--data",
-                str(tmp_path / "s.txt"),
-                "--epochs",
-                "1",
-                "--hidden",
-                "16",
-                "--latent-dim",
-                "2",
-                "--quiet",
-                "--out",
-                str(run),
-            ]
-        )
-        == 0
+class Tables(HTMLParser):
+    """The sentence tables of a report: {section id: [(caption, header, rows)]}, text unescaped."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.found: dict[str, list] = {}
+        self.section, self.cell, self.table = None, None, None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "section":
+            self.section = attrs["id"]
+        elif tag == "table" and attrs.get("class") == "sentences":
+            self.table = ["", [], []]
+            self.found.setdefault(self.section, []).append(self.table)
+        elif self.table is not None and tag == "tr" and self.table[1]:
+            self.table[2].append([])
+        elif self.table is not None and tag in ("caption", "th", "td"):
+            self.cell = tag
+            if tag == "td":
+                self.table[2][-1].append("")
+
+    def handle_endtag(self, tag):
+        if tag == "table":
+            self.table = None
+        if tag in ("caption", "th", "td"):
+            self.cell = None
+
+    def handle_data(self, data):
+        if self.table is None or self.cell is None:
+            return
+        if self.cell == "caption":
+            self.table[0] += data
+        elif self.cell == "th":
+            self.table[1].append(data)
+        else:
+            self.table[2][-1][-1] += data
+
+
+def test_report_of_a_text_run_shows_its_sentences(tiny_text_run, tmp_path):
+    from vaekit.data import TextOptions, load_dataset
+    from vaekit.generate_text import decode_texts, homotopy, reconstruct_sentences
+    from vaekit.report.text import SAMPLES, STEPS
+
+    run = tiny_text_run("vae")
+    out = tmp_path / "report.html"
+    assert main(["report", str(run), "--out", str(out), "--limit", "100", "--iw-samples", "3"]) == 0
+    page = read_page(out)
+    assert page.sections == dict.fromkeys(
+        ["run", "curves", "samples", "reconstructions", "homotopies", "latent-space", "latent-use"], "shown"
     )
-    capsys.readouterr()
-    assert main(["report", str(run)]) == 2
-    assert "trained on text" in capsys.readouterr().err and not (run / "report.html").exists()
-    assert main(["explore", str(run), "--port", str(free_port())]) == 2  # refused before it serves
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "a text run's sentences are printed by 'vaekit sample RUN'" in err
+    assert len(page.images) == 3  # curves, the codes coloured by length, KL per latent
+    text = out.read_text(encoding="utf-8")
+    assert "perplexity per token" in text and "nats per sentence" in text
+    tables = Tables(text).found
+    (samples,) = tables["samples"]
+    assert samples[1] == ["z", "greedy decode", "drawn at temperature 1", "drawn at temperature 0.7"]
+    assert len(samples[2]) == SAMPLES and all(len(row) == 4 and all(row) for row in samples[2])  # no blank cell
+    # the sentences shown are the model's: the test split read with the run's vocabulary, decoded greedily
+    model, cfg = load_run(run)
+    vocab = Vocabulary.load(run / "vocab.json")
+    x = load_dataset(cfg.data.name, text=TextOptions.of_run(cfg.data, run)).test_x
+    (recon,) = tables["reconstructions"]
+    assert [row[0] for row in recon[2]] == decode_texts(vocab, x[:10])
+    assert [row[1] for row in recon[2]] == [t or EMPTY for t in reconstruct_sentences(model, vocab, x[:10])]
+    walks = tables["homotopies"]
+    assert 1 <= len(walks) <= 3 and all(len(w[2]) == STEPS for w in walks)
+    assert [row[0] for row in walks[0][2]] == [f"{i / (STEPS - 1):.2f}" for i in range(STEPS)]
+    a, b = (int(n) for n in re.findall(r"test sentence (\d+)", walks[0][0]))
+    path = homotopy(model, vocab, x[a - 1 : a], x[b - 1 : b], STEPS)
+    assert [row[1] for row in walks[0][2]] == [t or EMPTY for t in path]
+
+
+def test_report_of_a_language_model_says_it_has_no_code(browser, tiny_text_run, tmp_path):
+    out = build_report(tiny_text_run("lm"), tmp_path / "lm.html", limit=50, iw_samples=1)
+    page = read_page(out)
+    shown = {key for key, kind in page.sections.items() if kind == "shown"}
+    assert shown == {"run", "curves", "samples"}
+    text = out.read_text(encoding="utf-8")
+    assert text.count("Not shown for this run: a language model (lm) has no latent code z") == 4
+    assert "its greedy decode is always the same sentence" in text
+    (samples,) = Tables(text).found["samples"]
+    assert len(samples[2]) == 8 and all(len(row) == 3 and row[1].strip() for row in samples[2])
+    console_errors(browser)
+    browser.get(out.as_uri())
+    assert browser.execute_script("return document.querySelectorAll('table.sentences tr').length") == 9
+    assert console_errors(browser) == []

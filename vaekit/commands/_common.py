@@ -107,18 +107,8 @@ def text_options(data, run_dir: Path | None = None):
     """The text settings of a DataConfig for load_dataset; with the vocabulary of `run_dir` when it
     has one, so a saved run reads sentences with its own token ids."""
     from vaekit.data import TextOptions
-    from vaekit.data.vocab import Vocabulary
 
-    vocab_file = None if run_dir is None else Path(run_dir) / "vocab.json"
-    vocab = Vocabulary.load(vocab_file) if vocab_file is not None and vocab_file.is_file() else None
-    return TextOptions(
-        level=data.tokens,
-        vocab_size=data.vocab_size,
-        min_count=data.min_count,
-        max_length=data.max_length,
-        long_lines=data.long_lines,
-        vocab=vocab,
-    )
+    return TextOptions.of_run(data, run_dir)
 
 
 def open_vocab(run_dir: Path):

@@ -4,6 +4,8 @@ Serves a local page (http://127.0.0.1:8000 by default) with a slider per latent 
 most active first), a 2-D plane to drag a point over (the code itself when it is 2-D, else two
 chosen dimensions) over the test images' codes, "random sample" from the prior (a VQ-VAE: through
 its code prior), a walk between two test images, and a class selector for a conditional VAE.
+A run on sentences shows the greedy decode of the code as a sentence, and walks between two test
+sentences; a language model (lm) has no code and is refused.
 The model decodes on this machine; the page needs no internet. Stop it with Ctrl-C.
 """
 
@@ -13,7 +15,14 @@ import argparse
 import socket
 import sys
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, open_run, open_split
+from vaekit.commands._common import (
+    add_data_dir_argument,
+    add_run_arguments,
+    count,
+    open_run,
+    open_split,
+    open_vocab,
+)
 from vaekit.errors import VaekitError
 
 HELP = "a local web page to explore a run's latent space"
@@ -47,7 +56,8 @@ def run(args) -> int:
     _check_free(args.host, args.port)
     model, cfg, _device = open_run(args)
     x, y = open_split(cfg, args, "test")
-    explorer = Explorer(model, cfg, x, y, title=args.run_dir.resolve().name)
+    vocab = open_vocab(args.run_dir) if cfg.vocab_size else None  # a text run: codes decode to sentences
+    explorer = Explorer(model, cfg, x, y, title=args.run_dir.resolve().name, vocab=vocab)
     print(f"vaekit explorer for {args.run_dir} on http://{args.host}:{args.port}  (Ctrl-C to stop)", file=sys.stderr)
     uvicorn.run(
         create_app(explorer),

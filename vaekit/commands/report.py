@@ -38,11 +38,11 @@ def run(args) -> int:
     from tqdm import tqdm
 
     from vaekit.report import build_report
-    from vaekit.report.sections import SECTIONS
 
-    with tqdm(total=2 + len(SECTIONS), desc="report", unit="part", file=sys.stderr, leave=False) as bar:
+    with tqdm(desc="report", unit="part", file=sys.stderr, leave=False) as bar:
 
-        def step(name: str) -> None:
+        def step(name: str, parts: int) -> None:
+            bar.total = parts
             bar.set_postfix_str(name)
             bar.update(1)
 

@@ -66,6 +66,14 @@ class TextOptions:
     def limit(self) -> int:
         return self.max_length if self.max_length is not None else DEFAULT_MAX_LENGTH[self.level]
 
+    @classmethod
+    def of_run(cls, data, run_dir: Path | None = None) -> TextOptions:
+        """The text settings of a run's DataConfig; with the vocabulary saved in `run_dir` (vocab.json)
+        when it has one, so a saved run reads sentences with its own token ids."""
+        vocab_file = None if run_dir is None else Path(run_dir) / "vocab.json"
+        vocab = Vocabulary.load(vocab_file) if vocab_file is not None and vocab_file.is_file() else None
+        return cls(data.tokens, data.vocab_size, data.min_count, data.max_length, data.long_lines, vocab)
+
 
 def is_text_source(name: str) -> bool:
     """Whether a --data value names text: 'ptb' or a .txt file."""

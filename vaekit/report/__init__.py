@@ -4,7 +4,8 @@ context.py   loads the run, its test images and its curves (ReportContext)
 summary.py   the configuration, the training record and test measures; the training curves
 quality.py   sample quality: the Fréchet distance and classifier score of prior samples (MNIST, Fashion)
 sections.py  the pictures: samples, reconstructions, interpolations, traversals, the latent
-             space, the decoded manifold, KL per latent, codebook usage (and a text hook)
+             space, the decoded manifold, KL per latent, codebook usage
+text.py      a text run's sentences: samples, reconstructions, homotopies, codes by sentence length
 figures.py   the figures only the report draws (bars of latent use and code use, the manifold)
 html.py      the page: escaped text, PNGs as data URIs, no script and no link out
 """
@@ -34,12 +35,12 @@ def build_report(
 
     limit: test images used (codes, measures); iw_samples: importance samples K for -log p(x);
     fid_samples: prior samples for the Fréchet distance (MNIST and Fashion-MNIST runs; 0: not measured).
-    progress(title) is called after each section, e.g. to update a progress bar.
+    progress(name, parts) is called after each section (of `parts` in all), e.g. to update a progress bar.
     """
     from vaekit import __version__
     from vaekit.errors import VaekitError
     from vaekit.report.context import open_context
-    from vaekit.report.sections import SECTIONS
+    from vaekit.report.sections import SECTIONS, TEXT_SECTIONS
     from vaekit.report.summary import curves_section, run_section
     from vaekit.train.checkpoint import atomic_write_text
 
@@ -51,15 +52,16 @@ def build_report(
         raise VaekitError(f"the folder of --out {out} does not exist: create it or choose another --out")
     ctx = open_context(run_dir, which, device, data_dir, limit, iw_samples, seed, fid_samples)
     sections: list[Section] = []
-    for make in [run_section, curves_section, *SECTIONS]:
+    parts = [run_section, curves_section, *(TEXT_SECTIONS if ctx.is_text else SECTIONS)]
+    for make in parts:
         section = make(ctx)
         if progress is not None:
-            progress(make.__name__.removesuffix("_section"))
+            progress(make.__name__.removesuffix("_section"), len(parts))
         if section is not None:
             sections.append(section)
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     subtitle = [
-        f"run folder {run_dir.resolve()} ({which} checkpoint), {ctx.x.shape[0]} test images",
+        f"run folder {run_dir.resolve()} ({which} checkpoint), {ctx.x.shape[0]} test {ctx.item}s",
         f"written {now} by vaekit {__version__}; every picture is embedded, the page works offline",
     ]
     atomic_write_text(out, render(f"vaekit report: {ctx.run}", subtitle, sections))

@@ -15,7 +15,7 @@ class ReportContext:
     model: torch.nn.Module  # eval mode, on `device`
     cfg: object  # the RunConfig
     device: torch.device
-    x: torch.Tensor  # (N, C, H, W) test images on `device`
+    x: torch.Tensor  # (N, C, H, W) test images on `device`; a text run: (N, T) padded token ids
     y: torch.Tensor  # (N,) their labels on the CPU (-1 = none)
     history: list[dict]  # metrics.json's per-epoch records
     best: tuple[int, float] | None  # (epoch, validation loss) of the best checkpoint
@@ -24,6 +24,7 @@ class ReportContext:
     seed: int
     data_dir: object = None  # where dataset files live (None: the run's setting or the default)
     fid_samples: int = 2000  # prior samples for the Fréchet distance (0: not measured)
+    vocab: object = None  # a text run's Vocabulary (None for images)
 
     @property
     def run(self) -> str:
@@ -31,6 +32,23 @@ class ReportContext:
         from vaekit.plots import run_title
 
         return run_title(self.cfg.model.name, Path(self.cfg.data.name).name, self.which)
+
+    @property
+    def is_text(self) -> bool:
+        """A run on sentences (vocab.json): its x are token ids, shown as words."""
+        return self.vocab is not None
+
+    @property
+    def item(self) -> str:
+        """What one data point is called in words: 'image' or 'sentence'."""
+        return "sentence" if self.is_text else "image"
+
+    @property
+    def has_code(self) -> bool:
+        """Whether the model has a latent code z: all do but the language model (lm)."""
+        from vaekit.models.text import LanguageModel
+
+        return not isinstance(self.model, LanguageModel)
 
     @property
     def num_labels(self) -> int:
@@ -61,7 +79,8 @@ def open_context(
     fid_samples: int = 2000,
 ) -> ReportContext:
     """Loads the run (its model, config and curves) and up to `limit` of its test images."""
-    from vaekit.data import load_dataset
+    from vaekit.data import TextOptions, load_dataset
+    from vaekit.data.vocab import Vocabulary
     from vaekit.errors import VaekitError
     from vaekit.train import load_run, resolve_device
 
@@ -75,13 +94,12 @@ def open_context(
     dev = resolve_device(device)
     torch.manual_seed(seed)
     model, cfg = load_run(run_dir, which, dev)
-    if getattr(cfg, "vocab_size", 0):  # a sentence model (the field exists once text runs do); see text_section
-        raise VaekitError(
-            f"{run_dir} was trained on text: the report covers image runs for now; 'vaekit sample', "
-            "'reconstruct' and 'interpolate' print a text run's sentences"
-        )
+    text, vocab = None, None
+    if cfg.vocab_size:  # a sentence model: its test sentences are read with its own vocabulary
+        vocab = Vocabulary.load(run_dir / "vocab.json")
+        text = TextOptions.of_run(cfg.data, run_dir)
     data_dir = data_dir or cfg.data.data_dir
-    data = load_dataset(cfg.data.name, data_dir, image_size=cfg.data.image_size, download=True)
+    data = load_dataset(cfg.data.name, data_dir, image_size=cfg.data.image_size, download=True, text=text)
     x, y = data.split("test")
     metrics = _read_json(run_dir / "metrics.json")
     has_best = "best_epoch" in metrics and "best_val_loss" in metrics
@@ -100,6 +118,7 @@ def open_context(
         seed,
         data_dir,
         fid_samples,
+        vocab,
     )
 
 

@@ -21,6 +21,15 @@ class Figure:
 
 
 @dataclass
+class TextTable:
+    """A table of words with column heads, e.g. sample sentences or a homotopy (one row per step)."""
+
+    caption: str
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass
 class Section:
     """One part of the report: a title, a sentence saying what it shows, then tables and figures.
 
@@ -33,6 +42,7 @@ class Section:
     tables: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)  # (caption, [(name, value)])
     folded: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)  # tables shown on a click
     figures: list[Figure] = field(default_factory=list)
+    texts: list[TextTable] = field(default_factory=list)  # sentences, for text runs
     notes: list[str] = field(default_factory=list)
     missing: str = ""
 
@@ -64,6 +74,11 @@ summary { cursor: pointer; color: #1f6feb; }
 figure { margin: 10px 0 14px; }
 figure img { max-width: 100%; height: auto; border: 1px solid #eef1f4; }
 figcaption { font-size: 13px; color: #5c6670; max-width: 900px; }
+table.sentences { margin: 10px 0 14px; font-size: 14px; max-width: 100%; }
+table.sentences caption { font-weight: 600; }
+table.sentences th { font-size: 12px; color: #5c6670; font-weight: 600; border-bottom: 1px solid #d8dde3; }
+table.sentences td { font-family: Georgia, "Times New Roman", serif; }
+table.sentences td.step { font-family: ui-monospace, monospace; color: #5c6670; white-space: nowrap; }
 """
 
 
@@ -101,12 +116,39 @@ def _section(s: Section) -> str:
     for caption, rows in s.folded:
         parts.append(f"<details><summary>{escape(caption)}</summary>{_table('', rows)}</details>")
     parts += [f'<p class="note">{escape(note)}</p>' for note in s.notes]
+    parts += [_text_table(t) for t in s.texts]
     for fig in s.figures:
         parts.append(
             f'<figure><img src="{data_uri(fig.png)}" alt="{escape(fig.alt or fig.caption)}">'
             f"<figcaption>{escape(fig.caption)}</figcaption></figure>"
         )
     return "\n".join(parts + ["</section>"])
+
+
+EMPTY = "(empty: <eos> first)"  # how a sentence of no words is shown
+
+
+def _text_table(t: TextTable) -> str:
+    """Column heads, then rows; a first column that is a number (a step, t) is set apart."""
+    head = "".join(f'<th scope="col">{escape(h)}</th>' for h in t.header)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{"step" if j == 0 and _is_step(v) else "text"}">{escape(str(v) or EMPTY)}</td>'
+            for j, v in enumerate(r)
+        )
+        + "</tr>"
+        for r in t.rows
+    )
+    return f'<table class="sentences"><caption>{escape(t.caption)}</caption><tr>{head}</tr>{rows}</table>'
+
+
+def _is_step(value) -> bool:
+    try:
+        float(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def _table(caption: str, rows: list[tuple[str, str]]) -> str:

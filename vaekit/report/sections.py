@@ -1,5 +1,6 @@
 """The report's picture sections: each takes the `ReportContext` and returns a `Section`.
 
+`SECTIONS` are those of an image run, `TEXT_SECTIONS` those of a run on sentences (`report.text`).
 A section that does not apply to the run (prior samples of an autoencoder, traversals of a
 conditional model, a codebook of a Gaussian VAE, ...) comes back with `missing` saying why in
 words, usually the same message the matching `vaekit` command would give.
@@ -16,6 +17,13 @@ from vaekit.plots import ACTIVE_KL, figure_png
 from vaekit.report.context import ReportContext
 from vaekit.report.html import Figure, Section
 from vaekit.report.quality import sample_quality_section
+from vaekit.report.text import (
+    NO_CODE,
+    homotopies_section,
+    text_latent_space_section,
+    text_reconstructions_section,
+    text_samples_section,
+)
 
 TSNE_POINTS = 1000  # t-SNE is quadratic in the points; 1000 shows the clusters in seconds
 
@@ -237,10 +245,13 @@ def latent_use_section(ctx: ReportContext) -> Section:
     section = Section(
         "latent-use",
         "KL per latent dimension",
-        "How much information about the image each latent "
-        "carries: the average KL(q(z_d|x) || p(z_d)) over test images. A latent near 0 is ignored by "
+        f"How much information about the {ctx.item} each latent "
+        f"carries: the average KL(q(z_d|x) || p(z_d)) over test {ctx.item}s. A latent near 0 is ignored by "
         "the decoder (posterior collapse); the KL terms add up to the model's KL.",
     )
+    if not ctx.has_code:
+        section.missing = NO_CODE
+        return section
     if ctx.discrete:
         section.missing = "a VQ-VAE has no Gaussian posterior per latent; see the codebook usage"
         return section
@@ -250,10 +261,10 @@ def latent_use_section(ctx: ReportContext) -> Section:
         section.title = "Use of each latent dimension"
         section.intro = (
             "This model's encoder is deterministic, so there is no KL per latent: the bars show how much "
-            "each latent's code varies across test images (the variance of E[z_d|x]); near 0: unused."
+            f"each latent's code varies across test {ctx.item}s (the variance of E[z_d|x]); near 0: unused."
         )
     fig = latent_use_figure(
-        values.tolist(), measure, unit, f"{ctx.run}: {measure} per latent, {ctx.x.shape[0]} test images", ACTIVE_KL
+        values.tolist(), measure, unit, f"{ctx.run}: {measure} per latent, {ctx.x.shape[0]} test {ctx.item}s", ACTIVE_KL
     )
     caption = f"sum over latents: {float(values.sum()):.3g}{unit}"
     if measure != "KL":
@@ -289,12 +300,6 @@ def codebook_section(ctx: ReportContext) -> Section:
     return section
 
 
-def text_section(ctx: ReportContext) -> Section | None:
-    """The hook for a text run's sentences (samples, homotopies): None for image runs, which leaves the
-    section out. Text runs are refused by `open_context` until their sections are written."""
-    return None
-
-
 SECTIONS = [
     samples_section,
     sample_quality_section,
@@ -305,5 +310,11 @@ SECTIONS = [
     manifold_section,
     latent_use_section,
     codebook_section,
-    text_section,
+]
+TEXT_SECTIONS = [  # a run on sentences
+    text_samples_section,
+    text_reconstructions_section,
+    homotopies_section,
+    text_latent_space_section,
+    latent_use_section,
 ]

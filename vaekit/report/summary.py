@@ -48,12 +48,32 @@ MEASURES = {  # what evaluate() returns, in words
 }
 
 
+TEXT_MEASURES = {  # what evaluate_sentences() returns, in words
+    "elbo": "ELBO (nats per sentence; higher is better)",
+    "nll": "-log p(x) (nats per sentence; lower is better)",
+    "recon": "reconstruction term -E[log p(x|z)] (nats per sentence)",
+    "kl": "KL(q(z|x) || p(z)) (nats per sentence)",
+    "perplexity": "perplexity per token (words and <eos>), from -log p(x)",
+    "elbo_perplexity": "perplexity per token from -ELBO (an upper bound)",
+    "recon_perplexity": "perplexity per token of -log p(x|f(x))",
+    "active_units": "active latents (Cov(E[z|x]) > 0.01)",
+    "k": "importance samples per sentence (K)",
+    "n": "test sentences evaluated",
+    "tokens": "predicted tokens (words and <eos>)",
+    "words": "words",
+}
+
+
 def run_section(ctx: ReportContext) -> Section:
     from vaekit.evaluate import evaluate
+    from vaekit.evaluate_text import evaluate_sentences
 
     cfg = ctx.cfg
-    section = Section("run", "The run", "What was trained, on what, and how well it does on test images it never saw.")
-    section.tables.append(("The model", _model_rows(ctx)))
+    section = Section(
+        "run", "The run", f"What was trained, on what, and how well it does on test {ctx.item}s it never saw."
+    )
+    section.tables.append(("The model", _text_model_rows(ctx) if ctx.is_text else _model_rows(ctx)))
+    names = TEXT_MEASURES if ctx.is_text else MEASURES
     history = ctx.history
     if history:
         last = history[-1]
@@ -68,17 +88,20 @@ def run_section(ctx: ReportContext) -> Section:
         seconds = sum(r.get("seconds", 0.0) for r in history)
         rows.append(("training time", f"{seconds:.1f} s"))
         section.tables.append(("Training (metrics.json)", rows))
-    results = evaluate(ctx.model, ctx.x, ctx.y_model, k=ctx.iw_samples, seed=ctx.seed)
+    if ctx.is_text:
+        results = evaluate_sentences(ctx.model, ctx.x, k=ctx.iw_samples, seed=ctx.seed)
+    else:
+        results = evaluate(ctx.model, ctx.x, ctx.y_model, k=ctx.iw_samples, seed=ctx.seed)
     section.tables.insert(
         1,
         (
             f"Test measures of the {ctx.which} checkpoint",
-            [(MEASURES.get(k, k), _number(v)) for k, v in results.items()],
+            [(names.get(k, k), _number(v)) for k, v in results.items()],
         ),
     )
     section.folded.append(("Every setting (config.json)", _flat("", cfg.to_dict())))
     for path, saved in _saved_evaluations(ctx.run_dir):
-        rows = [(MEASURES.get(k, k), _number(v)) for k, v in saved.items() if not isinstance(v, (dict, list))]
+        rows = [(names.get(k, k), _number(v)) for k, v in saved.items() if not isinstance(v, (dict, list))]
         section.tables.append((f"Saved by vaekit eval ({path.name})", rows))
     return section
 
@@ -113,6 +136,41 @@ def _model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
     return rows
 
 
+def _text_model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
+    """What a sentence model is, in words."""
+    from vaekit.data import TextOptions
+    from vaekit.models import MODELS
+
+    cfg, m = ctx.cfg, ctx.cfg.model
+    spec = MODELS.get(m.name)
+    params = sum(p.numel() for p in ctx.model.parameters())
+    unit = "word" if cfg.data.tokens == "word" else "character"
+    hidden = ",".join(str(h) for h in m.hidden)
+    rows = [
+        ("model", f"{m.name}: {spec.summary}" if spec is not None and spec.summary else m.name),
+        (
+            "data",
+            f"{cfg.data.name}: sentences of {unit}s, a vocabulary of {cfg.vocab_size:,} tokens, "
+            f"at most {TextOptions.of_run(cfg.data).limit()} {unit}s a sentence",
+        ),
+        (
+            "latent code",
+            f"{m.latent_dim} dimensions"
+            if ctx.has_code
+            else "none: a language model p(x) = prod_t p(x_t | x_<t) has no z (samples only)",
+        ),
+        ("networks", f"{m.arch} of {hidden} units, word vectors of {m.embedding_dim}, {params:,} parameters"),
+        (
+            "likelihood p(x|z)" if ctx.has_code else "likelihood p(x)",
+            "a softmax over the vocabulary at every step, given the words before (autoregressive)",
+        ),
+    ]
+    options = ", ".join(f"{k}={v}" for k, v in m.options.items())
+    if options:
+        rows.append(("options", options))
+    return rows
+
+
 def _saved_evaluations(run_dir: Path) -> list[tuple[Path, dict]]:
     """Results files that `vaekit eval` left in the run (eval*.json), read as plain JSON."""
     found = []
@@ -132,12 +190,12 @@ def curves_section(ctx: ReportContext) -> Section:
     section = Section(
         "curves",
         "Training curves",
-        "The loss and its terms per epoch, on the training images and on "
-        "the validation images; a validation curve that rises while training falls is overfitting.",
+        f"The loss and its terms per epoch, on the training {ctx.item}s and on the validation "
+        f"{ctx.item}s; a validation curve that rises while training falls is overfitting.",
     )
     if not ctx.history:
         section.missing = "metrics.json has no finished epoch"
         return section
-    fig = curves_figure(ctx.history, f"{ctx.run}: training curves")
-    section.figures.append(Figure(figure_png(fig), "per-epoch means over the training and the validation images"))
+    fig = curves_figure(ctx.history, f"{ctx.run}: training curves", per=ctx.item)
+    section.figures.append(Figure(figure_png(fig), f"per-epoch means over the training and the validation {ctx.item}s"))
     return section

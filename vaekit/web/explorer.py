@@ -59,18 +59,23 @@ class Explorer:
     """A trained run ready to decode codes sent by the page.
 
     model: in eval mode on its device; test_x (N, C, H, W) and test_y (N,) from the run's dataset.
+    A run on sentences gives `vocab` (its Vocabulary) and test_x (N, T) token ids: codes are then
+    decoded greedily into a sentence instead of an image.
     """
 
-    def __init__(self, model, cfg, test_x: torch.Tensor, test_y: torch.Tensor, title: str = ""):
+    def __init__(self, model, cfg, test_x: torch.Tensor, test_y: torch.Tensor, title: str = "", vocab=None):
         from vaekit.generate import posterior_means
         from vaekit.latent_space import latent_activity
+        from vaekit.models.text import LanguageModel
 
-        if getattr(cfg, "vocab_size", 0):  # a sentence model (the field exists once text runs do)
+        if isinstance(model, LanguageModel):
             raise VaekitError(
-                "the explorer shows images; a text run's sentences are printed by 'vaekit sample RUN', "
-                "'vaekit reconstruct RUN' and 'vaekit interpolate RUN --from ... --to ...'"
+                "a language model (lm) has no latent code z to explore: 'vaekit sample RUN' draws its sentences "
+                "and 'vaekit report RUN' shows them"
             )
-        self.model, self.cfg, self.title = model.eval(), cfg, title
+        if cfg.vocab_size and vocab is None:
+            raise VaekitError("a text run needs its vocabulary (vocab.json) to show sentences")
+        self.model, self.cfg, self.title, self.vocab = model.eval(), cfg, title, vocab
         self.device = next(model.parameters()).device
         self.lock = threading.Lock()
         self.num_labels = model.num_labels
@@ -124,14 +129,20 @@ class Explorer:
             return str(err)
         return ""
 
+    @property
+    def text(self) -> bool:
+        """A run on sentences: codes decode to words."""
+        return self.vocab is not None
+
     def info(self) -> dict:
-        c, h, w = self.cfg.image_shape
+        shape = [] if self.text else list(self.cfg.image_shape)
         return {
             "title": self.title,
             "model": self.cfg.model.name,
             "data": self.cfg.data.name,
             "latent_dim": self.latent_dim,
-            "image_shape": [c, h, w],
+            "image_shape": shape,
+            "text": self.text,
             "discrete": self.discrete,
             "num_labels": self.num_labels,
             "has_prior": not self.prior_note(),
@@ -155,7 +166,12 @@ class Explorer:
         ]
 
     def picks(self) -> list[dict]:
-        """The test images offered for the walk between two images."""
+        """The test images (or sentences) offered for the walk between two of them."""
+        if self.text:
+            from vaekit.generate_text import decode_texts
+
+            texts = decode_texts(self.vocab, self.pick_x)
+            return [{"index": i, "label": int(y), "text": t} for i, (t, y) in enumerate(zip(texts, self.pick_y))]
         return [
             {"index": i, "label": int(y), "png": png_data_uri(x)}
             for i, (x, y) in enumerate(zip(self.pick_x, self.pick_y))
@@ -198,9 +214,14 @@ class Explorer:
         return self._decoded(code, y)
 
     def _decoded(self, code: torch.Tensor, y: torch.Tensor | None) -> dict:
+        z = [round(float(v), 5) for v in code]
+        if self.text:  # the greedy decode: the most likely word at each step, the typical sentence of z
+            with self.lock:
+                tokens = self.model.decode(code[None].to(self.device)).greedy()[0]  # (T,)
+            return {"z": z, "text": self.vocab.decode(tokens.tolist())}
         with self.lock:
             image = self.model.decode(code[None].to(self.device), y).mean[0]  # (C, H, W)
-        return {"z": [round(float(v), 5) for v in code], "png": png_data_uri(image)}
+        return {"z": z, "png": png_data_uri(image)}
 
     @torch.no_grad()
     def sample(self, label: int | None = None, temperature: float = 1.0, seed: int = 0) -> dict:

@@ -1,4 +1,5 @@
-"""The conditional VAE's label reaches every decoder layer (its default) or the first only."""
+"""The conditional VAE's label reaches every decoder layer (its default) or the first only; its walks
+and traversals hold a label fixed (generation, the commands, the report)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import torch
 from tests.test_models import build
 from vaekit.data import load_dataset
 from vaekit.errors import VaekitError
+from vaekit.generate import interpolate, pairs_of_one_label, traversal_codes, traverse
+from vaekit.models import load_run
 from vaekit.nn.backbones import LabelEveryLayerMLPDecoder, MLPDecoder
 
 
@@ -36,3 +39,55 @@ def test_the_label_still_acts_when_the_first_layer_ignores_it(digits):
 def test_unknown_label_layers_is_an_error(digits):
     with pytest.raises(VaekitError, match="label_layers"):
         build("cvae", digits, label_layers="middle")
+
+
+def test_pairs_of_one_label_share_their_label():
+    y = torch.tensor([3, 1, 3, 1, 2, 3, 3, 1, -1])
+    a, b = pairs_of_one_label(y, 4)
+    assert (y[a] == y[b]).all() and (a != b).all()
+    assert y[a].tolist() == [1, 3, 1, 3]  # labels in turn, each pair in test order
+    a, b = pairs_of_one_label(y, 5, label=3)
+    assert a.tolist() == [0, 5] and b.tolist() == [2, 6]
+    with pytest.raises(VaekitError, match="no two images of label 2"):
+        pairs_of_one_label(y, 1, label=2)
+
+
+def test_cvae_walks_decode_with_the_start_label_and_traversals_hold_the_label(tiny_run):
+    model, _ = load_run(tiny_run("cvae"))
+    data = load_dataset("digits")
+    x, y = data.test_x[:40], data.test_y[:40]
+    a, b = pairs_of_one_label(y, 3)
+    with pytest.raises(VaekitError, match="labels of both images"):
+        interpolate(model, x[a], x[b], 5)
+    yb = (y[a] + 1) % 10  # B encoded with another label: the path is still decoded with A's
+    path = interpolate(model, x[a], x[b], 5, "linear", y[a], yb).view(3, 5, *x.shape[1:])
+    with torch.no_grad():
+        za, zb = model.encode(x[a], y[a]).mean, model.encode(x[b], yb).mean
+        torch.testing.assert_close(path[:, 0], model.decode(za, y[a]).mean)  # t = 0: A reconstructed
+        torch.testing.assert_close(path[:, -1], model.decode(zb, y[a]).mean)  # t = 1: B's code, A's label
+        assert (path[:, -1] - model.decode(zb, yb).mean).abs().amax() > 1e-4  # the label is held, not B's
+    grid = traverse(model, x[5:], [0, 2], steps=4, span=2.0, y=y[5:6])
+    codes = traversal_codes(model.encode(x[5:6], y[5:6]).mean, [0, 2], 4, 2.0)
+    with torch.no_grad():
+        torch.testing.assert_close(grid, model.decode(codes, y[5].expand(8)).mean)
+    with pytest.raises(VaekitError, match="label"):
+        traverse(model, x, [0], steps=3)
+
+
+def test_cvae_commands_and_report_show_walks_and_traversals(tiny_run, tmp_path, capsys):
+    from tests.test_report import read_page
+    from vaekit.cli import main
+    from vaekit.report import build_report
+
+    run = str(tiny_run("cvae"))
+    assert main(["interpolate", run, "--pairs", "2", "--label", "7", "--out", str(tmp_path / "i.png")]) == 0
+    assert main(["latents", run, "--label", "4", "--limit", "100", "--out", str(tmp_path / "lat")]) == 0
+    assert (tmp_path / "i.png").stat().st_size > 1000 and (tmp_path / "lat" / "traversals.png").stat().st_size > 1000
+    assert main(["interpolate", run, "--label", "10"]) == 2
+    assert main(["latents", str(tiny_run("vae")), "--label", "1"]) == 2
+    assert "--label must be a class from 0 to 9" in capsys.readouterr().err
+    out = build_report(run, tmp_path / "r.html", limit=60, iw_samples=2)
+    page = read_page(out)
+    assert page.sections["interpolations"] == page.sections["traversals"] == "shown"
+    text = out.read_text(encoding="utf-8")
+    assert "not supported" not in text and "decoding the whole path with that label" in text

@@ -61,7 +61,8 @@ def test_report_for_every_model_says_what_does_not_apply(name, tiny_run, tmp_pat
     model, _ = load_run(tiny_run(name))
     assert ("samples" in shown) == model.has_prior  # prior samples exactly when the model declares a prior
     assert ("codebook" in shown) == name.startswith("vqvae")
-    if name in ("cvae", "vqvae", "vqvae+prior"):
+    assert "interpolations" in shown  # the conditional VAE's too: pairs of one label
+    if name in ("vqvae", "vqvae+prior"):
         assert "traversals" not in shown
     else:  # a 2-epoch model may use no latent yet (vampprior's pseudo-input prior): the page must say so
         assert "traversals" in shown or "no latent is in use" in out.read_text(encoding="utf-8")

@@ -88,13 +88,28 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int, mode: str = "linear") -> torch.Tensor:
-    """Decoded walks between the codes of x_a and x_b (B images each) -> (B * steps, C, H, W)."""
+def interpolate(
+    model,
+    x_a: torch.Tensor,
+    x_b: torch.Tensor,
+    steps: int,
+    mode: str = "linear",
+    y_a: torch.Tensor | None = None,
+    y_b: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Decoded walks between the codes of x_a and x_b (B images each) -> (B * steps, C, H, W).
+
+    A conditional model needs the labels y_a, y_b (B,): each end is encoded with its own label and
+    the whole path is decoded with A's label, held fixed, so the walk changes the style z and not
+    the class. With pairs of one label (`pairs_of_one_label`) both ends are then reconstructions.
+    """
     if steps < 2:
         raise VaekitError(f"--steps must be at least 2, got {steps}")
-    if model.num_labels:
-        raise VaekitError("interpolation of a conditional model needs labels; not supported yet")
-    za, zb = model.encode(x_a).mean, model.encode(x_b).mean  # (B, D)
+    if model.num_labels and (y_a is None or y_b is None):
+        raise VaekitError("interpolation of a conditional model needs the labels of both images (y_a, y_b)")
+    if not model.num_labels:
+        y_a = y_b = None
+    za, zb = model.encode(x_a, y_a).mean, model.encode(x_b, y_b).mean  # (B, D)
     t = torch.linspace(0, 1, steps, device=za.device)
     if mode == "linear":
         path = za[:, None] + t[None, :, None] * (zb - za)[:, None]  # (B, T, D)
@@ -102,19 +117,46 @@ def interpolate(model, x_a: torch.Tensor, x_b: torch.Tensor, steps: int, mode: s
         path = slerp(za, zb, t)
     else:
         raise VaekitError(f"unknown interpolation {mode!r}: choose linear or slerp")
-    return model.decode(path.flatten(0, 1)).mean
+    labels = None if y_a is None else y_a.repeat_interleave(steps)  # (B * T,): A's label along its path
+    return model.decode(path.flatten(0, 1), labels).mean
+
+
+def pairs_of_one_label(labels: torch.Tensor, n: int, label: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Indices (a, b) of up to n pairs of test images that share a label, in test order: the first
+    image of each label with the next of the same label, taking labels in turn (only `label` when given)."""
+    labels = labels.cpu()
+    by_label = {int(k): (labels == k).nonzero().flatten().tolist() for k in labels.unique() if int(k) >= 0}
+    if label is not None:
+        by_label = {label: by_label.get(label, [])}
+    pools = {k: [idx[i : i + 2] for i in range(0, len(idx) - 1, 2)] for k, idx in by_label.items()}
+    chosen: list[list[int]] = []
+    while len(chosen) < n and any(pools.values()):
+        for k in sorted(pools):
+            if pools[k] and len(chosen) < n:
+                chosen.append(pools[k].pop(0))
+    if not chosen:
+        which = f"label {label}" if label is not None else "any label"
+        raise VaekitError(f"the test split has no two images of {which} to walk between")
+    pairs = torch.tensor(chosen)
+    return pairs[:, 0], pairs[:, 1]
 
 
 @torch.no_grad()
-def traverse(model, x: torch.Tensor, dims: list[int], steps: int = 9, span: float = 3.0) -> torch.Tensor:
+def traverse(
+    model, x: torch.Tensor, dims: list[int], steps: int = 9, span: float = 3.0, y: torch.Tensor | None = None
+) -> torch.Tensor:
     """Decoded codes of one image with one latent at a time swept over [-span, span] -> (len(dims) * steps, C, H, W).
 
     Under a N(0, I) prior, ±3 covers nearly all the prior's mass in each coordinate; a latent the
-    model uses changes the image along the row, an unused one leaves the row constant.
+    model uses changes the image along the row, an unused one leaves the row constant. A
+    conditional model needs the image's label y (its first entry is used): the image is encoded
+    with it and every cell decoded with it, so the rows show what z does within one class.
     """
-    if model.num_labels:
-        raise VaekitError("traversals of a conditional model need labels; not supported yet")
-    return model.decode(traversal_codes(model.encode(x[:1]).mean, dims, steps, span)).mean
+    if model.num_labels and y is None:
+        raise VaekitError("traversals of a conditional model need the image's label (y)")
+    label = y[:1] if model.num_labels else None
+    codes = traversal_codes(model.encode(x[:1], label).mean, dims, steps, span)
+    return model.decode(codes, None if label is None else label.expand(codes.shape[0])).mean
 
 
 def traversal_codes(base: torch.Tensor, dims: list[int], steps: int, span: float) -> torch.Tensor:

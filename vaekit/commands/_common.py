@@ -74,6 +74,10 @@ def check_outputs(args) -> None:
     RUN_DIR) can be written, so a refused write never costs a finished computation."""
     from vaekit.io import check_writable
 
+    if getattr(args, "command", None) == "latents":  # its --out is a folder for two pictures (made if missing)
+        folder = Path(args.out) if getattr(args, "out", None) else Path(args.run_dir)
+        check_writable(folder, "--out" if args.out else "RUN_DIR")
+        return
     outs = {"--out": getattr(args, "out", None), "--save-array": getattr(args, "save_array", None)}
     for flag, path in outs.items():
         if path is None:
@@ -83,6 +87,16 @@ def check_outputs(args) -> None:
         check_writable(Path(path).parent, flag, shown=Path(path))
     if outs["--out"] is None and getattr(args, "command", None) != "eval":  # eval's JSON record is optional
         check_writable(Path(args.run_dir), "RUN_DIR")
+
+
+def check_label(model, label: int | None) -> None:
+    """--label names a class of a conditional model, and nothing else."""
+    if label is None:
+        return
+    if not model.num_labels:
+        raise VaekitError("--label is for conditional models (vaekit train cvae): drop it")
+    if not label < model.num_labels:
+        raise VaekitError(f"--label must be a class from 0 to {model.num_labels - 1}, got {label}")
 
 
 def open_split(cfg, args, split: str = "test"):

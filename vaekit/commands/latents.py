@@ -7,18 +7,20 @@ shown as it is (axes z1, z2), a larger one projected on its first two principal 
 traversals.png: one test image's code with one latent at a time swept from -3 to 3, one row per
 latent, most active first, each row named with its latent and its average KL; latents with a KL
 below 0.01 nats (posterior collapse: the decoder ignores them) are left out, and the title says
-how many. Both pictures go to --out (default RUN_DIR).
+how many. For a conditional VAE the traversed image is the first test image of --label L (default:
+the first test image) and every row is decoded with its label, held fixed. Both pictures go to
+--out (default RUN_DIR).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from vaekit.commands._common import (
     add_data_dir_argument,
     add_run_arguments,
+    check_label,
     count,
     open_run,
     open_split,
@@ -45,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=count(2), default=9, help="images per traversal row")
     p.add_argument("--span", type=positive, default=3.0, help="each traversal sweeps its latent over [-span, span]")
     p.add_argument(
+        "--label",
+        type=count(0),
+        default=None,
+        help="conditional model: traverse the first test image of this class, decoded with it (default: the first)",
+    )
+    p.add_argument(
         "--out", type=Path, default=None, help="folder for latent-scatter.png and traversals.png (default: RUN_DIR)"
     )
 
@@ -64,8 +72,16 @@ def run(args) -> int:
         from vaekit.commands import _text
 
         return _text.latents(args, model, cfg)
+    check_label(model, args.label)
     x, y = open_split(cfg, args, "test")
     x, y = x[: args.limit].to(device), y[: args.limit]
+    first = 0  # the test image to traverse: for a conditional model, the first of --label
+    if model.num_labels and args.label is not None:
+        found = (y == args.label).nonzero().flatten()
+        if not len(found):
+            raise VaekitError(f"no test image among the first {x.shape[0]} has label {args.label}: raise --limit")
+        first = int(found[0])
+    label = y[first : first + 1].to(device) if model.num_labels else None
     run = run_words(cfg, args)
     codes = posterior_means(model, x, y.to(device))  # (N, D)
     points, axes, how = project_2d(codes, args.projection, seed=args.seed)
@@ -73,9 +89,6 @@ def run(args) -> int:
     title = f"{run}: E[z|x] of {x.shape[0]} test images\n{how}"
     scatter = "latent-scatter.png" if args.projection == "pca" or codes.shape[1] == 2 else "latent-scatter-tsne.png"
     write_picture(latent_scatter_figure(points, y, axes, title, names), out_dir / scatter)
-    if model.num_labels:
-        print("no traversals for a conditional model (they need a label per row; not supported yet)", file=sys.stderr)
-        return 0
     activity = latent_activity(model, x, y.to(device))
     active = [d for d in activity.order() if activity.values[d] >= ACTIVE_KL]
     dims = active[: args.rows]
@@ -85,7 +98,9 @@ def run(args) -> int:
             "nothing to traverse"
         )
     steps = args.steps
-    grid = traverse(model, x, dims, steps=steps, span=args.span).view(len(dims), steps, *x.shape[1:])
+    grid = traverse(model, x[first:], dims, steps=steps, span=args.span, y=label).view(len(dims), steps, *x.shape[1:])
+    if label is not None:  # the title says which class every row is decoded with
+        run += f", label {int(label)} held fixed"
     values = torch.linspace(-args.span, args.span, steps).tolist()
     fig = traversals_figure(
         grid,

@@ -64,12 +64,13 @@ def reconstructions_figure(
     return labelled_grid(rows, title, labels, ncol=min(ncol, n), gap_before=groups)
 
 
-def interpolations_figure(linear, spherical, image_a, image_b, run: str):
+def interpolations_figure(linear, spherical, image_a, image_b, run: str, pair_labels: Sequence[str] | None = None):
     """Per pair of test images A, B: the linear path and the spherical one (slerp), each a labelled row.
 
     linear, spherical: (P, T, C, H, W) decoded paths from A's code (t = 0) to B's code (t = 1);
     image_a, image_b: (P, C, H, W) the real images, shown in the first and last columns. The
-    decoded end points are framed (A orange, B blue).
+    decoded end points are framed (A orange, B blue). `pair_labels` (one per pair, e.g. 'label 3'
+    for a conditional model that decodes the pair's path with that label) join the row names.
     """
     pairs, steps = len(linear), len(linear[0])
     rows, labels, frames, groups = [], [], [], []
@@ -78,7 +79,7 @@ def interpolations_figure(linear, spherical, image_a, image_b, run: str):
         for name, path in (("linear", linear[p]), ("spherical", spherical[p])):
             frames += [Frame(len(rows), 1, "tab:orange"), Frame(len(rows), steps, "tab:blue")]
             rows.append([image_a[p], *path, image_b[p]])
-            labels.append(f"pair {p + 1}, {name}")
+            labels.append(f"pair {p + 1}{f' ({pair_labels[p]})' if pair_labels else ''}, {name}")
     ts = [f"{t / (steps - 1):.2g}" for t in range(steps)]
     cols = ["A", *ts, "B"]
     title = (

@@ -96,7 +96,7 @@ def reconstructions_section(ctx: ReportContext) -> Section:
 
 
 def interpolations_section(ctx: ReportContext) -> Section:
-    from vaekit.generate import interpolate
+    from vaekit.generate import interpolate, pairs_of_one_label
     from vaekit.plots import interpolations_figure
 
     section = Section(
@@ -105,15 +105,28 @@ def interpolations_section(ctx: ReportContext) -> Section:
         "Walks through the latent space between the codes of two "
         "test images: a smooth change of the decoded image means nearby codes decode to similar images.",
     )
-    pairs, steps = min(4, ctx.x.shape[0] // 2), 10
-    a, b = ctx.x[0 : 2 * pairs : 2], ctx.x[1 : 2 * pairs : 2]
+    steps, run, names = 10, ctx.run, None
     try:
-        linear = interpolate(ctx.model, a, b, steps, "linear").view(pairs, steps, *a.shape[1:])
-        spherical = interpolate(ctx.model, a, b, steps, "slerp").view(pairs, steps, *a.shape[1:])
+        if ctx.num_labels:  # pairs of one label, each path decoded with it: z changes the style, not the class
+            ia, ib = pairs_of_one_label(ctx.y, 4)
+            names = [f"label {int(k)}" for k in ctx.y[ia]]
+            run += ", each pair of one label, its path decoded with that label"
+            section.intro += (
+                " The conditional VAE walks between two images of one label, decoding the whole path with "
+                "that label: what changes is the style z, not the class."
+            )
+        else:
+            ia = torch.arange(0, 2 * min(4, ctx.x.shape[0] // 2), 2)
+            ib = ia + 1
+        pairs = len(ia)
+        a, b = ctx.x[ia.to(ctx.device)], ctx.x[ib.to(ctx.device)]
+        ya, yb = (ctx.y_model[ia], ctx.y_model[ib]) if ctx.num_labels else (None, None)
+        linear = interpolate(ctx.model, a, b, steps, "linear", ya, yb).view(pairs, steps, *a.shape[1:])
+        spherical = interpolate(ctx.model, a, b, steps, "slerp", ya, yb).view(pairs, steps, *a.shape[1:])
     except VaekitError as err:
         section.missing = str(err)
         return section
-    fig = interpolations_figure(linear, spherical, a, b, ctx.run)
+    fig = interpolations_figure(linear, spherical, a, b, run, names)
     section.figures.append(
         Figure(figure_png(fig), f"{pairs} pairs of test images A, B; {steps} decoded steps from A's code to B's")
     )
@@ -134,9 +147,6 @@ def traversals_section(ctx: ReportContext) -> Section:
     if ctx.discrete:
         section.missing = "a VQ-VAE's code is a grid of discrete codes, not latents to sweep one at a time"
         return section
-    if ctx.num_labels:
-        section.missing = "traversals of a conditional model need a label per row; not supported yet"
-        return section
     activity = latent_activity(ctx.model, ctx.x, ctx.y_model)
     d = activity.values.shape[0]
     active = [i for i in activity.order() if activity.values[i] >= ACTIVE_KL]
@@ -145,13 +155,17 @@ def traversals_section(ctx: ReportContext) -> Section:
         section.missing = f"no latent is in use ({activity.measure} below {ACTIVE_KL:g} for all {d})"
         return section
     steps, span = 9, 3.0
-    grid = traverse(ctx.model, ctx.x, dims, steps=steps, span=span).view(len(dims), steps, *ctx.x.shape[1:])
+    label = ctx.y_model[:1] if ctx.num_labels else None  # a conditional model: the image's label, held fixed
+    grid = traverse(ctx.model, ctx.x, dims, steps=steps, span=span, y=label).view(len(dims), steps, *ctx.x.shape[1:])
+    run = ctx.run if label is None else f"{ctx.run}, label {int(label)} held fixed"
+    if label is not None:
+        section.intro += f" The conditional VAE decodes every cell with the image's label ({int(label)})."
     fig = traversals_figure(
         grid,
         dims,
         [float(activity.values[i]) for i in dims],
         torch.linspace(-span, span, steps).tolist(),
-        ctx.run,
+        run,
         activity.measure,
         activity.unit,
         left_out=d - len(active),
@@ -176,6 +190,11 @@ def latent_space_section(ctx: ReportContext) -> Section:
         "by their label: images of one class that share a region mean the code captured the class "
         "without being told.",
     )
+    if ctx.num_labels:
+        section.intro += (
+            " The conditional VAE is told the label, so its codes need not separate the classes: "
+            "well-mixed colours mean z holds the style alone."
+        )
     codes = posterior_means(ctx.model, ctx.x, ctx.y_model).float().cpu()  # (N, D)
     d = codes.shape[1]
     if d == 1:

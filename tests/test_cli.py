@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import subprocess
@@ -13,7 +14,9 @@ import pytest
 
 from tests.conftest import TINY
 from vaekit.cli import COMMANDS, build_parser, main
-from vaekit.config import RunConfig
+from vaekit.commands.train import config_from_args
+from vaekit.config import ModelConfig, RunConfig
+from vaekit.models import MODELS
 
 EVAL_KEYS = {"elbo", "nll", "recon", "kl", "bits_per_dim", "active_units", "k", "n"}
 
@@ -69,7 +72,7 @@ def test_help_lists_every_command_and_the_defaults_it_will_use(capsys):
 def test_train_help_states_the_defaults_the_config_uses(flag, section, field):
     """`vaekit train --help` says "(default: X)" where X is what an omitted flag gives: the config's default."""
     action = next(a for a in _options("train") if flag in a.option_strings)
-    stated = re.search(r"\(default: ([^)]*)\)", action.help).group(1)
+    stated = re.search(r"\(default: ([^);]*)[);]", action.help).group(1)  # '; cvae 4' follows: per-model defaults
     value = getattr(getattr(RunConfig(), section), field)
     assert stated == (
         ",".join(map(str, value))
@@ -78,6 +81,24 @@ def test_train_help_states_the_defaults_the_config_uses(flag, section, field):
         if isinstance(value, float)
         else str(value)
     )
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_train_with_no_flags_starts_from_the_models_own_defaults(name):
+    """A registry entry's config_defaults (the cvae's smaller code) are what `vaekit train NAME` uses, and
+    `--help` says so; every other field keeps ModelConfig's default, and a flag still wins."""
+    spec = MODELS[name]
+    model = config_from_args(build_parser().parse_args(["train", name])).model
+    for field in dataclasses.fields(ModelConfig):
+        if field.name not in ("name", "options"):
+            assert getattr(model, field.name) == spec.config_defaults.get(field.name, field.default), field.name
+    latent = next(a for a in _options("train") if "--latent-dim" in a.option_strings)
+    for key, value in spec.config_defaults.items():
+        flag = "--" + key.replace("_", "-")
+        helps = " ".join(a.help for a in _options("train") if flag in a.option_strings)
+        assert f"{name} {value}" in helps, (name, key)
+    given = config_from_args(build_parser().parse_args(["train", name, "--latent-dim", "3"])).model
+    assert given.latent_dim == 3 and latent.default is None
 
 
 def test_python_dash_m_trains_and_evaluates(tmp_path):

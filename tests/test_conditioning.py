@@ -1,15 +1,20 @@
-"""The conditional VAE's label reaches every decoder layer (its default) or the first only; its walks
-and traversals hold a label fixed (generation, the commands, the report)."""
+"""The conditional VAE: the label reaches every decoder layer (or the first only), the prior p(z|y) is
+learned per label (or N(0, I) for all), and its walks and traversals hold a label fixed (generation,
+the commands, the report)."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
+from torch.distributions import Independent, Normal, kl_divergence
 
 from tests.test_models import build
 from vaekit.data import load_dataset
 from vaekit.errors import VaekitError
-from vaekit.generate import interpolate, pairs_of_one_label, traversal_codes, traverse
+from vaekit.evaluate import evaluate
+from vaekit.generate import interpolate, pairs_of_one_label, sample, traversal_codes, traverse
 from vaekit.models import load_run
 from vaekit.nn.backbones import LabelEveryLayerMLPDecoder, MLPDecoder
 
@@ -91,3 +96,58 @@ def test_cvae_commands_and_report_show_walks_and_traversals(tiny_run, tmp_path, 
     assert page.sections["interpolations"] == page.sections["traversals"] == "shown"
     text = out.read_text(encoding="utf-8")
     assert "not supported" not in text and "decoding the whole path with that label" in text
+
+
+def test_cvae_learns_a_prior_per_label_by_default(digits):
+    model, _, _ = build("cvae", digits)
+    assert model.label_prior_loc.shape == model.label_prior_log_scale.shape == (10, 4)
+    with torch.no_grad():
+        model.label_prior_loc.copy_(torch.arange(10.0)[:, None].expand(10, 4))
+        model.label_prior_log_scale.fill_(-1.0)
+    p = model.prior(torch.tensor([3, 7]))  # p(z|y): batch (2,), event (4,)
+    assert p.batch_shape == (2,) and p.event_shape == (4,)
+    torch.testing.assert_close(p.mean, torch.tensor([[3.0] * 4, [7.0] * 4]))
+    torch.testing.assert_close(p.stddev, torch.full((2, 4), math.exp(-1.0)))
+    # Without labels: the marginal (1/10) sum_y p(z|y), scored by hand.
+    z = torch.randn(5, 4)
+    by_hand = torch.stack([Independent(Normal(float(c), math.exp(-1.0)), 0).log_prob(z).sum(-1) for c in range(10)])
+    torch.testing.assert_close(model.prior().log_prob(z), torch.logsumexp(by_hand, 0) - math.log(10))
+    standard, _, _ = build("cvae", digits, prior="standard")
+    assert standard.label_prior_loc is None and standard.prior(torch.tensor([3])).batch_shape == ()
+
+
+def test_samples_of_a_label_come_from_its_own_prior(digits):
+    model, _, _ = build("cvae", digits)
+    with torch.no_grad():
+        model.label_prior_loc[5] = torch.tensor([4.0, -4.0, 2.0, 0.5])
+        model.label_prior_log_scale.fill_(-20.0)  # p(z|y) a near point mass at mu_y
+    labels = torch.tensor([5, 5, 5])
+    drawn = sample(model, 3, labels=labels)
+    expected = model.decode(model.label_prior_loc[5].expand(3, 4), labels).mean
+    torch.testing.assert_close(drawn, expected)
+    with pytest.raises(VaekitError, match="one label per sample"):
+        sample(model, 4, labels=labels)
+
+
+def test_elbo_and_likelihood_of_the_cvae_use_p_z_given_y(digits):
+    """The KL is against p(z|y) and the importance weights carry log p(z|y): moving one class's
+    prior changes exactly the terms of that class's images."""
+    model, objective, _ = build("cvae", digits)
+    x, y = digits.test_x[:40], digits.test_y[:40]
+    progress = torch.tensor(1.0)
+    torch.manual_seed(0)
+    out = objective(model, x, y, progress).terms
+    q = model.encode(x, y)
+    expected_kl = kl_divergence(
+        q, Independent(Normal(model.label_prior_loc[y], model.label_prior_log_scale[y].exp()), 1)
+    )
+    torch.testing.assert_close(out["kl"], expected_kl)
+    before = evaluate(model, x, y, k=50, seed=1)["nll"]
+    with torch.no_grad():
+        model.label_prior_loc[int(y[0])] += 3.0  # a prior far from where that class's codes lie
+    torch.manual_seed(0)
+    moved = objective(model, x, y, progress).terms["kl"]
+    hit = y == y[0]
+    assert (moved[hit] > out["kl"][hit] + 1.0).all()
+    torch.testing.assert_close(moved[~hit], out["kl"][~hit])
+    assert evaluate(model, x, y, k=50, seed=1)["nll"] > before + 0.5

@@ -151,7 +151,7 @@ def _evaluate_likelihood(
         else:
             log_w, log_px, q = log_weights(model, xb, yb, k, max_elements)
             nll = -(torch.logsumexp(log_w.double(), dim=0) - math.log(k))  # (B,)
-        kl = _kl(q, model.prior(), log_px, log_w.double())
+        kl = _kl(q, model.prior(yb), log_px, log_w.double())
         totals += torch.stack([nll.sum(), -log_px.double().mean(0).sum(), kl.sum()])
         means.append(q.mean)
         if progress is not None and proposal == "posterior":  # the prior path counts decoded codes instead

@@ -28,15 +28,17 @@ def sample(
         raise VaekitError(f"--temperature must be positive, got {temperature}")
     if temperature != 1.0 and prior is not None:
         raise VaekitError("--temperature applies to the model's own prior, not to --prior gmm:K")
-    prior = prior if prior is not None else model.prior()
-    if temperature != 1.0:
-        prior = tempered(prior, temperature)
-    z = prior.sample((n,))  # (n, D)
-    z = z.to(next(model.parameters()).device)
     if model.num_labels and labels is None:
         raise VaekitError("this model is conditional: pass --label L to say which class to draw")
     if labels is not None and not model.num_labels:
         raise VaekitError("--label works only for a conditional model (vaekit train cvae)")
+    if labels is not None and labels.shape != (n,):
+        raise VaekitError(f"pass one label per sample: {n} samples, labels of shape {tuple(labels.shape)}")
+    prior = prior if prior is not None else model.prior(labels)  # a learned label prior: p(z|y), batch (n,)
+    if temperature != 1.0:
+        prior = tempered(prior, temperature)
+    z = prior.sample((n,)) if prior.batch_shape == () else prior.sample()  # (n, D): one draw per label of p(z|y)
+    z = z.to(next(model.parameters()).device)
     return model.decode(z, labels).mean
 
 

@@ -40,10 +40,11 @@ def latent_activity(model, x: torch.Tensor, y: torch.Tensor | None = None, batch
     """
     model.eval()
     labels = y if model.num_labels else None
-    prior = _gaussian_prior(model)
     kls, means = [], []
     for i in range(0, x.shape[0], batch_size):
-        q = model.encode(x[i : i + batch_size], None if labels is None else labels[i : i + batch_size])
+        yb = None if labels is None else labels[i : i + batch_size]
+        q = model.encode(x[i : i + batch_size], yb)
+        prior = _gaussian_prior(model, yb)  # a cvae's learned p(z|y): batch (B,)
         base = getattr(q, "base_dist", q)
         means.append(q.mean)  # (B, D)
         if prior is not None and isinstance(base, Normal):
@@ -53,10 +54,10 @@ def latent_activity(model, x: torch.Tensor, y: torch.Tensor | None = None, batch
     return Activity(torch.cat(means).double().var(dim=0).float().cpu(), "var", "")
 
 
-def _gaussian_prior(model) -> Normal | None:
+def _gaussian_prior(model, y: torch.Tensor | None = None) -> Normal | None:
     if not model.has_prior:
         return None
-    prior = model.prior()
+    prior = model.prior(y)
     base = getattr(prior, "base_dist", prior)
     return base if isinstance(base, Normal) else None
 

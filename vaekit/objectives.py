@@ -87,7 +87,7 @@ class ELBO:
         q = model.encode(x, y)  # q(z|x), batch (B,), event (D,)
         z = q.rsample()  # (B, D)
         recon = -model.decode(z, y).log_prob(x)  # (B,)
-        prior = model.prior()
+        prior = model.prior(y)  # p(z), or p(z|y) for a conditional model with a learned label prior
         kl = kl_term(q, prior, z)  # (B,)
         loss = (recon + self.kl_weight(progress) * self.kl_cost(q, prior, kl)).mean()
         return LossOutput(loss, {"elbo": -(recon + kl), "recon": recon, "kl": kl})
@@ -117,7 +117,7 @@ class CapacityELBO:
         q = model.encode(x, y)  # batch (B,), event (D,)
         z = q.rsample()  # (B, D)
         recon = -model.decode(z, y).log_prob(x)  # (B,)
-        kl = kl_term(q, model.prior(), z)  # (B,)
+        kl = kl_term(q, model.prior(y), z)  # (B,)
         c = self.capacity(progress)  # ()
         loss = (recon + self.gamma * (kl - c).abs()).mean()
         return LossOutput(loss, {"elbo": -(recon + kl), "recon": recon, "kl": kl, "capacity": c.expand_as(kl)})
@@ -131,7 +131,7 @@ def importance_log_weights(model, x: torch.Tensor, y: torch.Tensor | None, q, z:
     The importance weights of the IWAE bound (training) and of the likelihood estimate (evaluation).
     """
     log_px = model.decode(z, y).log_prob(x)  # (K, B)
-    return log_px + model.prior().log_prob(z) - q.log_prob(z), log_px
+    return log_px + model.prior(y).log_prob(z) - q.log_prob(z), log_px
 
 
 class IWAE:
@@ -158,7 +158,7 @@ class IWAE:
         log_w, log_px, q = self.log_weights(model, x, y)  # (k, B) each
         bound = torch.logsumexp(log_w, dim=0) - math.log(self.k)  # (B,)
         try:
-            kl = kl_divergence(q, model.prior()).detach()  # (B,) for logging only
+            kl = kl_divergence(q, model.prior(y)).detach()  # (B,) for logging only
         except NotImplementedError:  # a mixture prior: the k-sample estimate
             kl = (log_px - log_w).mean(0).detach()
         return LossOutput(

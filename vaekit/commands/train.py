@@ -148,7 +148,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(3x3 + 1x1 + identity) or acnet (3x3 + 1x3 + 3x1), each fusable into one 3x3 conv by "
         "'vaekit export --fuse' (default: none, the 4x4 stride-2 layers)",
     )
-    m.add_argument("--latent-dim", type=count(1), default=None, help=f"size of z (default: {_M.latent_dim})")
+    m.add_argument(
+        "--latent-dim",
+        type=count(1),
+        default=None,
+        help=f"size of z (default: {_M.latent_dim}{_config_defaults(MODELS, 'latent_dim')})",
+    )
     m.add_argument(
         "--likelihood",
         choices=("auto", "bernoulli", "gaussian"),
@@ -267,6 +272,12 @@ def _model_defaults(models, option: str) -> str:
     return ", ".join(f"{name} {spec.options[option]:g}" for name, spec in models.items() if option in spec.options)
 
 
+def _config_defaults(models, name: str) -> str:
+    """'; cvae 4': the models whose registry entry starts a ModelConfig field elsewhere than its default."""
+    own = [f"{model} {spec.config_defaults[name]}" for model, spec in models.items() if name in spec.config_defaults]
+    return "; " + ", ".join(own) if own else ""
+
+
 def _options(args) -> dict:
     """--beta, --kl-warmup and --set KEY=VALUE as model options (types from the model's defaults)."""
     from vaekit.models import get_spec
@@ -298,7 +309,7 @@ def _options(args) -> dict:
 def config_from_args(args) -> RunConfig:
     """A RunConfig from the flags: given flags override each dataclass's own defaults."""
     from vaekit.data import dataset_key
-    from vaekit.models import resolve_options
+    from vaekit.models import default_config, resolve_options
 
     def pick(section, **flags):
         return dataclasses.replace(section, **{k: v for k, v in flags.items() if v is not None})
@@ -320,8 +331,7 @@ def config_from_args(args) -> RunConfig:
     text = TEXT_DEFAULTS if is_text_source(data.name) else {}
     arch = args.arch or ("conv" if args.block else None) or text.get("arch")  # --block implies the conv networks
     model = pick(
-        _M,
-        name=args.model,
+        default_config(args.model),  # ModelConfig's defaults, with the model's own where its registry entry has them
         arch=arch,
         hidden=args.hidden or text.get("hidden"),
         channels=args.channels,

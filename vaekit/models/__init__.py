@@ -4,7 +4,8 @@ the trainer rely on and nothing more:
     encode(x, y=None) -> q(z|x)      a torch Distribution, batch (B,), event (D,)
     decode(z, y=None) -> p(x|z)      batch z.shape[:-1], event (C, H, W); z may carry leading dims
     has_prior                        whether prior() exists (False: an AE, a VQ-VAE before train-prior)
-    prior() -> p(z)                  a torch Distribution, event (D,); raises vaekit.errors.NoPrior if none
+    prior(y=None) -> p(z)            a torch Distribution, event (D,); raises vaekit.errors.NoPrior if none;
+                                     p(z|y), batch (B,), for labels y of a conditional model whose prior is learned
     forward(x, y=None)               the mean reconstruction, shaped like x
     num_labels                       classes of y for a conditional model, else 0
     own_evaluation                   True: `evaluate_split(x, y, ...)` gives its measures (no density q(z|x))
@@ -21,6 +22,7 @@ from vaekit.models.registry import (
     ModelSpec,
     build_model,
     build_objective,
+    default_config,
     get_spec,
     image_models,
     resolve_options,
@@ -37,6 +39,7 @@ __all__ = [
     "build_model",
     "build_objective",
     "check_model",
+    "default_config",
     "get_spec",
     "image_models",
     "load_run",

@@ -68,7 +68,7 @@ class Autoencoder(nn.Module):
     def has_prior(self) -> bool:
         return self.standard_prior
 
-    def prior(self) -> Distribution:
+    def prior(self, y: torch.Tensor | None = None) -> Distribution:
         """p(z) = N(0, I), event shape (D,), for the WAE; the plain AE has none."""
         if not self.standard_prior:
             raise NoPrior(

@@ -7,8 +7,12 @@ optional capabilities are declared by every model, not discovered with `hasattr`
     decode(z, y=None) -> p(x|z)      batch z.shape[:-1], event (C, H, W); z may carry leading dims
     forward(x, y=None)               the mean reconstruction, shaped like x
     has_prior                        whether prior() exists (False: an AE, a VQ-VAE before train-prior)
-    prior() -> p(z)                  a torch Distribution with event (D,), `sample` and `log_prob`;
-                                     raises vaekit.errors.NoPrior, saying what to do, when there is none
+    prior(y=None) -> p(z)            a torch Distribution with event (D,), `sample` and `log_prob`;
+                                     raises vaekit.errors.NoPrior, saying what to do, when there is none.
+                                     A conditional model may have a prior that depends on the label
+                                     (a cvae's learned p(z|y)): given labels y (B,) it returns p(z|y)
+                                     with batch (B,), and without them the marginal sum_y p(y) p(z|y).
+                                     Every other model ignores y, so callers that hold labels pass them
     num_labels                       classes of y for a conditional model (it needs y), else 0
     own_evaluation                   True: q(z|x) has no density (a point mass), so `vaekit eval` reports
                                      the model's `evaluate_split(x, y, batch_size, seed) -> dict`
@@ -39,7 +43,7 @@ class LatentVariableModel(Protocol):
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> Distribution: ...
 
-    def prior(self) -> Distribution: ...
+    def prior(self, y: torch.Tensor | None = None) -> Distribution: ...
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor: ...
 

@@ -36,8 +36,11 @@ def beta_vae_objective(
     return ELBO(beta, warmup_epochs, cycle_epochs, free_bits)
 
 
-def build_cvae(cfg, image_shape, num_classes: int, *, label_layers: str = "all"):
-    """The VAE with the one-hot label fed to encoder and decoder; needs a labelled dataset."""
+def build_cvae(cfg, image_shape, num_classes: int, *, label_layers: str = "all", prior: str = "learned"):
+    """The VAE with the one-hot label fed to encoder and decoder; needs a labelled dataset.
+
+    prior: 'learned' p(z|y) = N(mu_y, sigma_y^2) per class, or 'standard' N(0, I) for every label.
+    """
     if num_classes < 1:
         raise VaekitError(
             "cvae needs a dataset with class labels (digits, mnist, fashion-mnist); "
@@ -45,7 +48,12 @@ def build_cvae(cfg, image_shape, num_classes: int, *, label_layers: str = "all")
         )
     if label_layers not in ("input", "all"):
         raise VaekitError(f"--set label_layers must be 'input' or 'all', got {label_layers!r}")
-    return build_vae(cfg, image_shape, num_classes, conditional=True, label_every_layer=label_layers == "all")
+    if prior not in ("learned", "standard"):
+        raise VaekitError(f"--set prior must be 'learned' or 'standard', got {prior!r}")
+    every_layer, learned = label_layers == "all", prior == "learned"
+    return build_vae(
+        cfg, image_shape, num_classes, conditional=True, label_every_layer=every_layer, label_prior=learned
+    )
 
 
 def iwae_objective(k: int = 5):

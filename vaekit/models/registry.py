@@ -11,16 +11,20 @@ callables, and their defaults are written once, in those signatures:
     objective(objective options...)                              -> objective(model, x, y, progress)
 
 so a network option (a VQ-VAE's codebook size) never reaches the loss and an objective option
-(beta) never reaches the network.
+(beta) never reaches the network. A model whose `ModelConfig` settings should start elsewhere than
+the dataclass's defaults says so in its entry's `config_defaults` (the cvae's smaller code), and
+`default_config(name)` is where the CLI starts from.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from vaekit.config import ModelConfig
 from vaekit.errors import VaekitError
 from vaekit.models.ae import build_autoencoder, build_wae
 from vaekit.models.family import beta_vae_objective, build_cvae, iwae_objective
@@ -42,6 +46,8 @@ class ModelSpec:
     # (ModelConfig, (T,) padded sentence length, vocab_size) -> nn.Module, for text; its network
     # settings are ModelConfig fields (arch gru|lstm, hidden, embedding_dim, bidirectional, word_dropout)
     build_text: Callable[..., Any] | None = None
+    # ModelConfig fields whose default differs for this model, e.g. {"latent_dim": 4}; measured, not taste
+    config_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def network_options(self) -> dict[str, Any]:
@@ -92,8 +98,10 @@ MODELS: dict[str, ModelSpec] = {
     "cvae": ModelSpec(
         build_cvae,
         ELBO,
-        "conditional VAE: q(z|x,y), p(x|z,y) (Sohn et al. 2015); the label enters every decoder layer "
-        "(--set label_layers=input: the first only); sample with --label L",
+        "conditional VAE: q(z|x,y), p(x|z,y) and a learned prior p(z|y) (Sohn et al. 2015); the label "
+        "enters every decoder layer (--set label_layers=input: the first only), --set prior=standard "
+        "for N(0, I); sample with --label L",
+        config_defaults={"latent_dim": 4},  # the label carries the class, z the style: see BENCHMARKS.md
     ),
     "iwae": ModelSpec(
         build_vae,
@@ -135,6 +143,11 @@ MODELS: dict[str, ModelSpec] = {
         build_text=build_language_model,
     ),
 }
+
+
+def default_config(name: str) -> ModelConfig:
+    """The ModelConfig a model starts from: the dataclass's defaults, then its entry's config_defaults."""
+    return dataclasses.replace(ModelConfig(name=name), **get_spec(name).config_defaults)
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -70,7 +70,7 @@ class SentenceAutoencoder(nn.Module):
     def has_prior(self) -> bool:
         return self.variational
 
-    def prior(self) -> Distribution:
+    def prior(self, y: torch.Tensor | None = None) -> Distribution:
         if not self.variational:
             raise NoPrior("a sentence autoencoder has no prior p(z) to sample from: train vae (or lm) to sample")
         return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1, validate_args=False)
@@ -110,7 +110,7 @@ class LanguageModel(nn.Module):
         """p(x), ignoring z except for how many sentences it stands for."""
         return self.distribution(1 if z is None else z.shape[:-1].numel())
 
-    def prior(self) -> Distribution:
+    def prior(self, y: torch.Tensor | None = None) -> Distribution:
         raise NoPrior("a language model has no p(z): 'vaekit sample RUN' draws sentences from p(x) directly")
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:

@@ -75,7 +75,7 @@ class VampPriorVAE(VAE):
         """The K pseudo-inputs, (K, C, H, W) in [0, 1]."""
         return nn.functional.hardtanh(self.pseudo_raw, 0.0, 1.0)
 
-    def prior(self) -> Distribution:
+    def prior(self, y: torch.Tensor | None = None) -> Distribution:
         """p(z) = (1/K) sum_k q(z|u_k), event shape (D,); differentiable in the pseudo-inputs and the encoder."""
         base = self.encode(self.pseudo_inputs()).base_dist  # batch (K,), event (D,)
         return DiagonalGaussianMixture(base.loc, base.scale)

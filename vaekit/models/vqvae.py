@@ -155,7 +155,7 @@ class VQVAE(nn.Module):
     def has_prior(self) -> bool:
         return self.code_prior is not None
 
-    def prior(self) -> CodeGridPrior:
+    def prior(self, y: torch.Tensor | None = None) -> CodeGridPrior:
         """The attached code prior as a distribution over flattened code vectors, event (D*h*w,)."""
         if self.code_prior is None:
             raise NoPrior("this VQ-VAE has no prior over its codes yet: run 'vaekit train-prior RUN_DIR' first")

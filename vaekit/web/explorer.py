@@ -234,8 +234,9 @@ class Explorer:
             raise RequestError(note)
         with self.lock, torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
             torch.manual_seed(seed)
-            prior = self.model.prior()
-            code = (tempered(prior, temperature) if temperature != 1.0 else prior).sample((1,))[0].float().cpu()
+            prior = self.model.prior(y)  # a cvae's learned p(z|y): batch (1,)
+            prior = tempered(prior, temperature) if temperature != 1.0 else prior
+            code = prior.sample((1,)).reshape(-1).float().cpu()  # (D,)
         return self._decoded(self._clamped(code), y)
 
     @torch.no_grad()

@@ -33,7 +33,7 @@ class LinearGaussian(nn.Module):
         self.post_cov = torch.linalg.inv(torch.eye(2) + self.w.T @ self.w / s**2)
         self.post_map = self.w @ self.post_cov / s**2  # (4, 2): E[z|x] = (x - b) @ post_map
 
-    def prior(self):
+    def prior(self, y=None):
         return Independent(Normal(torch.zeros(2), torch.ones(2)), 1)
 
     def decode(self, z, y=None):

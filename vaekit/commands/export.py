@@ -1,4 +1,4 @@
-"""Write a trained run as a new run directory for inference, its branched blocks fused.
+"""Export a trained run: its branched blocks fused into a new run, or its networks as ONNX graphs.
 
 A run trained with `--block repvgg`, `acnet` or `plain` holds 3x3 blocks made of branches with
 batch norm. `--fuse` folds every block into one plain 3x3 convolution with bias (structural
@@ -8,10 +8,17 @@ model.safetensors, the source's metrics.json and pictures, and export.json sayin
 from and how closely the fused model matched), so eval, sample, reconstruct, interpolate,
 latents and explore open it like any other. It cannot be trained further: resume the source run instead.
 
+`--onnx DIR` writes the encoder (x -> the parameters of q(z|x)) and the decoder (z -> the
+parameters of p(x|z)) of an image model as ONNX graphs with a dynamic batch dimension, and
+DIR/onnx.json (shapes, likelihood, prior). Sampling stays outside the graphs: z = loc + scale * eps
+in numpy. A fused run exports its fused convolutions (or add --fuse). Text models are refused;
+a VQ-VAE's code prior is not exported (its encoder and decoder are). See docs/onnx.md.
+
 examples:
   vaekit train vae --data fashion-mnist --block repvgg --out runs/rep
   vaekit export runs/rep --fuse --out runs/rep-fused
   vaekit eval runs/rep-fused                 # the same ELBO as 'vaekit eval runs/rep'
+  vaekit export runs/rep --fuse --onnx runs/rep-onnx   # fused graphs for ONNX Runtime
 """
 
 from __future__ import annotations
@@ -26,22 +33,29 @@ from pathlib import Path
 
 from vaekit.errors import VaekitError
 
-HELP = "write a run with its re-parameterized blocks fused into plain convolutions"
+HELP = "write a run with its branched blocks fused, or its encoder and decoder as ONNX graphs"
 
 COPIED = ("metrics.json", "training-curves.png", "samples.png", "reconstructions.png")  # the source's, unchanged
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a folder written by 'vaekit train'")
-    p.add_argument("--fuse", action="store_true", help="fuse every branched block into one 3x3 convolution (required)")
-    p.add_argument("--out", type=Path, required=True, help="the new run directory")
+    p.add_argument("--fuse", action="store_true", help="fuse every branched block into one 3x3 convolution")
+    p.add_argument("--out", type=Path, help="the new run directory (with --fuse)")
+    p.add_argument("--onnx", type=Path, metavar="DIR", help="write encoder.onnx, decoder.onnx and onnx.json here")
     p.add_argument("--which", choices=("best", "last"), default="best", help="the checkpoint to export")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run in --out or folder in --onnx")
 
 
 def run(args) -> int:
+    if args.onnx is not None:
+        return _run_onnx(args)
     if not args.fuse:
-        raise VaekitError("say what to export: --fuse (fuse the branched blocks) is the one export there is")
+        raise VaekitError("say what to export: --fuse --out NEW_RUN (fuse the branched blocks) or --onnx DIR")
+    if args.out is None:
+        raise VaekitError(
+            "--fuse writes a new run: say where with --out NEW_RUN (or export ONNX graphs with --onnx DIR)"
+        )
     summary = export_fused(args.run_dir, args.out, args.which, args.overwrite)
     print(
         f"fused {summary['fused_blocks']} blocks ({summary['parameters_before']:,} -> "
@@ -103,6 +117,56 @@ def export_fused(run_dir: Path, out: Path, which: str = "best", overwrite: bool 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return summary
+
+
+def _run_onnx(args) -> int:
+    from vaekit.models.run import load_run
+    from vaekit.nn.repconv import count_blocks, fuse_blocks
+    from vaekit.onnx_export import check_exportable, export_onnx
+
+    if args.out is not None:
+        raise VaekitError("--out is for --fuse's new run; --onnx DIR alone says where the graphs go")
+    model, cfg = load_run(args.run_dir, args.which)
+    check_exportable(cfg)
+    if args.fuse:
+        if cfg.model.fused or count_blocks(model) == 0:
+            raise VaekitError(f"{args.run_dir} has no branched blocks to fuse: drop --fuse")
+        model = fuse_blocks(model)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, fused=True))
+    meta = _staged(
+        args.onnx, args.overwrite, lambda staging: export_onnx(model, cfg, staging, str(Path(args.run_dir).resolve()))
+    )
+    if meta["prior"]["type"] == "none":
+        print(f"vaekit: note: no prior exported: {meta['prior']['why']}", file=sys.stderr)
+    print(
+        f"exported {', '.join(meta['graphs'])} ({'fused' if cfg.model.fused else 'as trained'}) -> {args.onnx}; "
+        f"ONNX Runtime matches PyTorch within {meta['max_abs_difference']:.1e}",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _staged(out: Path, overwrite: bool, write):
+    """write(staging folder) -> result; the folder then replaces `out` whole (an old one only with overwrite)."""
+    from vaekit.io import check_writable
+
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
+        raise VaekitError(f"{out} exists and is not empty: choose a new folder or add --overwrite")
+    check_writable(out, "--onnx")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.export-"))
+    try:
+        result = write(staging)
+        if out.is_dir():
+            shutil.rmtree(out)
+        elif out.exists():
+            out.unlink()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return result
 
 
 def _parameters(model) -> int:

@@ -1,15 +1,19 @@
 """Tests of vaekit.data on the real dataset files; no test touches the network.
 
 The files come from $VAEKIT_DATA_DIR, else from ../shared/data beside the checkout; without
-either the tests that need them are skipped. Downloads are exercised with file:// URLs only.
+either the tests that need them are skipped. Downloads (pooch) are exercised against an HTTP server
+on 127.0.0.1 that this file starts and that stops itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import hashlib
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -298,7 +302,30 @@ def test_idx_parser_rejects_corrupt_files(tmp_path):
         read_idx_labels(tmp_path / "notgz.gz")
 
 
-# ---- atomic downloads (file:// URLs only) -------------------------------------------------------
+# ---- downloads with pooch, from a server on 127.0.0.1 ------------------------------------------
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # the tests' output stays readable
+        pass
+
+
+@pytest.fixture
+def served(tmp_path):
+    """(folder, base URL): files put in the folder are served over HTTP on a free loopback port.
+    The server answers from a thread, shuts down after the test, and by itself after 60 s at most."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    deadline = threading.Timer(60, server.shutdown)
+    deadline.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    deadline.cancel()
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -307,42 +334,69 @@ def labels_remote(data_dir) -> tuple[RemoteFile, Path]:
     return remote, data_dir / remote.folder / remote.filename
 
 
-def test_download_verifies_and_installs(labels_remote, tmp_path):
+def test_download_verifies_and_installs(labels_remote, served, tmp_path, capsys):
     remote, good_copy = labels_remote
-    broken_mirror = (tmp_path / "nowhere" / remote.filename).as_uri()
-    local = dataclasses.replace(remote, urls=(broken_mirror, good_copy.as_uri()))
-    path = ensure_file(local, tmp_path / "data")  # first URL fails, the fallback works
+    root, base = served
+    (root / "mirror").mkdir()
+    (root / "mirror" / remote.filename).write_bytes(good_copy.read_bytes())
+    local = dataclasses.replace(remote, urls=(f"{base}/gone/{remote.filename}", f"{base}/mirror/{remote.filename}"))
+    path = ensure_file(local, tmp_path / "data")  # the first URL answers 404, the mirror works
     assert path == tmp_path / "data" / "mnist" / remote.filename
     assert path.read_bytes() == good_copy.read_bytes()
     assert os.listdir(path.parent) == [remote.filename]  # no temporary file left
+    assert oct(path.stat().st_mode & 0o777) == oct(0o644)
+    err = capsys.readouterr().err
+    assert f"downloading {base}/gone/" in err and f"downloading {base}/mirror/" in err
+    assert ensure_file(local, tmp_path / "data", download=False) == path  # now cached: no URL needed
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])
-def test_mismatching_download_leaves_nothing_behind(labels_remote, tmp_path, damage):
+def test_mismatching_download_leaves_nothing_behind(labels_remote, served, tmp_path, damage):
     remote, good_copy = labels_remote
+    root, base = served
     content = bytearray(good_copy.read_bytes())
     if damage == "flip":
         content[-10] ^= 0xFF
     else:
         del content[len(content) // 2 :]  # as if the connection dropped half way
-    source = tmp_path / "served" / remote.filename
-    source.parent.mkdir()
-    source.write_bytes(bytes(content))
-    local = dataclasses.replace(remote, urls=(source.as_uri(),))
+    (root / remote.filename).write_bytes(bytes(content))
+    local = dataclasses.replace(remote, urls=(f"{base}/{remote.filename}",))
     with pytest.raises(VaekitError) as caught:
         ensure_file(local, tmp_path / "data")
     message = str(caught.value)
-    assert "checksum mismatch" in message and remote.sha256 in message
-    assert file_digests(source)[0] in message
+    assert "checksum mismatch" in message and remote.sha256 in message and f"{base}/{remote.filename}" in message
+    assert file_digests(root / remote.filename)[0] in message  # the digest of what was served
     assert os.listdir(tmp_path / "data" / "mnist") == []
 
 
-def test_failed_download_names_url_and_folder(labels_remote, tmp_path):
+def test_a_wrong_copy_then_a_good_one_installs_the_good_one(labels_remote, served, tmp_path):
+    remote, good_copy = labels_remote
+    root, base = served
+    (root / "bad").mkdir()
+    (root / "bad" / remote.filename).write_bytes(b"not the labels")
+    (root / "good").mkdir()
+    (root / "good" / remote.filename).write_bytes(good_copy.read_bytes())
+    local = dataclasses.replace(remote, urls=(f"{base}/bad/{remote.filename}", f"{base}/good/{remote.filename}"))
+    path = ensure_file(local, tmp_path / "data")
+    assert file_digests(path)[0] == remote.sha256
+
+
+def test_a_copy_cut_inside_its_last_line_keeps_its_whole_lines(served, tmp_path):
+    root, base = served
+    whole = b"va !\tgo.\ncours !\trun!\n"
+    (root / "fra.txt").write_bytes(whole + b"au revoir\tgood")  # the public copy ends mid-line
+    remote = RemoteFile("fra-eng", "fra.txt", (f"{base}/fra.txt",), hashlib.sha256(whole).hexdigest(), whole_lines=True)
+    assert ensure_file(remote, tmp_path / "data").read_bytes() == whole
+
+
+def test_failed_download_names_urls_and_folder(labels_remote, served, tmp_path):
     remote, _ = labels_remote
-    unreachable = (tmp_path / "gone" / remote.filename).as_uri()
-    local = dataclasses.replace(remote, urls=(unreachable,))
+    _, base = served
+    urls = (f"{base}/gone/{remote.filename}", f"{base}/also-gone/{remote.filename}")
+    local = dataclasses.replace(remote, urls=urls)
     with pytest.raises(VaekitError) as caught:
         ensure_file(local, tmp_path / "data")
     message = str(caught.value)
-    assert unreachable in message and str(tmp_path / "data" / "mnist") in message
+    assert all(url in message for url in urls) and "HTTP 404" in message
+    assert str(tmp_path / "data" / "mnist") in message and "VAEKIT_DATA_DIR" in message
     assert "\n" not in message and os.listdir(tmp_path / "data" / "mnist") == []

@@ -403,10 +403,8 @@ def _default_out(cfg: RunConfig) -> Path:
 
 
 def run(args) -> int:
-    from vaekit.data import load_dataset
     from vaekit.train import checkpoint as ckpt
-    from vaekit.train import distributed
-    from vaekit.train.trainer import Trainer
+    from vaekit.train import distributed, lock
 
     if args.resume:
         if args.out is None:
@@ -417,6 +415,17 @@ def run(args) -> int:
         cfg = config_from_args(args)
         args.out = args.out or _default_out(cfg)
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False, check_only=True)
+    if not distributed.current_world().is_main:
+        return _train(args, cfg)
+    with lock.holding(args.out):  # one writer per run folder, from here to the last picture
+        return _train(args, cfg)
+
+
+def _train(args, cfg: RunConfig) -> int:
+    from vaekit.data import load_dataset
+    from vaekit.train import distributed
+    from vaekit.train.trainer import Trainer
+
     data = load_dataset(
         cfg.data.name,
         cfg.data.data_dir,

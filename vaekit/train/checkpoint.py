@@ -31,6 +31,7 @@ from vaekit.io import (
     save_weights,
 )
 from vaekit.models.run import BEST, LAST, load_run
+from vaekit.train import distributed, lock
 
 # The file helpers live in the leaf module vaekit.io, `load_run` and the weight file names beside the
 # model registry (vaekit.models.run); they are re-exported so `vaekit.train.checkpoint.X` keeps working.
@@ -129,13 +130,16 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool, check_only: bo
     """Creates `run_dir`, refusing to touch an existing run unless asked to.
 
     With check_only, raises what it would raise but changes nothing: callers check before slow
-    work (loading data) and clear the old run only once the new one is ready to start.
+    work (loading data) and clear the old run only once the new one is ready to start. A run
+    another process is training is refused whatever is asked (`vaekit.train.lock`).
     """
     run_dir = Path(run_dir)
     if run_dir.exists() and not run_dir.is_dir():
         raise VaekitError(f"{run_dir} is a file, not a run directory: choose another --out")
-    exists = run_dir.is_dir() and any(run_dir.iterdir())
     check_writable(run_dir, "--out")
+    if distributed.current_world().is_main:  # under torchrun, rank 0 holds the lock for all
+        lock.refuse_if_held(run_dir)
+    exists = run_dir.is_dir() and any(p.name != lock.LOCK for p in run_dir.iterdir())
     if resume:
         if not (run_dir / "config.json").is_file():
             raise VaekitError(f"nothing to resume in {run_dir}: it has no config.json (train without --resume first)")
@@ -153,6 +157,6 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool, check_only: bo
         return
     if exists:
         for child in run_dir.iterdir():
-            if child.is_file():
+            if child.is_file() and child.name != lock.LOCK:
                 child.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)

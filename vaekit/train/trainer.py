@@ -32,7 +32,7 @@ from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.models import build_model, build_objective
 from vaekit.precision import TRAINING_PRECISIONS, precision
 from vaekit.train import checkpoint as ckpt
-from vaekit.train import distributed
+from vaekit.train import distributed, lock
 from vaekit.train.step import GraphedStep, StepProgram, log_linear_lr, make_optimizer, set_lr
 
 
@@ -73,6 +73,8 @@ class Trainer:
 
     Nothing is written until `fit`, and `fit` refuses a `run_dir` that holds a run unless
     `overwrite` is set or `resume()` was called: an existing run is never replaced unasked.
+    `resume()` and `fit` take the run's lock (`vaekit.train.lock`): one writer per run folder,
+    until `fit` returns or raises.
     """
 
     def __init__(
@@ -92,7 +94,7 @@ class Trainer:
                 f"training precision {cfg.train.precision!r} is not one of {', '.join(TRAINING_PRECISIONS)}"
             )
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
-        self.overwrite, self.resumed = overwrite, False
+        self.overwrite, self.resumed, self.locked = overwrite, False, False
         self.world = distributed.current_world()
         distributed.init(self.world, cfg.train.device)
         self.show_progress = show_progress and self.world.is_main
@@ -165,6 +167,14 @@ class Trainer:
     def resume(self) -> None:
         """Continues from the last finished epoch; a run killed before its first one starts over."""
         self.resumed = True
+        self._lock()
+        try:
+            self._load_resume_state()
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _load_resume_state(self) -> None:
         if not (self.run_dir / ckpt.OPTIMIZER).is_file():
             return
         if not ckpt.holds_weights(self.run_dir / ckpt.OPTIMIZER):  # written before the weights moved in
@@ -235,9 +245,27 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------------------
     def fit(self) -> list[dict]:
         """Trains to the epoch count or, with a time budget, until the budget is spent: the last epoch
-        is cut short at a log point so that it, its validation and its checkpoint end within the budget."""
+        is cut short at a log point so that it, its validation and its checkpoint end within the budget.
+        Holds the run's lock throughout, and gives it back however it ends."""
+        self._lock()
+        try:
+            self._start()
+            return self._train()
+        finally:
+            self._unlock()
+
+    def _lock(self) -> None:
+        if self.world.is_main and not self.locked:
+            lock.acquire(self.run_dir)
+            self.locked = True
+
+    def _unlock(self) -> None:
+        if self.locked:
+            self.locked = False
+            lock.release(self.run_dir)
+
+    def _train(self) -> list[dict]:
         t = self.cfg.train
-        self._start()
         budget = math.inf if t.time_budget is None else t.time_budget
         steps_left = (t.epochs - self.start_epoch) * self.program.steps_per_epoch
         total = None if t.time_budget is not None else steps_left

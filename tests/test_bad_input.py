@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from vaekit.cli import main
@@ -156,6 +157,50 @@ def _truncated_npy(w, r):
     (w / "a.npy").write_bytes((w / "a.npy").read_bytes()[:200])
 
 
+def _ragged() -> np.ndarray:
+    out = np.empty(2, dtype=object)  # two images of different sizes: only a pickle can hold them
+    out[:] = [np.zeros((8, 8)), np.zeros((5, 5))]
+    return out
+
+
+def _npz(compressed: bool = False, **arrays):
+    save = np.savez_compressed if compressed else np.savez
+    return lambda w, r: save(w / "a.npz", **arrays)
+
+
+def _npz_pickle(w, r):
+    """An .npz whose member is a pickle that would create PWNED."""
+    import zipfile
+
+    with zipfile.ZipFile(w / "a.npz", "w") as z:
+        z.writestr("x.npy", _npy_bytes(np.array([_Exploit()], dtype=object)))
+
+
+def _npy_bytes(array) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=True)
+    return buffer.getvalue()
+
+
+def _huge_header(w, r):
+    """A .npy header promising 4 PB, followed by 64 bytes."""
+    with open(w / "a.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10**9, 1000, 1000)})
+        f.write(b"\0" * 64)
+
+
+def _huge_member(w, r):
+    import io
+    import zipfile
+
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 1000, 1000)})
+    with zipfile.ZipFile(w / "a.npz", "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("x.npy", header.getvalue() + b"\0" * 64)
+
+
 def _not_a_run_folder(w, r):
     (w / "notes").mkdir()
     (w / "notes" / "a.txt").write_text("mine")
@@ -246,10 +291,43 @@ REFUSED = [
         "array-object-pickle",
         _array("a.npy", np.array([_Exploit()] * 3, dtype=object)),
         on("a.npy"),
-        ["a.npy", "numpy array"],
+        ["a.npy", "object", "never unpickles"],
     ),
-    ("array-pickle-renamed", _write("a.npy", PICKLE), on("a.npy"), ["a.npy", "numpy array"]),
-    ("array-truncated", _truncated_npy, on("a.npy"), ["a.npy", "numpy array"]),
+    ("array-pickle-renamed", _write("a.npy", PICKLE), on("a.npy"), ["a.npy", "numpy array", "neither"]),
+    ("array-truncated", _truncated_npy, on("a.npy"), ["a.npy", "(50, 8, 8) float64", "cut short"]),
+    # -- every other kind of array numpy can write (issue 22) ---------------------------------
+    ("array-ragged", _array("a.npy", _ragged()), on("a.npy"), ["a.npy", "ragged", "never unpickles"]),
+    ("npz-ragged", _npz(x=_ragged()), on("a.npz"), ["a.npz", "array 'x'", "ragged"]),
+    ("npz-object-compressed", _npz(True, x=_ragged()), on("a.npz"), ["a.npz", "array 'x'", "object"]),
+    ("npz-object-labels", _npz(x=np.zeros((20, 8, 8)), y=_ragged()), on("a.npz"), ["array 'y'", "object"]),
+    ("npz-pickle-inside", _npz_pickle, on("a.npz"), ["a.npz", "object"]),
+    (
+        "array-structured",
+        _array("a.npy", np.zeros((20, 8, 8), [("r", "f4"), ("g", "f4")])),
+        on("a.npy"),
+        ["structured (r, g)", "uint8"],
+    ),
+    ("array-complex", _array("a.npy", np.zeros((20, 8, 8), np.complex64)), on("a.npy"), ["complex", "uint8"]),
+    ("array-strings", _array("a.npy", np.full((20, 8, 8), "a")), on("a.npy"), ["<U1", "uint8"]),
+    ("array-zero-images", _array("a.npy", np.zeros((0, 8, 8))), on("a.npy"), ["shape (0, 1, 8, 8)", "no side of 0"]),
+    ("array-zero-width", _array("a.npy", np.zeros((20, 8, 0))), on("a.npy"), ["shape (20, 1, 8, 0)", "no side of 0"]),
+    ("array-scalar", _array("a.npy", np.float32(0.5)), on("a.npy"), ["shape ()", "(N, H, W)"]),
+    ("array-huge-header", _huge_header, on("a.npy"), ["(1000000000, 1000, 1000) float32", "4.0 PB", "cut short"]),
+    ("npz-huge-member", _huge_member, on("a.npz"), ["array 'x'", "(1000000, 1000, 1000)", "cut short"]),
+    ("array-empty-file", _write("a.npy", b""), on("a.npy"), ["a.npy", "empty"]),
+    ("npz-empty", _npz(), on("a.npz"), ["a.npz", "no arrays", "'x'"]),
+    (
+        "npz-several-arrays",
+        _npz(train=np.zeros((20, 8, 8)), test=np.zeros((5, 8, 8)), meta=np.zeros(3)),
+        on("a.npz"),
+        ["train (20, 8, 8) float64, test (5, 8, 8) float64, meta (3,) float64", "cannot tell", "'x'"],
+    ),
+    (
+        "npz-label-too-large",
+        _npz(x=np.zeros((20, 8, 8)), y=np.full(20, 2**63 + 5, np.uint64)),
+        on("a.npz"),
+        ["label 9223372036854775813", "0..K-1"],
+    ),
     (
         "npz-no-images-key",
         lambda w, r: np.savez(w / "a.npz", foo=np.zeros((4, 8, 8)), bar=np.zeros(4)),
@@ -394,6 +472,53 @@ def test_a_bug_still_prints_its_traceback(tiny_run, tmp_path, monkeypatch):
     monkeypatch.setattr(vaekit.generate, "sample", broken)
     with pytest.raises(ZeroDivisionError):
         main(["sample", str(_run(tmp_path, tiny_run)), "-n", "4"])
+
+
+def test_an_array_larger_than_the_memory_is_refused_before_it_is_read(tmp_path, monkeypatch, capsys):
+    """A real 4 TB .npy, sparse on disk: every byte is there, the memory for it is not."""
+    monkeypatch.chdir(tmp_path)
+    with open("a.npy", "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "fortran_order": False, "shape": (10**6, 1000, 1000)})
+        try:
+            f.truncate(f.tell() + 4 * 10**12)
+        except OSError:
+            pytest.skip("this filesystem cannot hold a sparse 4 TB file")
+    assert main(on("a.npy")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vaekit: error: ") and err.count("\n") == 1
+    assert "a.npy holds a (1000000, 1000, 1000) float32 array" in err
+    assert "memory" in err and "is free" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npy"]
+
+
+def _memmapped(path: Path, array: np.ndarray) -> None:
+    mapped = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
+    mapped[...] = array
+    mapped.flush()
+
+
+PIXELS = np.random.default_rng(0).random((30, 8, 8))
+WORKING = [
+    ("float16", lambda p: np.save(p / "a.npy", PIXELS.astype(np.float16))),
+    ("bool", lambda p: np.save(p / "a.npy", PIXELS > 0.5)),
+    ("big-endian-float", lambda p: np.save(p / "a.npy", PIXELS.astype(">f4"))),
+    ("longdouble", lambda p: np.save(p / "a.npy", PIXELS.astype(np.longdouble))),
+    ("fortran-order", lambda p: np.save(p / "a.npy", np.asfortranarray(PIXELS.astype(np.float32)))),
+    ("memory-mapped-uint8", lambda p: _memmapped(p / "a.npy", (PIXELS * 255).astype(np.uint8))),
+    ("npz-compressed-float16", lambda p: np.savez_compressed(p / "a.npz", images=PIXELS.astype(np.float16))),
+    ("npz-labels-uint8", lambda p: np.savez(p / "a.npz", x=PIXELS, y=np.arange(30, dtype=np.uint8) % 3)),
+]
+
+
+@pytest.mark.parametrize("write", [w for _, w in WORKING], ids=[name for name, _ in WORKING])
+def test_sensible_image_arrays_of_every_kind_load(write, tmp_path):
+    from vaekit.data import load_dataset
+
+    write(tmp_path)
+    data = load_dataset(str(next(tmp_path.iterdir())))
+    x = torch.cat([data.train_x, data.val_x, data.test_x])
+    assert x.shape == (30, 1, 8, 8) and x.dtype == torch.float32 and 0 <= x.min() and x.max() <= 1
+    assert torch.isfinite(x).all() and len(torch.unique(x)) > 1
 
 
 # -- rows that used to be refused wrongly, and now work ------------------------------------

@@ -116,6 +116,87 @@ def test_the_array_loader_gives_images_in_0_1_or_a_clear_error(array):
     np.testing.assert_allclose(np.sort(x.double().numpy(), axis=None), flat, rtol=1e-3, atol=1e-7)  # same values
 
 
+# -- array files: every kind numpy can write ------------------------------------------------
+# The dtypes a user's array may have: the image kinds vaekit takes, and every other kind numpy writes.
+ANY_DTYPE = st.one_of(
+    hnp.boolean_dtypes(),
+    hnp.integer_dtypes(endianness="="),
+    hnp.unsigned_integer_dtypes(),
+    hnp.floating_dtypes(endianness="<") | hnp.floating_dtypes(endianness=">"),
+    hnp.complex_number_dtypes(),
+    hnp.datetime64_dtypes(),
+    hnp.timedelta64_dtypes(),
+    hnp.byte_string_dtypes(max_len=3),
+    hnp.unicode_string_dtypes(max_len=3),
+    st.just(np.dtype([("a", "<f4"), ("b", "u1")])),
+    st.just(np.longdouble),
+)
+IMAGE_DTYPES = st.sampled_from([np.uint8, np.bool_, np.float16, np.float32, np.float64])
+
+
+@st.composite
+def array_files(draw) -> tuple[str, dict]:
+    """(how it is written, {name: array}): .npy (plain, memory-mapped, Fortran order) or .npz
+    (plain or compressed, any names), arrays of any dtype and shape, ragged object arrays among them."""
+    shape = hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=6)
+    dtype = st.one_of(IMAGE_DTYPES, ANY_DTYPE)
+    array = st.one_of(
+        hnp.arrays(dtype, shape, elements=None),
+        hnp.arrays(IMAGE_DTYPES, st.tuples(st.integers(0, 12), st.integers(1, 5), st.integers(1, 5))),
+        st.builds(_ragged, st.lists(st.integers(1, 4), min_size=1, max_size=4)),
+    )
+    how = draw(st.sampled_from(["npy", "memmap", "fortran", "npz", "npz-compressed"]))
+    if how.startswith("npz"):
+        names = st.sampled_from(["x", "images", "arr_0", "y", "labels", "a", "train", "x.npy"])
+        return how, draw(st.dictionaries(names, array, min_size=0, max_size=3))
+    return how, {"x": draw(array)}
+
+
+def _ragged(sides: list[int]) -> np.ndarray:
+    out = np.empty(len(sides), dtype=object)  # a ragged list of images: numpy can only pickle it
+    out[:] = [np.zeros((s, s), np.float32) for s in sides]
+    return out
+
+
+def _write(folder: Path, how: str, arrays: dict) -> Path:
+    pickles = any(a.dtype.hasobject for a in arrays.values())
+    if how.startswith("npz"):
+        path = folder / "mine.npz"
+        (np.savez_compressed if how.endswith("compressed") else np.savez)(path, **arrays)
+        return path
+    path, array = folder / "mine.npy", arrays["x"]
+    if how == "memmap" and not pickles:
+        mapped = np.lib.format.open_memmap(path, mode="w+", dtype=array.dtype, shape=array.shape)
+        mapped[...] = array
+        mapped.flush()
+        del mapped
+    else:
+        np.save(path, np.asfortranarray(array) if how == "fortran" else array, allow_pickle=pickles)
+    return path
+
+
+@FAST
+@given(file=array_files())
+def test_every_array_file_numpy_writes_gives_images_or_one_line(file):
+    """Works (images (N, C, H, W) float32 in [0, 1], labels one per image) or one `VaekitError`
+    line naming the file; never a traceback, never an unpickled object."""
+    how, arrays = file
+    with tempfile.TemporaryDirectory() as folder:
+        path = _write(Path(folder), how, arrays)
+        try:
+            data = load_dataset(str(path))
+        except VaekitError as err:
+            assert "\n" not in str(err) and str(path) in str(err), str(err)
+            return
+    x = torch.cat([data.train_x, data.val_x, data.test_x])
+    y = torch.cat([data.train_y, data.val_y, data.test_y])
+    assert x.dtype == torch.float32 and x.ndim == 4 and 0 not in x.shape
+    assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
+    assert y.shape == (x.shape[0],) and y.dtype == torch.int64 and y.min() >= -1
+    images = next(a for k, a in arrays.items() if k in ("x", "images", "arr_0") or len(arrays) == 1)
+    assert images.dtype in (np.uint8, np.bool_) or np.issubdtype(images.dtype, np.floating)
+
+
 # -- the image-folder loader ------------------------------------------------------------------
 IMAGES = st.lists(
     st.tuples(

@@ -7,7 +7,8 @@ otherwise. They must share one size unless ``image_size`` is given, which resize
 
 An array is (N, H, W) or (N, C, H, W). uint8 is divided by 255; bool becomes 0/1; floats must
 already lie in [0, 1]. An ``.npz`` holds the images under ``x``, ``images`` or ``arr_0`` (or as
-its only array) and may hold labels under ``y`` or ``labels``.
+its only array) and may hold labels under ``y`` or ``labels``. `vaekit.data.arrays` reads them,
+and refuses in one line every other kind of array numpy can write.
 
 Whatever the source, images are split 80/10/10 by a permutation seeded with ``seed`` (validation
 and test get ``N // 10`` each); unlabelled images get label -1. The likelihood is chosen by
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vaekit.data.arrays import IMAGE_KEYS, LABEL_KEYS, read_array_file  # noqa: F401 (re-exported)
 from vaekit.data.splits import (
     DataSplits,
     as_height_width,
@@ -33,8 +35,6 @@ from vaekit.data.splits import (
 from vaekit.errors import VaekitError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm", ".pbm"}
-IMAGE_KEYS = ("x", "images", "arr_0")
-LABEL_KEYS = ("y", "labels")
 
 
 def load_user_data(path: str | Path, *, image_size: int | tuple[int, int] | None = None, seed: int = 0) -> DataSplits:
@@ -127,76 +127,3 @@ def _read_rgb_images(files: list[Path], size: tuple[int, int] | None) -> list[np
             )
         arrays.append(np.asarray(rgb))
     return arrays
-
-
-def read_array_file(path: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    """Images (N, C, H, W) float32 in [0, 1] and labels (N,) int64 of a .npy / .npz file."""
-    try:
-        loaded = np.load(path, allow_pickle=False)  # never unpickle user files
-    except (OSError, ValueError) as error:
-        raise VaekitError(f"cannot read {path} as a numpy array ({error})") from None
-    labels = None
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            keys = list(loaded.keys())
-            only_key = keys[0] if len(keys) == 1 else None
-            image_key = next((k for k in IMAGE_KEYS if k in keys), only_key)
-            if image_key is None:
-                raise VaekitError(f"{path} holds arrays {keys}: store the images under 'x' (and labels under 'y')")
-            array = loaded[image_key]
-            label_key = next((k for k in LABEL_KEYS if k in keys), None)
-            labels = loaded[label_key] if label_key else None
-    else:
-        array = loaded
-    images = _images_from_array(array, path)
-    return images, _labels_from_array(labels, len(images), path)
-
-
-def _images_from_array(array: np.ndarray, path: Path) -> torch.Tensor:
-    if array.ndim == 3:
-        array = array[:, None]
-    if array.ndim != 4 or 0 in array.shape:
-        raise VaekitError(
-            f"{path} holds an array of shape {array.shape}: images must be (N, H, W) or (N, C, H, W) with no side of 0"
-        )
-    # (N, 32, 32, 3) is the usual slip; a real channel axis is rarely wider than 4.
-    if array.shape[-1] in (1, 3, 4) and array.shape[1] > 4:
-        raise VaekitError(
-            f"{path} holds shape {array.shape}, which looks channels-last: save "
-            f"x.transpose(0, 3, 1, 2) to make it (N, C, H, W)"
-        )
-    if array.dtype == np.uint8:
-        return torch.from_numpy(np.divide(array, 255, dtype=np.float32))
-    if array.dtype == np.bool_:
-        return torch.from_numpy(array.astype(np.float32))
-    if not np.issubdtype(array.dtype, np.floating):
-        raise VaekitError(f"{path} holds {array.dtype} images: use uint8 (0-255) or floats in [0, 1]")
-    bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-    if bad:
-        raise VaekitError(
-            f"{path} holds {bad} NaN or infinite value{'s' if bad > 1 else ''} among its "
-            f"{np.size(array)}: replace them (e.g. np.nan_to_num) or drop those images"
-        )
-    low, high = float(np.min(array)), float(np.max(array))
-    if not (low >= 0.0 and high <= 1.0):
-        raise VaekitError(
-            f"{path} holds float values in [{low}, {high}]: floats must lie in "
-            f"[0, 1] (divide 0-255 data by 255, or save it as uint8)"
-        )
-    return torch.from_numpy(array.astype(np.float32))
-
-
-def _labels_from_array(labels: np.ndarray | None, count: int, path: Path) -> torch.Tensor:
-    if labels is None:
-        return torch.full((count,), -1, dtype=torch.int64)
-    labels = np.asarray(labels)
-    if labels.ndim == 2 and labels.shape[1] == 1:  # a column vector is a common way to save them
-        labels = labels[:, 0]
-    if labels.shape != (count,) or not np.issubdtype(labels.dtype, np.integer):
-        raise VaekitError(
-            f"{path} holds labels of shape {labels.shape} and type {labels.dtype}: "
-            f"labels must be {count} integers, one per image"
-        )
-    if count and labels.min() < -1:
-        raise VaekitError(f"{path} holds label {labels.min()}: labels must be 0..K-1, or -1 for unlabelled")
-    return torch.from_numpy(labels.astype(np.int64))

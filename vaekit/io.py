@@ -10,6 +10,7 @@ half of one. Tensors are stored as safetensors and everything else as JSON: no p
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -69,9 +70,28 @@ def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict | 
     atomic_write_bytes(path, st_save(flat, metadata=header))
 
 
+def _what_is_wrong(raw: bytes) -> str:
+    """Why bytes that safetensors refused are not a checkpoint: cut short, or something else."""
+    header_len = int.from_bytes(raw[:8], "little") if len(raw) >= 8 else 0
+    if raw[8:9] == b"{" and 8 + header_len <= len(raw):
+        try:
+            header = json.loads(raw[8 : 8 + header_len])
+            end = max((t["data_offsets"][1] for k, t in header.items() if k != "__metadata__"), default=0)
+        except (ValueError, KeyError, TypeError, IndexError):
+            end = 0
+        if 8 + header_len + end > len(raw):
+            return (
+                f"it is cut short ({len(raw):,} of its {8 + header_len + end:,} bytes): it was damaged or copied "
+                f"incompletely"
+            )
+    elif raw[8:9] == b"{" or (0 < len(raw) < 8):
+        return f"it is cut short ({len(raw):,} bytes, inside its header): it was damaged or copied incompletely"
+    return "it is not a safetensors file written by vaekit"
+
+
 def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict | None]:
     """The tensors and the JSON metadata of a safetensors file."""
-    path = Path(path)
+    path, raw = Path(path), b""
     try:
         raw = path.read_bytes()
         tensors = st_load(raw)
@@ -82,9 +102,7 @@ def load_tensors(path: Path, device: str | torch.device = "cpu") -> tuple[dict[s
             f"checkpoint {path} is missing: the run did not finish an epoch, or the folder is not a vaekit run"
         ) from None
     except (SafetensorError, ValueError, OSError) as err:
-        raise VaekitError(
-            f"checkpoint {path} is unreadable ({err}): it is not a safetensors file written by vaekit"
-        ) from None
+        raise VaekitError(f"checkpoint {path} is unreadable ({err}): {_what_is_wrong(raw)}") from None
     metadata = json.loads(meta["json"]) if "json" in meta else None
     return {k: v.to(device) for k, v in tensors.items()}, metadata
 
@@ -106,6 +124,37 @@ def load_weights(path: Path, model: torch.nn.Module) -> None:
         )
 
 
+# Filesystems that hold the kernel's views, not files: the system refuses new files there.
+VIRTUAL_FILESYSTEMS = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs"}
+
+
+def filesystem_type(folder: Path) -> str | None:
+    """The type of the filesystem `folder` lies on ('ext4', 'proc', ...), from /proc/self/mounts; None elsewhere."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return None
+    folder, best = Path(os.path.realpath(folder)), (None, -1)
+    for line in mounts:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        point = Path(fields[1].replace("\\040", " "))
+        if (folder == point or point in folder.parents) and len(point.parts) > best[1]:
+            best = (fields[2], len(point.parts))
+    return best[0]
+
+
+def _refusal(folder: Path, err: OSError) -> str:
+    """Why the system refused a new file in `folder`, in words that are true."""
+    kind = filesystem_type(folder)
+    if kind in VIRTUAL_FILESYSTEMS:
+        return f"it lies on the system's {kind} filesystem, which holds no files of yours"
+    if err.errno == errno.ENOENT:  # the folder exists, yet 'no such file': not an ordinary folder
+        return f"the system makes no new files there ({kind or 'an unusual'} filesystem)"
+    return err.strerror or str(err)
+
+
 def check_writable(path: Path, flag: str, shown: Path | None = None) -> None:
     """Raises `VaekitError` unless files can be made in the folder `path` (existing or not): the
     nearest existing folder above it must take a new file. Leaves nothing behind. The message
@@ -119,7 +168,7 @@ def check_writable(path: Path, flag: str, shown: Path | None = None) -> None:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".vaekit-probe.")
     except OSError as err:
         raise VaekitError(
-            f"{flag} {shown}: cannot write in {folder} ({err.strerror}); choose a folder you can write to"
+            f"{flag} {shown}: cannot write in {folder} ({_refusal(folder, err)}); choose a folder you can write to"
         ) from None
     os.close(fd)
     os.unlink(probe)

@@ -69,7 +69,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--fid-samples",
         type=count(0),
         default=10_000,
-        help="prior samples for the Fréchet distance on MNIST / Fashion-MNIST runs; 0 skips it",
+        help="prior samples for the Fréchet distance on MNIST / Fashion-MNIST runs, compared with as many "
+        "real test images (whatever --limit says); 0 skips it",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
@@ -212,20 +213,25 @@ def _table(r: dict) -> str:
             f"  bits/dim        {r['bits_per_dim']:10.4f}",
             f"  active units    {r['active_units']:10d}",
         ]
-    return "\n".join(lines + _quality_lines(r.get("sample_quality")))
+    return "\n".join(lines + _quality_lines(r.get("sample_quality"), r["n"]))
 
 
-def _quality_lines(q: dict | None) -> list[str]:
+def _quality_lines(q: dict | None, evaluated: int | None = None) -> list[str]:
     if q is None:
         return []
     if "skipped" in q:
         return [f"  sample quality: not measured ({q['skipped']})"]
     acc = q["classifier_test_accuracy"]
     acc = "unknown" if acc is None else f"{acc:.2%}"
+    apart = (
+        f" (its own {q['real_images']}, not the {evaluated} above: --limit sets those, --fid-samples these)"
+        if evaluated is not None and evaluated != q["real_images"]
+        else ""
+    )
     return [
         (
-            f"sample quality: {q['samples']} prior samples against {q['real_images']} real test images, "
-            f"in the features of the {q['classifier']} classifier ({acc} test accuracy)"
+            f"sample quality: {q['samples']} prior samples against the first {q['real_images']} real test "
+            f"images{apart}, in the features of the {q['classifier']} classifier ({acc} test accuracy)"
         ),
         f"  FID             {q['fid']:10.3f}   (real training vs test images: {q['fid_real']:.3f})",
         (

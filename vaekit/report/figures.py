@@ -28,7 +28,8 @@ def latent_use_figure(values: Sequence[float], measure: str, unit: str, title: s
     ax.set_xlabel("latent dimension")
     ax.set_ylabel(f"{measure}{' (' + unit.strip() + ')' if unit.strip() else ''}")
     ax.set_title(
-        f"{title}\n{int(used.sum())} of {d} latents in use (grey: below {threshold:g}{unit}, the dashed line)",
+        f"{title}\n{int(used.sum())} of {d} latents with {measure} ≥ {threshold:g}{unit} "
+        "(grey: below, the dashed line)",
         fontsize=10,
     )
     ax.grid(axis="y", alpha=0.3)

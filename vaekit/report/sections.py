@@ -285,7 +285,10 @@ def latent_use_section(ctx: ReportContext) -> Section:
     fig = latent_use_figure(
         values.tolist(), measure, unit, f"{ctx.run}: {measure} per latent, {ctx.x.shape[0]} test {ctx.item}s", ACTIVE_KL
     )
-    caption = f"sum over latents: {float(values.sum()):.3g}{unit}"
+    caption = (
+        f"sum over latents: {float(values.sum()):.3g}{unit}; the table's 'active latents' counts another "
+        "test on the same images, Var of E[z_d|x] > 0.01, which a latent can pass while carrying little KL"
+    )
     if measure != "KL":
         caption = "variance of each latent's code"
     section.figures.append(Figure(figure_png(fig), caption))

@@ -27,13 +27,16 @@ def _number(v) -> str:
     return str(v)
 
 
+# Burda et al.'s test, not the KL test of the report's KL-per-latent figure: say which.
+ACTIVE_UNITS = "active latents: Var over these images of E[z_d|x] > 0.01 (Burda et al.; not the figure's KL test)"
+
 MEASURES = {  # what evaluate() returns, in words
     "elbo": "ELBO (nats per image; higher is better)",
     "nll": "-log p(x), importance-sampled (nats; lower is better)",
     "recon": "reconstruction term -E[log p(x|z)] (nats)",
     "kl": "KL(q(z|x) || p(z)) (nats)",
     "bits_per_dim": "bits per pixel",
-    "active_units": "active latents (Cov(E[z|x]) > 0.01)",
+    "active_units": ACTIVE_UNITS,
     "mse": "mean squared error per pixel",
     "sse": "squared error per image",
     "bce": "binary cross-entropy per image (nats)",
@@ -56,7 +59,7 @@ TEXT_MEASURES = {  # what evaluate_sentences() returns, in words
     "perplexity": "perplexity per token (words and <eos>), from -log p(x)",
     "elbo_perplexity": "perplexity per token from -ELBO (an upper bound)",
     "recon_perplexity": "perplexity per token of -log p(x|f(x))",
-    "active_units": "active latents (Cov(E[z|x]) > 0.01)",
+    "active_units": ACTIVE_UNITS,
     "k": "importance samples per sentence (K)",
     "n": "test sentences evaluated",
     "tokens": "predicted tokens (words and <eos>)",

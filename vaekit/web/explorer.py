@@ -99,7 +99,8 @@ class Explorer:
         lo, hi = lo - margin, hi + margin
         if self.gaussian_prior:
             lo, hi = lo.clamp(max=-PRIOR_SPAN), hi.clamp(min=PRIOR_SPAN)
-        order = activity.argsort(descending=True, stable=True).tolist()
+        # Most active first by the number each slider shows: the KL where there is one, else the variance.
+        order = (activity if kl is None else kl).argsort(descending=True, stable=True).tolist()
         return [
             LatentAxis(
                 d,

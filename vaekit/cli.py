@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "report": "vaekit.commands.report",
     "explore": "vaekit.commands.explore",
     "export": "vaekit.commands.export",
+    "card": "vaekit.commands.card",
 }
 
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except _BadFlag as err:
         return _user_error(str(err), debug=False)
+    args._argv = list(sys.argv[1:] if argv is None else argv)  # as typed: train and eval record it in the run
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:

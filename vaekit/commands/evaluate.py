@@ -161,6 +161,10 @@ def run(args) -> int:
     try:
         atomic_write_text(args.run_dir / name, json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.run_dir / name}", file=sys.stderr)
+        from vaekit.report.card import record_command, write_card
+
+        record_command(args.run_dir, args._argv)
+        write_card(args.run_dir)  # the card shows the newest evaluation
     except OSError as err:  # someone else's run on a read-only disk: the numbers are still printed
         warnings.warn(
             f"could not save {err.filename} ({err.strerror}): the result is printed only", VaekitWarning, stacklevel=1

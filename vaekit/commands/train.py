@@ -372,7 +372,7 @@ def _absolute(path: str) -> str:
     return str(Path(path).expanduser().resolve())
 
 
-_NOT_SETTINGS = {"model", "out", "resume", "overwrite", "set", "_run", "command"}
+_NOT_SETTINGS = {"model", "out", "resume", "overwrite", "set", "_run", "_argv", "command"}
 
 
 def _resumed_config(args) -> RunConfig:
@@ -467,6 +467,10 @@ def _train(args, cfg: RunConfig) -> int:
         save_figure(
             curves_figure(trainer.history, f"{run}: training curves", per="sentence"), args.out / "training-curves.png"
         )
+    from vaekit.report.card import record_command, write_card
+
+    record_command(args.out, args._argv)
+    write_card(args.out)
     if history:
         best = min(history, key=lambda r: r["val_loss"])
         print(f"best validation loss {best['val_loss']:.3f} nats at epoch {best['epoch']}; run saved in {args.out}")

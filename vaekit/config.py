@@ -28,6 +28,11 @@ class DataConfig:
     min_count: int = 1  # keep tokens seen at least this often in the training split
     max_length: int | None = None  # tokens per sentence (None: 100 words / 400 characters)
     long_lines: str = "skip"  # what happens to longer sentences: skip | cut
+    # Tokenizer (vaekit.data.tokenize); None: the data's default (sentence pairs: on; text: off)
+    lower: bool | None = None  # lower-case
+    split_punct: bool | None = None  # punctuation marks as tokens of their own
+    # Sentence pairs (fra-eng or a .tsv file; see vaekit.data.pairs)
+    reverse: bool = False  # translate from the second column into the first
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ class RunConfig:
     image_shape: tuple[int, ...] | None = None  # (C, H, W); (T,) padded sentence length for text
     num_classes: int = 0
     vocab_size: int = 0  # text: token ids (the run's vocab.json lists them); 0 for images
+    source_vocab_size: int = 0  # sentence pairs: source token ids (source-vocab.json); else 0
 
     def for_data(self, data) -> RunConfig:
         """This config with what depends on the data filled in: 'auto' likelihood, image shape, classes."""
@@ -87,6 +93,7 @@ class RunConfig:
             image_shape=tuple(data.image_shape),
             num_classes=data.num_classes,
             vocab_size=len(data.vocab) if data.vocab is not None else 0,
+            source_vocab_size=len(data.pairs.source_vocab) if data.pairs is not None else 0,
         )
 
     def check(self) -> RunConfig:
@@ -136,6 +143,7 @@ class RunConfig:
             image_shape=tuple(top.image_shape) if top.image_shape else None,
             num_classes=top.num_classes,
             vocab_size=top.vocab_size,
+            source_vocab_size=top.source_vocab_size,
         )
 
     def save(self, path: Path) -> None:
@@ -162,6 +170,7 @@ class _TopLevel:
     image_shape: Any = None
     num_classes: int = 0
     vocab_size: int = 0
+    source_vocab_size: int = 0
 
 
 def _build(kind, values: dict[str, Any], where: str):

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from vaekit.data.builtin import DATASETS
 from vaekit.data.download import default_data_dir
+from vaekit.data.pairs import PAIR_DATASETS, PairOptions, is_pairs_source, load_pairs_file
 from vaekit.data.splits import DataSplits
 from vaekit.data.text import TEXT_DATASETS, TextOptions, is_text_source, load_text_file
 from vaekit.data.user import load_user_data
@@ -50,6 +51,7 @@ def load_dataset(
     seed: int = 0,
     download: bool = True,
     text: TextOptions | None = None,
+    pairs: PairOptions | None = None,
 ) -> DataSplits:
     """Load a built-in dataset by name, or your own data from a folder / .npy / .npz path.
 
@@ -68,6 +70,8 @@ def load_dataset(
         Fetch missing files. With False a missing file is an error naming its URL and folder.
     text : TextOptions, optional
         For text (``ptb`` or a ``.txt`` path): token level, vocabulary size, maximum length.
+    pairs : PairOptions, optional
+        For sentence pairs (``fra-eng`` or a ``.tsv`` path): tokenizer, direction, vocabularies.
 
     Returns
     -------
@@ -80,6 +84,9 @@ def load_dataset(
         Unknown name, missing or corrupt file, or unusable user data.
     """
     key = str(name_or_path).strip().lower().replace("_", "-")
+    if key in PAIR_DATASETS:
+        directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+        return PAIR_DATASETS[key](directory, options=pairs, download=download, seed=seed)
     if key in TEXT_DATASETS:
         directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         return TEXT_DATASETS[key](directory, options=text, download=download)
@@ -87,6 +94,8 @@ def load_dataset(
         directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
         return DATASETS[key](directory, image_size=image_size, seed=seed, download=download)
     path = Path(name_or_path).expanduser()
+    if is_pairs_source(str(path)) and path.is_file():
+        return load_pairs_file(path, options=pairs, seed=seed)
     if is_text_source(str(path)) and path.is_file():
         return load_text_file(path, options=text, seed=seed)
     if path.exists():
@@ -94,15 +103,15 @@ def load_dataset(
     if path.suffix.lower() in _ARRAY_SUFFIXES or "/" in str(name_or_path):
         raise VaekitError(f"no such file or folder: {path}")
     raise VaekitError(
-        f"unknown dataset {name_or_path!r}: use one of {', '.join([*DATASETS, *TEXT_DATASETS])}, or a path to a "
-        f"folder of images, a .npy/.npz file or a .txt file of sentences"
+        f"unknown dataset {name_or_path!r}: use one of {', '.join([*DATASETS, *TEXT_DATASETS, *PAIR_DATASETS])}, "
+        "or a path to a folder of images, a .npy/.npz file, a .txt file of sentences or a .tsv file of pairs"
     )
 
 
 def is_builtin(name: str) -> bool:
     """Whether `name` names a built-in dataset, images or text (case and ``_``/``-`` forgiven), rather than a path."""
     key = str(name).strip().lower().replace("_", "-")
-    return key in DATASETS or key in TEXT_DATASETS
+    return key in DATASETS or key in TEXT_DATASETS or key in PAIR_DATASETS
 
 
 def dataset_key(name_or_path: str) -> str:
@@ -116,12 +125,15 @@ def dataset_key(name_or_path: str) -> str:
 
 __all__ = [
     "DATASETS",
+    "PAIR_DATASETS",
+    "PairOptions",
     "TEXT_DATASETS",
     "DataSplits",
     "TextOptions",
     "dataset_key",
     "default_data_dir",
     "is_builtin",
+    "is_pairs_source",
     "is_text_source",
     "load_dataset",
 ]

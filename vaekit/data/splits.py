@@ -34,10 +34,17 @@ class DataSplits:
     num_classes: int = 0  # 0 when unlabelled
     vocab: Any = None  # text only: the `vaekit.data.vocab.Vocabulary`; x is then (N, T) padded token ids
     notes: str = ""  # what loading did that a user should hear (sentences cut or skipped, ...)
+    # sentence pairs only (`vaekit.data.pairs.PairInfo`): x are then the target sentences and the
+    # "labels" y the source sentences (N, Ts) they translate; `vocab` is the target's
+    pairs: Any = None
 
     @property
     def is_text(self) -> bool:
         return self.vocab is not None
+
+    @property
+    def is_pairs(self) -> bool:
+        return self.pairs is not None
 
     @property
     def image_shape(self) -> tuple[int, int, int]:

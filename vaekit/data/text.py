@@ -208,6 +208,12 @@ def sentence_lengths(x: torch.Tensor) -> torch.Tensor:
     return (x != PAD_ID).sum(1)
 
 
+def pair_lengths(target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """(N,) one sort key for sentence pairs: by source length, then target length, so a bucketed
+    batch wastes little padding on either side."""
+    return sentence_lengths(source) * (target.shape[1] + 1) + sentence_lengths(target)
+
+
 def trim_padding(x: torch.Tensor) -> torch.Tensor:
     """x (B, T) without the trailing columns that are padding in every row."""
     return x[:, : int(sentence_lengths(x).max())]

@@ -1,0 +1,238 @@
+"""Sentence pairs for translation: the Tatoeba English-French pairs, or your own tab-separated file.
+
+Every pair becomes two padded rows of token ids (`vaekit.data.text.encode_sentences`):
+
+    x  the target  <bos> y_1 .. y_m <eos> <pad>..   what the model scores (like a text run's x)
+    y  the source  <bos> x_1 .. x_n <eos> <pad>..   what it is conditioned on (in place of a label)
+
+so the trainer's batching, padding trim and resume work for pairs unchanged.
+
+Sources (`--data`):
+
+- ``fra-eng``: 76,037 English-French pairs from Tatoeba (manythings.org's Anki release), fetched
+  from the public GitHub copy the shared data README names; that copy stops inside its last line,
+  which is dropped before the SHA-256 check. English is the source (``reverse`` makes it French).
+- a ``.tsv`` path: UTF-8, one pair a line, two tab-separated columns (source, target) or the three
+  of the Tatoeba/Anki files (the third, the attribution, ignored). Blank lines are skipped; a line
+  with no tab, more than three columns or an empty side, undecodable bytes and an empty file are
+  errors naming the file and line.
+
+Tokens (`vaekit.data.tokenize`): lower-cased and punctuation split by default for pairs (NFC,
+apostrophes and accents kept). Pairs with a side longer than ``max_length`` tokens (default 50)
+are skipped and counted.
+
+The split (seeded, by the *source sentence*, so no test source sentence is seen in training; for
+``fra-eng`` the English sentence): the distinct source sentences, in order of first appearance, are
+permuted by numpy PCG64 seeded with ``seed`` (default 0); the first min(2000, n // 10) are the test
+sentences, the next min(1000, n // 10) the validation sentences, the rest train, each with all of its
+pairs. For ``fra-eng``: 49,195 source sentences -> 46,195 / 1,000 / 2,000 (71,472 / 1,578 / 2,987 pairs).
+Every test sentence keeps all its references (`PairInfo.test_references`) for BLEU.
+
+One vocabulary per side from the training pairs (``min_count``, ``vocab_size``, `<unk>` for the
+rest): `DataSplits.vocab` is the target's, `PairInfo.source_vocab` the source's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vaekit.data.download import RemoteFile, ensure_file
+from vaekit.data.splits import DataSplits
+from vaekit.data.text import encode_sentences
+from vaekit.data.tokenize import Tokenizer
+from vaekit.data.vocab import Vocabulary
+from vaekit.errors import VaekitError
+
+FRA_ENG = RemoteFile(
+    "fra-eng",
+    "fra.txt",
+    (
+        "https://raw.githubusercontent.com/Soubhagya264/Language_Translator-Encoder-Decoder-/"
+        "f6c89651306aa93d2f0f0447ce15b553a530abb0/fra.txt",
+    ),
+    "0054ea2102484f4800d0b2cca57460b6b4a2e05328e6954240601065b001b1a6",
+    whole_lines=True,  # that copy ends inside line 76,038: the 76,037 whole lines are the data
+)
+PAIR_SUFFIXES = (".tsv",)
+DEFAULT_MAX_LENGTH = 50
+TEST_SENTENCES, VAL_SENTENCES = 2000, 1000
+SOURCE_VOCAB = "source-vocab.json"  # beside a run's vocab.json (the target's)
+
+
+@dataclass(frozen=True)
+class PairOptions:
+    """How pairs become tokens; `vocabs` (a saved run's source and target) replace building them."""
+
+    tokenizer: Tokenizer = field(default_factory=lambda: Tokenizer(lower=True, split_punct=True))
+    reverse: bool = False  # the second column is the source
+    vocab_size: int | None = None  # per side (None: all)
+    min_count: int = 1
+    max_length: int | None = None  # tokens per side, <eos> not counted (None: DEFAULT_MAX_LENGTH)
+    vocabs: tuple[Vocabulary, Vocabulary] | None = field(default=None, compare=False)
+
+    def limit(self) -> int:
+        return self.max_length if self.max_length is not None else DEFAULT_MAX_LENGTH
+
+    @classmethod
+    def of_run(cls, data, run_dir: Path | None = None) -> PairOptions:
+        """The pair settings of a DataConfig; with the vocabularies saved in `run_dir` when it has them."""
+        tokenizer = Tokenizer(
+            lower=True if data.lower is None else data.lower,
+            split_punct=True if data.split_punct is None else data.split_punct,
+        )
+        vocabs = None
+        if run_dir is not None and (Path(run_dir) / SOURCE_VOCAB).is_file():
+            vocabs = (Vocabulary.load(Path(run_dir) / SOURCE_VOCAB), Vocabulary.load(Path(run_dir) / "vocab.json"))
+        return cls(tokenizer, data.reverse, data.vocab_size, data.min_count, data.max_length, vocabs)
+
+
+@dataclass
+class PairInfo:
+    """What a pairs dataset holds beyond the two token tensors."""
+
+    source_vocab: Vocabulary
+    tokenizer: Tokenizer
+    languages: tuple[str | None, str | None]  # (source, target), e.g. ("en", "fr"); None: unknown
+    test_sources: list[list[str]]  # the distinct test source sentences, as tokens
+    test_references: list[list[list[str]]]  # every reference translation of each, as tokens
+    test_group: torch.Tensor  # (N_test,) which test source sentence each test pair belongs to
+
+
+def language_pair(name: str, reverse: bool = False) -> tuple[str | None, str | None]:
+    """(source, target) language codes of a pairs dataset, (None, None) for a user's file."""
+    known = {"fra-eng": ("en", "fr")}.get(Path(str(name)).name.lower(), (None, None))
+    return known[::-1] if reverse else known
+
+
+def is_pairs_source(name: str) -> bool:
+    """Whether a --data value names sentence pairs: 'fra-eng' or a .tsv file."""
+    key = str(name).strip().lower().replace("_", "-")
+    return key in PAIR_DATASETS or Path(str(name)).suffix.lower() in PAIR_SUFFIXES
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def read_pairs(path: Path) -> list[tuple[str, str]]:
+    """(first column, second column) of every non-blank line; one-line errors naming file and line."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise VaekitError(f"cannot read {path}: {err.strerror or err}") from None
+    if not raw.strip():
+        raise VaekitError(f"{path} is empty: give tab-separated pairs, one 'source<TAB>target' a line")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        raise VaekitError(
+            f"{path}, line {line}: bytes that are not UTF-8 (byte {err.start}): save it as UTF-8"
+        ) from None
+    pairs = []
+    for number, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        columns = line.rstrip("\r").split("\t")
+        if len(columns) < 2:
+            raise VaekitError(f"{path}, line {number}: no tab: each line must be 'source<TAB>target'")
+        if len(columns) > 3:
+            raise VaekitError(
+                f"{path}, line {number}: {len(columns)} tab-separated columns: give 2 (source, target) "
+                "or 3 (source, target, attribution)"
+            )
+        for side, name in ((0, "first"), (1, "second")):
+            if not columns[side].strip():
+                raise VaekitError(f"{path}, line {number}: the {name} column is empty")
+        pairs.append((columns[0].strip(), columns[1].strip()))
+    return pairs
+
+
+# ---- splitting and encoding ---------------------------------------------------------------------
+
+
+def split_sizes(sentences: int) -> tuple[int, int, int]:
+    """(train, val, test) counts of distinct source sentences (module docstring)."""
+    held = max(1, sentences // 10)
+    test, val = min(TEST_SENTENCES, held), min(VAL_SENTENCES, held)
+    if sentences - test - val < 1:
+        raise VaekitError(f"only {sentences} distinct source sentence(s): need at least 3 to split three ways")
+    return sentences - test - val, val, test
+
+
+def pair_splits(
+    name: str, raw: Sequence[tuple[str, str]], options: PairOptions, seed: int, languages=(None, None)
+) -> DataSplits:
+    """Tokenize, filter by length, split by source sentence, build the vocabularies, encode."""
+    tok, limit = options.tokenizer, options.limit()
+    if options.reverse:
+        raw, languages = [(b, a) for a, b in raw], languages[::-1]
+    tokenized = [(tok.tokens(s), tok.tokens(t)) for s, t in raw]
+    kept = [(s, t) for s, t in tokenized if len(s) <= limit and len(t) <= limit]
+    skipped = len(tokenized) - len(kept)
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, (s, _) in enumerate(kept):
+        groups.setdefault(tuple(s), []).append(i)
+    n_train, n_val, n_test = split_sizes(len(groups))
+    order = np.random.default_rng(seed).permutation(len(groups))
+    keys = list(groups)
+    chosen = {
+        "test": [keys[i] for i in order[:n_test]],
+        "val": [keys[i] for i in order[n_test : n_test + n_val]],
+        "train": [keys[i] for i in order[n_test + n_val :]],
+    }
+    parts = {split: [kept[i] for key in ks for i in groups[key]] for split, ks in chosen.items()}
+    if options.vocabs is not None:
+        source_vocab, target_vocab = options.vocabs
+    else:
+        source_vocab, target_vocab = (
+            Vocabulary.build([p[side] for p in parts["train"]], "word", options.vocab_size, options.min_count)
+            for side in (0, 1)
+        )
+    tensors = {}
+    for split, pairs in parts.items():
+        target, _ = encode_sentences([t for _, t in pairs], target_vocab, limit, "cut")  # (N, Tt)
+        source, _ = encode_sentences([s for s, _ in pairs], source_vocab, limit, "cut")  # (N, Ts)
+        tensors[split] = (target, source)
+    sizes = [len(groups[k]) for k in chosen["test"]]
+    info = PairInfo(
+        source_vocab,
+        tok,
+        tuple(languages),
+        [list(k) for k in chosen["test"]],
+        [[t for _, t in (kept[i] for i in groups[k])] for k in chosen["test"]],
+        torch.repeat_interleave(torch.arange(n_test), torch.tensor(sizes)),
+    )
+    (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = tensors["train"], tensors["val"], tensors["test"]
+    data = DataSplits(name, tr_x, tr_y, va_x, va_y, te_x, te_y, likelihood="categorical", vocab=target_vocab)
+    data.pairs = info
+    counts = ", ".join(f"{s} {len(chosen[s]):,} sentences ({len(parts[s]):,} pairs)" for s in ("train", "val", "test"))
+    data.notes = (
+        f"{counts}; {len(source_vocab):,} source / {len(target_vocab):,} target token ids; {tok.describe()}"
+        + (f"; {skipped:,} pairs skipped (a side over {limit} tokens)" if skipped else "")
+    )
+    return data
+
+
+# ---- sources ----------------------------------------------------------------------------------
+
+
+def load_fra_eng(
+    data_dir: Path, *, options: PairOptions | None = None, download: bool = True, seed: int = 0
+) -> DataSplits:
+    """The Tatoeba English-French pairs (module docstring)."""
+    path = ensure_file(FRA_ENG, Path(data_dir), download=download)
+    return pair_splits("fra-eng", read_pairs(path), options or PairOptions(), seed, languages=language_pair("fra-eng"))
+
+
+def load_pairs_file(path: Path, *, options: PairOptions | None = None, seed: int = 0) -> DataSplits:
+    """Your own tab-separated pairs (module docstring)."""
+    return pair_splits(Path(path).stem, read_pairs(path), options or PairOptions(), seed)
+
+
+PAIR_DATASETS = {"fra-eng": load_fra_eng}

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "explore": "vaekit.commands.explore",
     "export": "vaekit.commands.export",
     "card": "vaekit.commands.card",
+    "translate": "vaekit.commands.translate",
 }
 
 

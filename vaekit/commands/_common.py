@@ -85,7 +85,8 @@ def check_outputs(args) -> None:
         if Path(path).is_dir():
             raise VaekitError(f"{flag} {path} is a folder: give a file name inside it")
         check_writable(Path(path).parent, flag, shown=Path(path))
-    if outs["--out"] is None and getattr(args, "command", None) != "eval":  # eval's JSON record is optional
+    # eval's JSON record is optional; translate writes to stdout without --out
+    if outs["--out"] is None and getattr(args, "command", None) not in ("eval", "translate"):
         check_writable(Path(args.run_dir), "RUN_DIR")
 
 
@@ -101,7 +102,13 @@ def check_label(model, label: int | None) -> None:
 
 def open_split(cfg, args, split: str = "test"):
     """(images, labels) of a split of the run's dataset, honouring --data-dir; for text
-    (padded sentences, labels) read with the run's own vocabulary."""
+    (padded sentences, labels) read with the run's own vocabulary; for sentence pairs (targets, sources)."""
+    data = open_data(cfg, args)
+    return data.split(split)
+
+
+def open_data(cfg, args):
+    """The run's whole dataset (DataSplits), read as the run read it (its vocabularies, --data-dir)."""
     from vaekit.data import is_builtin, load_dataset
 
     data_dir = getattr(args, "data_dir", None) or cfg.data.data_dir
@@ -113,8 +120,15 @@ def open_split(cfg, args, split: str = "test"):
             "is gone: put it back there, or edit data.name to where it is now"
         )
     text = text_options(cfg.data, args.run_dir) if cfg.vocab_size else None
-    data = load_dataset(name, data_dir, image_size=cfg.data.image_size, download=True, text=text)
-    return data.split(split)
+    pairs = pair_options(cfg.data, args.run_dir) if cfg.source_vocab_size else None
+    return load_dataset(name, data_dir, image_size=cfg.data.image_size, seed=0, download=True, text=text, pairs=pairs)
+
+
+def pair_options(data, run_dir: Path | None = None):
+    """The sentence-pair settings of a DataConfig for load_dataset, with `run_dir`'s vocabularies."""
+    from vaekit.data import PairOptions
+
+    return PairOptions.of_run(data, run_dir)
 
 
 def text_options(data, run_dir: Path | None = None):

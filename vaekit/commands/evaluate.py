@@ -5,6 +5,11 @@ The NLL is -log p(x) estimated with K importance samples per image (Burda et al.
 number papers report, in nats. bits/dim is that NLL per pixel in bits. Active units count the
 latents whose posterior mean varies across the data (Cov > 0.01).
 
+A translation run (seq2seq) reports corpus BLEU and chrF (sacrebleu, every reference of each test
+sentence, its signature printed), the exact NLL per sentence and perplexity per token, the share of
+exact matches and BLEU by source length; --beam and --alpha choose the decoding (see
+vaekit.evaluate_translation). Its translations go to RUN_DIR/translations-test-CHECKPOINT.tsv.
+
 A text run reports nats per sentence and perplexity per predicted token, counting the words and
 the end-of-sentence token of every sentence (see `vaekit.evaluate_text`); a language model's NLL
 is exact, a VAE's importance-sampled.
@@ -32,7 +37,14 @@ import sys
 import warnings
 from pathlib import Path
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count, open_run, open_split
+from vaekit.commands._common import (
+    add_data_dir_argument,
+    add_run_arguments,
+    count,
+    non_negative,
+    open_run,
+    open_split,
+)
 from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.precision import PRECISIONS
 
@@ -72,6 +84,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="prior samples for the Fréchet distance on MNIST / Fashion-MNIST runs, compared with as many "
         "real test images (whatever --limit says); 0 skips it",
     )
+    p.add_argument(
+        "--beam", type=count(1, 100), default=5, help="translation runs: beam width of the decoding (1: greedy)"
+    )
+    p.add_argument(
+        "--alpha",
+        type=non_negative,
+        default=1.0,
+        help="translation runs: length normalisation of the beam, log p(y|x) / length^alpha",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
 
 
@@ -105,6 +126,12 @@ def run(args) -> int:
     if args.fid_samples == 1:
         raise VaekitError("--fid-samples must be 0 (skip) or at least 2: a covariance needs two samples")
     model, cfg, device = open_run(args)
+    if cfg.source_vocab_size:  # a translation run: BLEU, chrF, exact NLL (vaekit.evaluate_translation)
+        from vaekit.commands._translation import eval_table, evaluate_run
+
+        result = evaluate_run(model, cfg, device, args, checkpoint_record(args.run_dir, args.which))
+        print(json.dumps(result) if args.json else eval_table(result))
+        return 0
     x, y = open_split(cfg, args, args.split)
     if args.limit is not None:
         x, y = x[: args.limit], y[: args.limit]

@@ -12,6 +12,8 @@ examples:
   vaekit train vae --data ptb --kl-warmup 2 --free-bits 0.2   # a sentence VAE (GRU) on the Penn Treebank
   vaekit train lm --data ptb                                  # the same decoder without z: the baseline
   vaekit train vae --data my_sentences.txt --tokens char      # your own text, one sentence per line
+  vaekit train seq2seq --data fra-eng                         # translate English into French, with attention
+  vaekit train seq2seq --data pairs.tsv --reverse --set attention=none   # your own pairs, second column -> first
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from vaekit.commands._common import (
     duration,
     int_list,
     non_negative,
+    pair_options,
     positive,
     real,
     seed,
@@ -89,6 +92,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=count(1),
         default=None,
         help="text: tokens per sentence (default: 100 words / 400 characters)",
+    )
+    d.add_argument(
+        "--lower",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sentence pairs: lower-case both sides (default: on)",
+    )
+    d.add_argument(
+        "--split-punct",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sentence pairs: punctuation marks as tokens of their own, apostrophes kept in words (default: on)",
+    )
+    d.add_argument(
+        "--reverse",
+        action="store_true",
+        default=None,
+        help="sentence pairs: translate the second column into the first (fra-eng: French into English)",
     )
     d.add_argument(
         "--long-lines",
@@ -205,7 +226,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     t = p.add_argument_group("training")
     t.add_argument(
-        "--epochs", type=count(1), default=None, help=f"passes over the training split (default: {_T.epochs})"
+        "--epochs",
+        type=count(1),
+        default=None,
+        help=f"passes over the training split (default: {_T.epochs}{_train_defaults(MODELS, 'epochs')})",
     )
     t.add_argument(
         "--time",
@@ -215,10 +239,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="train for this wall-clock budget (60m, 1.5h, 90s): the learning rate decays from --lr to "
         "--lr-end (default a tenth of --lr) over the budget, --epochs becomes a cap, the best "
-        "validation checkpoint is kept",
+        f"validation checkpoint is kept (default: none{_train_defaults(MODELS, 'time_budget', 60, 'm')}; "
+        "--epochs alone turns a default budget off)",
     )
-    t.add_argument("--batch-size", type=count(1), default=None, help=f"examples per step (default: {_T.batch_size})")
-    t.add_argument("--lr", type=positive, default=None, help=f"Adam learning rate (default: {_T.lr:g})")
+    t.add_argument(
+        "--batch-size",
+        type=count(1),
+        default=None,
+        help=f"examples per step (default: {_T.batch_size}{_train_defaults(MODELS, 'batch_size')})",
+    )
+    t.add_argument(
+        "--lr",
+        type=positive,
+        default=None,
+        help=f"Adam learning rate (default: {_T.lr:g}{_train_defaults(MODELS, 'lr')})",
+    )
     t.add_argument(
         "--lr-end",
         type=positive,
@@ -272,6 +307,16 @@ def _model_defaults(models, option: str) -> str:
     return ", ".join(f"{name} {spec.options[option]:g}" for name, spec in models.items() if option in spec.options)
 
 
+def _train_defaults(models, name: str, scale: float = 1, unit: str = "") -> str:
+    """'; seq2seq 64': the models whose registry entry starts a TrainConfig field elsewhere than its default."""
+    own = [
+        f"{model} {spec.train_defaults[name] / scale:g}{unit}"
+        for model, spec in models.items()
+        if name in spec.train_defaults
+    ]
+    return "; " + ", ".join(own) if own else ""
+
+
 def _config_defaults(models, name: str) -> str:
     """'; cvae 4': the models whose registry entry starts a ModelConfig field elsewhere than its default."""
     own = [f"{model} {spec.config_defaults[name]}" for model, spec in models.items() if name in spec.config_defaults]
@@ -309,12 +354,12 @@ def _options(args) -> dict:
 def config_from_args(args) -> RunConfig:
     """A RunConfig from the flags: given flags override each dataclass's own defaults."""
     from vaekit.data import dataset_key
-    from vaekit.models import default_config, resolve_options
+    from vaekit.models import default_config, default_train_config, resolve_options
 
     def pick(section, **flags):
         return dataclasses.replace(section, **{k: v for k, v in flags.items() if v is not None})
 
-    from vaekit.data import is_text_source
+    from vaekit.data import is_pairs_source, is_text_source
 
     # A path is stored resolved, so the run can be opened from any folder.
     data = pick(
@@ -327,8 +372,14 @@ def config_from_args(args) -> RunConfig:
         min_count=args.min_count,
         max_length=args.max_length,
         long_lines=args.long_lines,
+        lower=args.lower,
+        split_punct=args.split_punct,
+        reverse=args.reverse,
     )
-    text = TEXT_DEFAULTS if is_text_source(data.name) else {}
+    pairs = is_pairs_source(data.name)
+    if not pairs and any(v is not None for v in (args.lower, args.split_punct, args.reverse)):
+        raise VaekitError("--lower, --split-punct and --reverse are for sentence pairs (--data fra-eng or FILE.tsv)")
+    text = TEXT_DEFAULTS if pairs or is_text_source(data.name) else {}
     arch = args.arch or ("conv" if args.block else None) or text.get("arch")  # --block implies the conv networks
     model = pick(
         default_config(args.model),  # ModelConfig's defaults, with the model's own where its registry entry has them
@@ -347,8 +398,11 @@ def config_from_args(args) -> RunConfig:
     )
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args)))
     epochs = EPOCH_CAP if args.epochs is None and args.time_budget is not None else args.epochs
+    base = default_train_config(args.model)  # TrainConfig's defaults, with the model's own (seq2seq's)
+    if args.epochs is not None and args.time_budget is None:  # --epochs alone: that many epochs, no clock
+        base = dataclasses.replace(base, time_budget=None)
     train = pick(
-        _T,
+        base,
         epochs=epochs,
         time_budget=args.time_budget,
         batch_size=args.batch_size,
@@ -431,6 +485,7 @@ def _train(args, cfg: RunConfig) -> int:
         cfg.data.data_dir,
         image_size=cfg.data.image_size,
         text=text_options(cfg.data, args.out if args.resume else None),
+        pairs=pair_options(cfg.data, args.out if args.resume else None),
     )
     world = distributed.current_world()
     trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet, overwrite=args.overwrite)
@@ -446,7 +501,8 @@ def _train(args, cfg: RunConfig) -> int:
         )
         if data.notes:
             print(f"{data.name}: {data.notes}", file=sys.stderr)
-        what = "sentences" if data.is_text else f"images {'x'.join(map(str, data.image_shape))}"
+        what = "sentence pairs" if data.is_pairs else "sentences" if data.is_text else "images"
+        what += "" if data.is_text else f" {'x'.join(map(str, data.image_shape))}"
         print(
             f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} {what}) "
             f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "") + f" ({how}) -> {args.out}",

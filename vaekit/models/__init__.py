@@ -23,8 +23,10 @@ from vaekit.models.registry import (
     build_model,
     build_objective,
     default_config,
+    default_train_config,
     get_spec,
     image_models,
+    pair_models,
     resolve_options,
     text_models,
 )
@@ -40,9 +42,11 @@ __all__ = [
     "build_objective",
     "check_model",
     "default_config",
+    "default_train_config",
     "get_spec",
     "image_models",
     "load_run",
+    "pair_models",
     "resolve_options",
     "text_models",
 ]

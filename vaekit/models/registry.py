@@ -24,11 +24,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vaekit.config import ModelConfig
+from vaekit.config import ModelConfig, TrainConfig
 from vaekit.errors import VaekitError
 from vaekit.models.ae import build_autoencoder, build_wae
 from vaekit.models.family import beta_vae_objective, build_cvae, iwae_objective
 from vaekit.models.hierarchical import build_hierarchical
+from vaekit.models.seq2seq import TranslationNLL, build_seq2seq
 from vaekit.models.text import SentenceNLL, build_language_model, build_sentence_ae, build_sentence_model
 from vaekit.models.vae import build_vae
 from vaekit.models.vampprior import build_vampprior
@@ -48,13 +49,19 @@ class ModelSpec:
     build_text: Callable[..., Any] | None = None
     # ModelConfig fields whose default differs for this model, e.g. {"latent_dim": 4}; measured, not taste
     config_defaults: Mapping[str, Any] = field(default_factory=dict)
+    # (ModelConfig, (T,) padded target length, source_vocab_size, target_vocab_size, **network options)
+    # -> nn.Module, for sentence pairs (translation)
+    build_pairs: Callable[..., Any] | None = None
+    # TrainConfig fields whose default differs for this model (seq2seq's epochs, batch and learning rate)
+    train_defaults: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def network_options(self) -> dict[str, Any]:
-        """Keyword-only options of `build` -> their defaults."""
-        if self.build is None:
+        """Keyword-only options of `build` (or of `build_pairs`) -> their defaults."""
+        build = self.build or self.build_pairs
+        if build is None:
             return {}
-        return _keyword_defaults(self.build, kinds=(inspect.Parameter.KEYWORD_ONLY,))
+        return _keyword_defaults(build, kinds=(inspect.Parameter.KEYWORD_ONLY,))
 
     @property
     def objective_options(self) -> dict[str, Any]:
@@ -142,12 +149,27 @@ MODELS: dict[str, ModelSpec] = {
         "recurrent language model: the sentence VAE's decoder with no z, the baseline for text",
         build_text=build_language_model,
     ),
+    "seq2seq": ModelSpec(
+        None,
+        TranslationNLL,
+        "encoder-decoder for sentence pairs (translation): GRU/LSTM encoder and decoder; --set "
+        "attention=none (the final state only, Cho et al. 2014), dot (Luong et al. 2015) or additive "
+        "(Bahdanau et al. 2015); train with --data fra-eng or pairs.tsv, then 'vaekit translate RUN'",
+        build_pairs=build_seq2seq,
+        # about 15 minutes on one core, the learning rate decaying to a tenth over them: BENCHMARKS.md
+        train_defaults={"time_budget": 900.0, "epochs": 1000, "batch_size": 64, "lr": 2e-3},
+    ),
 }
 
 
 def default_config(name: str) -> ModelConfig:
     """The ModelConfig a model starts from: the dataclass's defaults, then its entry's config_defaults."""
     return dataclasses.replace(ModelConfig(name=name), **get_spec(name).config_defaults)
+
+
+def default_train_config(name: str) -> TrainConfig:
+    """The TrainConfig a model starts from: the dataclass's defaults, then its entry's train_defaults."""
+    return dataclasses.replace(TrainConfig(), **get_spec(name).train_defaults)
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -166,10 +188,21 @@ def resolve_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **given}
 
 
-def build_model(cfg, image_shape, num_classes: int, vocab_size: int = 0):
+def build_model(cfg, image_shape, num_classes: int, vocab_size: int = 0, source_vocab_size: int = 0):
     """The network for a ModelConfig, on the CPU, in float32; for sentences when vocab_size > 0
-    (then `image_shape` is (T,), the padded sentence length)."""
+    (then `image_shape` is (T,), the padded sentence length), for sentence pairs when
+    source_vocab_size > 0 too (vocab_size is then the target's)."""
     spec = get_spec(cfg.name)
+    if source_vocab_size:
+        if spec.build_pairs is None:
+            raise VaekitError(
+                f"model {cfg.name!r} does not train on sentence pairs: choose one of {', '.join(pair_models())}"
+            )
+        options = resolve_options(cfg.name, cfg.options)
+        network = {k: options[k] for k in spec.network_options}
+        return spec.build_pairs(cfg, image_shape, source_vocab_size, vocab_size, **network)
+    if spec.build_pairs is not None and spec.build_text is None and spec.build is None:
+        raise VaekitError(f"model {cfg.name!r} translates sentence pairs: train it with --data fra-eng or FILE.tsv")
     if vocab_size:
         if spec.build_text is None:
             raise VaekitError(f"model {cfg.name!r} does not work on text: choose one of {', '.join(text_models())}")
@@ -190,6 +223,11 @@ def image_models() -> list[str]:
 def text_models() -> list[str]:
     """Names of the models that train on sentences."""
     return [name for name, spec in MODELS.items() if spec.build_text is not None]
+
+
+def pair_models() -> list[str]:
+    """Names of the models that train on sentence pairs."""
+    return [name for name, spec in MODELS.items() if spec.build_pairs is not None]
 
 
 def build_objective(cfg):

@@ -29,7 +29,7 @@ def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "c
     if not (run_dir / CONFIG).is_file():
         raise VaekitError(_not_a_run(run_dir))
     cfg = RunConfig.load(run_dir / CONFIG)
-    model = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size).to(device)
+    model = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size, cfg.source_vocab_size).to(device)
     chosen, other, flag = (BEST, LAST, "last") if which == "best" else (LAST, BEST, "best")
     try:
         load_weights(run_dir / chosen, model)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vaekit.data.vocab import BOS_ID, PAD_ID, UNK_ID
 from vaekit.errors import VaekitError
@@ -58,13 +58,21 @@ class SentenceEncoder(nn.Module):
         self.out_features = hidden * self.directions
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
+        return self.states(x, every_step=False)[1]
+
+    def states(self, x: torch.Tensor, every_step: bool = True):
+        """(outputs (B, S, F) or None, final (B, F), mask (B, S)) over w_1 .. w_n <eos> (S = T-1 trimmed
+        to the batch's longest): the last layer's state at every step (zeros at padding), for attention."""
         tokens = x[:, 1:]  # (B, T-1) w_1 .. w_n <eos>, no <bos>
         lengths = (tokens != PAD_ID).sum(1).clamp(min=1)  # (B,)
-        vectors = self._embedding[0](tokens)  # (B, T-1, E)
+        tokens = tokens[:, : int(lengths.max())]  # (B, S)
+        vectors = self._embedding[0](tokens)  # (B, S, E)
         packed = pack_padded_sequence(vectors, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        _, state = self.rnn(packed)
+        out, state = self.rnn(packed)
         h = state[0] if isinstance(state, tuple) else state  # (layers * dirs, B, H); an LSTM's c is not used
-        return h[-self.directions :].transpose(0, 1).flatten(1)  # (B, dirs * H) the last layer
+        final = h[-self.directions :].transpose(0, 1).flatten(1)  # (B, dirs * H) the last layer
+        outputs = pad_packed_sequence(out, batch_first=True, total_length=tokens.shape[1])[0] if every_step else None
+        return outputs, final, tokens != PAD_ID
 
 
 class SentenceDecoder(nn.Module):
@@ -110,10 +118,11 @@ class SentenceDecoder(nn.Module):
             return e
         return torch.cat([e, z[:, None, :].expand(-1, tokens.shape[1], -1)], dim=2)  # (B, T, E + D)
 
-    def forward(self, x: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
-        """x (B, T) padded sentences, z (B, D) or None -> hidden states (B, T-1, H) predicting x[:, 1:]."""
+    def forward(self, x: torch.Tensor, z: torch.Tensor | None, state=None) -> torch.Tensor:
+        """x (B, T) padded sentences, z (B, D) or None -> hidden states (B, T-1, H) predicting x[:, 1:];
+        `state` replaces the initial state made from z (an encoder-decoder's bridge)."""
         inputs = x[:, :-1]  # (B, T-1) <bos> w_1 .. w_n (and <eos>/<pad> whose outputs are never scored)
-        out, _ = self.rnn(self._inputs(inputs, z), self.initial_state(z, x.shape[0]))
+        out, _ = self.rnn(self._inputs(inputs, z), self.initial_state(z, x.shape[0]) if state is None else state)
         return self.dropout(out)
 
     def step(self, tokens: torch.Tensor, z: torch.Tensor | None, state):

@@ -12,6 +12,8 @@ commands and the HTML report compute the images and hand them over.
     curves_figure           training curves
     labelled_grid           rows of images with a title, row and column labels (samples per label, a manifold)
     image_grid              images pasted into one array, for a caller's own matplotlib axes
+    attention_figure        a translation's attention weights: source tokens across, target tokens down
+    bleu_by_length_figure   corpus BLEU by source sentence length, one bar per model
 """
 
 from vaekit.plots._files import figure_png, save_figure
@@ -27,10 +29,13 @@ from vaekit.plots.images import (
     traversals_figure,
 )
 from vaekit.plots.latents import class_names, latent_scatter_figure
+from vaekit.plots.translation import attention_figure, bleu_by_length_figure
 
 __all__ = [
     "ACTIVE_KL",
     "Frame",
+    "attention_figure",
+    "bleu_by_length_figure",
     "class_names",
     "curves_figure",
     "figure_png",

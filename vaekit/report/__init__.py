@@ -6,6 +6,7 @@ quality.py   sample quality: the Fréchet distance and classifier score of prior
 sections.py  the pictures: samples, reconstructions, interpolations, traversals, the latent
              space, the decoded manifold, KL per latent, codebook usage
 text.py      a text run's sentences: samples, reconstructions, homotopies, codes by sentence length
+translation.py  a translation run: BLEU and chrF, test translations, attention maps, BLEU by length
 figures.py   the figures only the report draws (bars of latent use and code use, the manifold)
 html.py      the page: escaped text, PNGs as data URIs, no script and no link out
 """
@@ -38,6 +39,7 @@ def build_report(
     progress(name, parts) is called after each section (of `parts` in all), e.g. to update a progress bar.
     """
     from vaekit import __version__
+    from vaekit.config import RunConfig
     from vaekit.errors import VaekitError
     from vaekit.report.context import open_context
     from vaekit.report.sections import SECTIONS, TEXT_SECTIONS
@@ -50,6 +52,13 @@ def build_report(
         raise VaekitError(f"--out {out} is a folder: give a file name such as {out / 'report.html'}")
     if not out.parent.is_dir():
         raise VaekitError(f"the folder of --out {out} does not exist: create it or choose another --out")
+    if RunConfig.load(run_dir / "config.json").source_vocab_size if (run_dir / "config.json").is_file() else False:
+        from vaekit.report.translation import translation_sections
+
+        run, sections = translation_sections(run_dir, which, device, data_dir, limit, seed)
+        subtitle = [f"run folder {run_dir.resolve()} ({which} checkpoint), up to {limit} test source sentences"]
+        atomic_write_text(out, render(f"vaekit report: {run}", subtitle, sections))
+        return out
     ctx = open_context(run_dir, which, device, data_dir, limit, iw_samples, seed, fid_samples)
     sections: list[Section] = []
     parts = [run_section, curves_section, *(TEXT_SECTIONS if ctx.is_text else SECTIONS)]

@@ -26,8 +26,9 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vaekit.config import RunConfig
+from vaekit.data.pairs import SOURCE_VOCAB
 from vaekit.data.splits import DataSplits
-from vaekit.data.text import bucketed_order, sentence_lengths, trim_padding
+from vaekit.data.text import bucketed_order, pair_lengths, sentence_lengths, trim_padding
 from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.models import build_model, build_objective
 from vaekit.precision import TRAINING_PRECISIONS, precision
@@ -49,7 +50,7 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         raise VaekitError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
 
 
-VOCAB = "vocab.json"  # a text run's vocabulary (vaekit.data.vocab.Vocabulary)
+VOCAB = "vocab.json"  # a text run's vocabulary (vaekit.data.vocab.Vocabulary); a translation run's target one
 
 
 def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
@@ -101,7 +102,9 @@ class Trainer:
         self.device = resolve_device(cfg.train.device, self.world.local_rank)
         self.local_batch = distributed.shard_size(self.world, cfg.train.batch_size)
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
-        self.model = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size).to(self.device)
+        self.model = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size, cfg.source_vocab_size).to(
+            self.device
+        )
         self.objective = build_objective(cfg.model)
         self.step_fn = _Loss(self.model, self.objective)
         if self.world.active:
@@ -120,10 +123,11 @@ class Trainer:
         # The dataset lives on the device from here on.
         self.train_x, self.train_y = data.train_x.to(self.device), data.train_y.to(self.device)
         self.val_x, self.val_y = data.val_x.to(self.device), data.val_y.to(self.device)
-        self.lengths, self.vocab = None, data.vocab
+        self.lengths, self.vocab, self.pairs = None, data.vocab, data.pairs
         if data.is_text:  # batches of like lengths, padding trimmed per batch: see vaekit.data.text
-            self.lengths = sentence_lengths(self.train_x)
-            by_length = torch.argsort(sentence_lengths(self.val_x))
+            lengths = pair_lengths if data.is_pairs else lambda x, _: sentence_lengths(x)
+            self.lengths = lengths(self.train_x, self.train_y)
+            by_length = torch.argsort(lengths(self.val_x, self.val_y))
             self.val_x, self.val_y = self.val_x[by_length], self.val_y[by_length]
         loss_fn = self.step_fn
         if cfg.train.compile:
@@ -325,6 +329,8 @@ class Trainer:
             self.cfg.save(self.run_dir / "config.json")
         if self.vocab is not None:  # the run carries its vocabulary: sentences in and out need no dataset
             ckpt.atomic_write_text(self.run_dir / VOCAB, self.vocab.to_json() + "\n")
+        if self.pairs is not None:  # and a translation run its source vocabulary too
+            ckpt.atomic_write_text(self.run_dir / SOURCE_VOCAB, self.pairs.source_vocab.to_json() + "\n")
 
     def _end_epoch(self, epoch: int, train: dict, val: dict, seconds: float, lr: float, started: float) -> None:
         if not all(math.isfinite(v) for v in val.values()):

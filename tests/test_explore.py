@@ -206,6 +206,40 @@ def test_explorer_survives_hundreds_of_malformed_and_oversized_requests(digits_2
     assert json.dumps(after.json()["z"]) == json.dumps(good["z"])
 
 
+def test_a_slow_request_does_not_stall_the_page(digits_2d_run, tmp_path):
+    """Two clients that stop half-way (one inside its headers, one inside a decode's body) hold
+    their connections open; meanwhile the page and a decode answer at once, and the slow ones
+    have been answered nothing."""
+    import socket
+    import time
+    from urllib.parse import urlparse
+
+    with explorer_server(digits_2d_run, tmp_path / "server.log") as url:
+        where = urlparse(url)
+        slow = [socket.create_connection((where.hostname, where.port), timeout=30) for _ in range(2)]
+        try:
+            slow[0].sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAcc")
+            head = b"POST /api/decode HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            slow[1].sendall(head + b'Content-Length: 40\r\n\r\n{"z": [0.5, ')
+            with httpx.Client(base_url=url, timeout=30) as client:
+                began = time.perf_counter()
+                page = client.get("/")
+                decoded = client.post("/api/decode", json={"z": [0.5, 0.5]})
+                seconds = time.perf_counter() - began
+            assert page.status_code == 200 and "<html" in page.text.lower() and decoded.status_code == 200
+            assert seconds < 10, f"the page and a decode took {seconds:.1f} s beside two slow clients"
+            for sock in slow:
+                sock.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    sock.recv(1)  # nothing answered to a request that has not arrived
+            slow[1].setblocking(True)
+            slow[1].sendall(b"0.5]}" + b" " * 23)  # the rest of its 40 bytes: now it is answered
+            assert slow[1].recv(12).startswith(b"HTTP/1.1 200")
+        finally:
+            for sock in slow:
+                sock.close()
+
+
 def open_text_explorer(run_dir) -> Explorer:
     from vaekit.data import TextOptions, load_dataset
     from vaekit.data.vocab import Vocabulary

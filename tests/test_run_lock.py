@@ -67,6 +67,8 @@ def test_a_second_writer_is_refused_naming_the_holder_and_readers_load_whole_che
             assert main(["train", "vae", "--out", str(run), *extra]) == 2
             err = capsys.readouterr().err
             assert err.count("\n") == 1 and f"being trained by process {child.pid}" in err, err
+        assert main(["train-prior", str(run)]) == 2  # it writes into the run folder too
+        assert f"being trained by process {child.pid}" in capsys.readouterr().err
         assert (run / LOCK).read_text().strip() == str(child.pid), "a refused writer left the lock alone"
     finally:
         child.kill()

@@ -52,13 +52,20 @@ def _check(args) -> None:
 
 
 def run(args) -> int:
+    from vaekit.train import lock
+
+    _check(args)
+    with lock.holding(args.run_dir, create=False):  # one writer per run folder: not while it is trained
+        return _fit(args)
+
+
+def _fit(args) -> int:
     from tqdm.auto import tqdm
 
     from vaekit.commands._common import open_run, open_split
     from vaekit.models.code_prior import CodePrior, bits_per_code, encode_codes, fit_code_prior, save_code_prior
     from vaekit.models.vqvae import VQVAE
 
-    _check(args)
     model, cfg, device = open_run(args)
     if not isinstance(model, VQVAE):
         raise VaekitError(

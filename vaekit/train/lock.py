@@ -31,14 +31,17 @@ LOCK = ".vaekit-lock"
 _HELD: dict[Path, list] = {}
 
 
-def acquire(run_dir: Path) -> None:
-    """Takes the run's lock (making the folder if need be), or raises `VaekitError` naming its holder."""
+def acquire(run_dir: Path, create: bool = True) -> None:
+    """Takes the run's lock (making the folder if need be), or raises `VaekitError` naming its holder.
+    With create=False a folder that is not there is left so, unlocked (the caller's own check says why)."""
     key = Path(run_dir).absolute()
     if key in _HELD:
         _HELD[key][1] += 1
         return
+    if not create and not key.is_dir():
+        return
     if key.exists() and not key.is_dir():
-        raise VaekitError(f"{run_dir} is a file, not a run directory: choose another --out")
+        raise VaekitError(f"{run_dir} is a file, not a run folder")
     made = [p for p in (key, *key.parents) if not p.exists()]
     key.mkdir(parents=True, exist_ok=True)
     try:
@@ -67,9 +70,9 @@ def release(run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def holding(run_dir: Path):
+def holding(run_dir: Path, create: bool = True):
     """`acquire` ... `release` as a `with` block."""
-    acquire(run_dir)
+    acquire(run_dir, create)
     try:
         yield
     finally:

@@ -95,3 +95,26 @@ def test_free_bits_is_refused_with_a_hint():
 def test_bad_options_are_one_line_errors(options):
     with pytest.raises(VaekitError, match="--set top_"):
         tiny(**options)
+
+
+def test_log_prob_of_its_own_draw_reuses_the_conditional_with_the_same_value_and_gradient():
+    # the ELBO's Monte Carlo KL asks log q(z|x) of the z just drawn: q(z2|z1) runs once, not twice,
+    # and the density and every gradient equal those of a recomputation (a copy of z is not the draw)
+    model = tiny(z1=3, z2=2).train()
+    x = torch.rand(5, 1, 4, 4, dtype=torch.float64)
+    calls = []
+    model.up.register_forward_hook(lambda *_: calls.append(1))
+    torch.manual_seed(1)
+    q = model.encode(x)
+    z = q.rsample()
+    reused = q.log_prob(z)
+    assert len(calls) == 1
+    recomputed = q.log_prob(z.clone())
+    assert len(calls) == 2
+    assert torch.allclose(reused, recomputed, rtol=1e-12, atol=1e-12)
+    params = [p for p in model.parameters() if p.requires_grad]
+    g_reused = torch.autograd.grad(reused.sum(), params, retain_graph=True, allow_unused=True)
+    g_recomputed = torch.autograd.grad(recomputed.sum(), params, allow_unused=True)
+    for a, b in zip(g_reused, g_recomputed):
+        assert (a is None) == (b is None) and (a is None or torch.allclose(a, b, rtol=1e-10, atol=1e-12))
+    assert any(g is not None and g.abs().sum() > 0 for g in g_reused)

@@ -44,6 +44,7 @@ class TwoLayerCode(Distribution):
     def __init__(self, first: Distribution, then: Conditional, first_dim: int, then_dim: int, first_is_z1: bool):
         self.first, self.then = first, then
         self.first_dim, self.then_dim, self.first_is_z1 = first_dim, then_dim, first_is_z1
+        self._drawn: tuple | None = None  # (z, first layer, then(first layer)) of the last rsample
         super().__init__(first.batch_shape, torch.Size([first_dim + then_dim]), validate_args=False)
 
     def _join(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -57,7 +58,10 @@ class TwoLayerCode(Distribution):
 
     def rsample(self, sample_shape=torch.Size()) -> torch.Tensor:
         a = self.first.rsample(sample_shape)  # (*sample_shape, *batch, D_a)
-        return self._join(a, self.then(a).rsample())
+        then = self.then(a)
+        z = self._join(a, then.rsample())
+        self._drawn = (z, a, then)  # log_prob(z) of this very draw reuses then(a): the ELBO's KL asks for it
+        return z
 
     def sample(self, sample_shape=torch.Size()) -> torch.Tensor:
         with torch.no_grad():
@@ -65,7 +69,11 @@ class TwoLayerCode(Distribution):
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
         a, b = self._split(z)
-        return self.first.log_prob(a) + self.then(a).log_prob(b)
+        if self._drawn is not None and self._drawn[0] is z:  # our own last draw: its conditional is known
+            _, a, then = self._drawn
+        else:
+            then = self.then(a)
+        return self.first.log_prob(a) + then.log_prob(b)
 
     @property
     def mean(self) -> torch.Tensor:

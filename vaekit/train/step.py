@@ -63,6 +63,13 @@ def set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
             group["lr"] = lr
 
 
+def binarize(x: torch.Tensor) -> torch.Tensor:
+    """Bernoulli(x) pixels by one uniform draw per pixel, compared in place: the law of torch.bernoulli,
+    which on a CPU was 13% of a small MLP's step, about 2.5x this (benchmarks/matmul_rate.py); the
+    in-place compare writes 0/1 in x's dtype without a bool tensor and its conversion (a fifth less)."""
+    return torch.rand_like(x).lt_(x)
+
+
 class StepProgram:
     """The training step over device-resident state (see the module docstring).
 
@@ -111,9 +118,7 @@ class StepProgram:
         idx = self.perm.index_select(0, self.pos + self.offsets)  # (b,) this rank's share of the batch
         x, y = self.train_x.index_select(0, idx), self.train_y.index_select(0, idx)
         if self.binarize:
-            # Bernoulli(x) by one uniform draw per pixel: the same law as torch.bernoulli, which on a
-            # CPU was 13% of a small MLP's step, about 2.5x what this takes (benchmarks/matmul_rate.py).
-            x = (torch.rand_like(x) < x).to(x.dtype)
+            x = binarize(x)
         if self.trim:
             x = trim_padding(x)
         with precision(self.precision_name, x.device):

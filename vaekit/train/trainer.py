@@ -132,8 +132,13 @@ class Trainer:
         loss_fn = self.step_fn
         if cfg.train.compile:
             # Our own graph capture replaces Inductor's CUDA graphs; elsewhere the default mode.
-            mode = "max-autotune-no-cudagraphs" if self.graphed else None
-            loss_fn = torch.compile(self.step_fn, mode=mode, dynamic=False)
+            # On a CPU, random draws go through ATen as in eager mode (Inductor's own generator would
+            # draw other numbers): a compiled step computes the eager step's losses, only faster
+            # (ELU 300-300 VAE: 1.13x per step on one thread, BENCHMARKS.md).
+            if self.graphed:
+                loss_fn = torch.compile(self.step_fn, mode="max-autotune-no-cudagraphs", dynamic=False)
+            else:
+                loss_fn = torch.compile(self.step_fn, dynamic=False, options={"fallback_random": True})
         self.program = StepProgram(
             loss_fn,
             self.model,

@@ -4,6 +4,7 @@ true" (from a fresh trial), held by a test where a test can hold it."""
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -123,3 +124,14 @@ def test_out_in_proc_gives_the_true_reason(capsys):
     assert main(["train", "vae", "--out", "/proc/x", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "proc filesystem" in err and "No such file" not in err, err
+
+
+def test_report_on_a_broken_run_prints_its_error_alone(tiny_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run("vae"), run)
+    for name in ("model.safetensors", "last.safetensors"):
+        (run / name).write_bytes(b"\0" * 10)
+    capsys.readouterr()
+    assert main(["report", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vaekit: error: ") and err.count("\n") == 1, repr(err)

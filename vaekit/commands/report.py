@@ -35,16 +35,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
+    import contextlib
+
     from tqdm import tqdm
 
     from vaekit.report import build_report
 
-    with tqdm(desc="report", unit="part", file=sys.stderr, leave=False) as bar:
+    with contextlib.ExitStack() as stack:
+        bars = []  # the bar comes with the first finished part: a broken run shows its error alone
 
         def step(name: str, parts: int) -> None:
-            bar.total = parts
-            bar.set_postfix_str(name)
-            bar.update(1)
+            if not bars:
+                bars.append(
+                    stack.enter_context(tqdm(desc="report", unit="part", total=parts, file=sys.stderr, leave=False))
+                )
+            bars[0].set_postfix_str(name)
+            bars[0].update(1)
 
         out = build_report(
             args.run_dir,

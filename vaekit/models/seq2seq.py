@@ -68,6 +68,9 @@ class Seq2Seq(nn.Module):
     num_labels = 0  # the source conditions it, but it is not a class label
     has_prior = False
     own_evaluation = False  # measured by vaekit's translation evaluation (BLEU, chrF, NLL)
+    data_kind = "pairs"  # a conditional model of a target sentence given a source sentence
+    code_kind = "none"  # no latent variable: what the decoder reads is the encoder's states
+    trainable_prior = False
 
     def __init__(
         self,

@@ -117,29 +117,37 @@ def _lock_file(path: Path, run_dir: Path) -> int:
         except BaseException:
             os.close(fd)
             raise
-        # The holder before us may have removed the file between our open and our flock: then
-        # we hold a lock on a file no one else will open. Lock the one at `path` instead.
         try:
-            same = os.stat(path).st_ino == os.fstat(fd).st_ino
-        except FileNotFoundError:
-            same = False
-        if not same:
+            if _claim(fd, path, run_dir):
+                return fd
+        except BaseException:  # never leave a descriptor open behind an error
             os.close(fd)
-            continue
-        stale = _read_pid(fd)
-        if stale and stale != os.getpid():
-            warnings.warn(
-                f"{run_dir} was locked by process {stale}, which ended without releasing it "
-                f"(killed?): taking the run over",
-                VaekitWarning,
-                stacklevel=4,
-            )
-        try:
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        except OSError:  # a full disk: the lock holds all the same, only its holder goes unnamed
-            pass
-        return fd
+            raise
+        os.close(fd)
+
+
+def _claim(fd: int, path: Path, run_dir: Path) -> bool:
+    """Writes this process's id into the locked `fd`; False when `path` is no longer its file."""
+    # The holder before us may have removed the file between our open and our flock: then we
+    # hold a lock on a file no one else will open, and must lock the one at `path` instead.
+    try:
+        if os.stat(path).st_ino != os.fstat(fd).st_ino:
+            return False
+    except FileNotFoundError:
+        return False
+    stale = _read_pid(fd)
+    if stale and stale != os.getpid():
+        warnings.warn(
+            f"{run_dir} was locked by process {stale}, which ended without releasing it (killed?): taking the run over",
+            VaekitWarning,
+            stacklevel=5,
+        )
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except OSError:  # a full disk: the lock holds all the same, only its holder goes unnamed
+        pass
+    return True
 
 
 def _read_pid(fd: int) -> int | None:

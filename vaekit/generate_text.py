@@ -3,20 +3,60 @@
 Everything returns text (lists of strings, via the run's `Vocabulary`), since that is what one
 looks at. Decodes are greedy (the argmax word at every step) unless said otherwise: a cheap,
 deterministic stand-in for the most likely sentence given z, as in Bowman et al. (2016).
+
+Greedy decoding of a recurrent model falls into loops ("the <unk> <unk> <unk> ..." up to the
+length limit), so decodes follow a rule a reader can be told (`DecodeRule`): no n-gram repeated
+within a sentence (n = 3 by default), and optionally no <unk> at all. A sentence that reaches
+the length limit without <eos> ends in "…".
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from vaekit.data.text import encode_sentences, trim_padding
-from vaekit.data.vocab import Vocabulary
+from vaekit.data.vocab import EOS_ID, Vocabulary
 from vaekit.errors import VaekitError
 from vaekit.models.text import LanguageModel
+
+CUT_MARK = " …"  # ends a decode that reached the length limit without <eos>
+
+
+@dataclass(frozen=True)
+class DecodeRule:
+    """What decoding never emits: a repeated n-gram (`no_repeat` n, 0: no rule), <unk> (`allow_unk`)."""
+
+    no_repeat: int = 3
+    allow_unk: bool = True
+
+    def __post_init__(self):
+        if self.no_repeat < 0 or self.no_repeat == 1:
+            raise VaekitError(f"--no-repeat must be 0 (off) or at least 2 words, got {self.no_repeat}")
+
+    def describe(self) -> str:
+        """A line for the output, saying the rule."""
+        n = self.no_repeat
+        repeat = f"no {n}-word sequence repeated in a sentence (--no-repeat)" if n else "no repetition rule"
+        unk = "<unk> never chosen (--no-unk)" if not self.allow_unk else "<unk> marks a word outside the vocabulary"
+        return f"decoding: {repeat}; {unk}; a sentence cut at the length limit ends in …"
+
+    def kwargs(self) -> dict:
+        return {"no_repeat": self.no_repeat, "allow_unk": self.allow_unk}
+
+
+READABLE = DecodeRule()  # greedy decodes: no repeated trigram
+SAMPLING = DecodeRule(no_repeat=0)  # ancestral samples: the model's own distribution
 
 
 def _device(model) -> torch.device:
     return next(model.parameters()).device
+
+
+def unknown_words(vocab: Vocabulary, text: str) -> list[str]:
+    """The words of `text`, split as the training text was, that the vocabulary lacks (they read as <unk>)."""
+    return vocab.unknown(vocab.split(text))
 
 
 def sentences_to_tensor(vocab: Vocabulary, texts: list[str], device=None) -> torch.Tensor:
@@ -30,18 +70,22 @@ def sentences_to_tensor(vocab: Vocabulary, texts: list[str], device=None) -> tor
 
 
 def decode_texts(vocab: Vocabulary, tokens: torch.Tensor) -> list[str]:
-    """(N, T) token ids -> the N sentences, each up to its <eos>."""
-    return [vocab.decode(row.tolist()) for row in tokens.cpu()]
+    """(N, T) token ids -> the N sentences, each up to its <eos>; one without <eos> ends in "…"."""
+    return [vocab.decode(row.tolist()) + ("" if EOS_ID in row else CUT_MARK) for row in tokens.cpu()]
 
 
 @torch.no_grad()
-def sample_sentences(model, vocab: Vocabulary, n: int, temperature: float = 1.0, greedy: bool = False) -> list[str]:
+def sample_sentences(
+    model, vocab: Vocabulary, n: int, temperature: float = 1.0, greedy: bool = False, rule: DecodeRule | None = None
+) -> list[str]:
     """n sentences: z ~ p(z) then x ~ p(x|z) for a VAE, x ~ p(x) for a language model.
 
     temperature T scales the word distribution at every step, softmax(log p / T): below 1 more
     typical sentences, above 1 more varied ones. greedy=True takes the argmax word instead
-    (for a VAE: the typical sentence of each z).
+    (for a VAE: the typical sentence of each z). `rule` applies to both; by default READABLE for
+    greedy decodes, none (SAMPLING) for draws.
     """
+    rule = rule or (READABLE if greedy else SAMPLING)
     if n < 1:
         raise VaekitError(f"-n must be at least 1, got {n}")
     if not temperature > 0:
@@ -53,18 +97,20 @@ def sample_sentences(model, vocab: Vocabulary, n: int, temperature: float = 1.0,
         p = model.distribution(n)
     else:
         model.prior()  # raises NoPrior with what to do instead
-    return decode_texts(vocab, p.sample(temperature=temperature, greedy=greedy))
+    return decode_texts(vocab, p.sample(temperature=temperature, greedy=greedy, **rule.kwargs()))
 
 
 @torch.no_grad()
-def reconstruct_sentences(model, vocab: Vocabulary, x: torch.Tensor) -> list[str]:
+def reconstruct_sentences(model, vocab: Vocabulary, x: torch.Tensor, rule: DecodeRule = READABLE) -> list[str]:
     """Greedy decodes of the posterior means E[z|x] of sentences x (N, T)."""
     model.eval()
-    return decode_texts(vocab, model.decode(model.encode(trim_padding(x)).mean).greedy())
+    return decode_texts(vocab, model.decode(model.encode(trim_padding(x)).mean).greedy(**rule.kwargs()))
 
 
 @torch.no_grad()
-def homotopy(model, vocab: Vocabulary, a: torch.Tensor, b: torch.Tensor, steps: int = 7) -> list[str]:
+def homotopy(
+    model, vocab: Vocabulary, a: torch.Tensor, b: torch.Tensor, steps: int = 7, rule: DecodeRule = READABLE
+) -> list[str]:
     """Bowman et al.'s homotopy: greedy decodes along z(t) = (1 - t) E[z|a] + t E[z|b], t = 0 .. 1.
 
     a, b: (1, T) sentences. Returns `steps` sentences, ends included.
@@ -74,7 +120,7 @@ def homotopy(model, vocab: Vocabulary, a: torch.Tensor, b: torch.Tensor, steps: 
     model.eval()
     za, zb = model.encode(trim_padding(a)).mean, model.encode(trim_padding(b)).mean  # (1, D) each
     t = torch.linspace(0.0, 1.0, steps, device=za.device)[:, None]  # (S, 1)
-    return decode_texts(vocab, model.decode((1 - t) * za + t * zb).greedy())  # (S, D) codes
+    return decode_texts(vocab, model.decode((1 - t) * za + t * zb).greedy(**rule.kwargs()))  # (S, D) codes
 
 
 @torch.no_grad()

@@ -53,13 +53,23 @@ class ELBO:
     - free_bits > 0 (Kingma et al. 2016): each latent dimension's KL, averaged over the batch, costs
       nothing below free_bits nats: loss KL term = sum_d max(free_bits, mean_batch KL_d). The
       per-example KL logged stays the true one.
+    - pretrain_epochs > 0 (Li et al. 2019, "A surprisingly effective fix for deep latent variable
+      models of text"): the first pretrain_epochs train an autoencoder (KL weight 0), then the
+      decoder is reset to fresh weights (`model.reset_decoder()`, sentence models) and the KL
+      schedule above starts: the encoder already carries the sentence when the decoder meets it.
+      The reset happens once, at the first step past pretrain_epochs (a run resumed exactly there too).
     """
 
     def __init__(
-        self, beta: float = 1.0, warmup_epochs: float = 0.0, cycle_epochs: float = 0.0, free_bits: float = 0.0
+        self,
+        beta: float = 1.0,
+        warmup_epochs: float = 0.0,
+        cycle_epochs: float = 0.0,
+        free_bits: float = 0.0,
+        pretrain_epochs: float = 0.0,
     ):
-        if cycle_epochs < 0 or free_bits < 0 or warmup_epochs < 0:
-            raise VaekitError("--kl-warmup, --kl-cycle and --free-bits must be >= 0")
+        if min(cycle_epochs, free_bits, warmup_epochs, pretrain_epochs) < 0:
+            raise VaekitError("--kl-warmup, --kl-cycle, --free-bits and --set pretrain_epochs must be >= 0")
         if cycle_epochs > 0 and not 0 < warmup_epochs <= cycle_epochs:
             raise VaekitError(
                 f"cyclical annealing needs 0 < --kl-warmup <= --kl-cycle ({cycle_epochs:g}): "
@@ -67,12 +77,29 @@ class ELBO:
             )
         self.beta, self.warmup_epochs = beta, warmup_epochs
         self.cycle_epochs, self.free_bits = cycle_epochs, free_bits
+        self.pretrain_epochs = pretrain_epochs
+        self._seen: float | None = None  # the last training progress seen (pretraining: when to reset)
 
     def kl_weight(self, progress: torch.Tensor) -> torch.Tensor:
+        after = progress - self.pretrain_epochs  # epochs since the autoencoder pretraining ended
         if self.warmup_epochs <= 0:
-            return torch.full_like(progress, self.beta)  # no host-to-device copy: capturable
-        within = torch.remainder(progress, self.cycle_epochs) if self.cycle_epochs > 0 else progress
-        return self.beta * torch.clamp(within / self.warmup_epochs, max=1.0)
+            weight = torch.full_like(progress, self.beta)  # no host-to-device copy: capturable
+        else:
+            within = torch.remainder(after, self.cycle_epochs) if self.cycle_epochs > 0 else after
+            weight = self.beta * torch.clamp(within / self.warmup_epochs, max=1.0)
+        return weight if self.pretrain_epochs <= 0 else torch.where(after < 0, torch.zeros_like(weight), weight)
+
+    def _end_pretraining(self, model, progress: torch.Tensor) -> None:
+        """Resets the decoder once, at the first training step past pretrain_epochs."""
+        if self.pretrain_epochs <= 0 or not model.training:
+            return
+        if not hasattr(model, "reset_decoder"):
+            raise VaekitError("pretrain_epochs resets a sentence model's decoder: it is for text runs; drop it")
+        now, end = float(progress), self.pretrain_epochs
+        crossed = now == end if self._seen is None else self._seen < end <= now  # None: a run resumed at `now`
+        if crossed:
+            model.reset_decoder()
+        self._seen = now
 
     def kl_cost(self, q, prior, kl: torch.Tensor) -> torch.Tensor:
         """The KL as the loss sees it, (B,): itself, or under free bits the batch's clamped per-dimension KL."""
@@ -84,6 +111,7 @@ class ELBO:
         return torch.clamp(per_dim, min=self.free_bits).sum().expand_as(kl)
 
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
+        self._end_pretraining(model, progress)
         q = model.encode(x, y)  # q(z|x), batch (B,), event (D,)
         z = q.rsample()  # (B, D)
         recon = -model.decode(z, y).log_prob(x)  # (B,)

@@ -12,6 +12,44 @@ from vaekit.commands._common import default_out, open_split, open_vocab
 from vaekit.errors import VaekitError
 
 
+def add_decode_arguments(p) -> None:
+    """--no-repeat and --no-unk: the decoding rule of a text run's sentences (vaekit.generate_text)."""
+    p.add_argument(
+        "--no-repeat",
+        type=int,
+        default=None,
+        metavar="N",
+        help="text: never repeat a sequence of N words within a sentence, so greedy decodes do not loop "
+        "(default: 3 for greedy decodes, 0 (off) for sampling)",
+    )
+    p.add_argument("--no-unk", action="store_true", help="text: never emit <unk> when decoding")
+
+
+def decode_rule(args, greedy: bool = True):
+    """The DecodeRule the flags ask for, said on stderr."""
+    from vaekit.generate_text import DecodeRule
+
+    n = getattr(args, "no_repeat", None)
+    rule = DecodeRule(no_repeat=(3 if greedy else 0) if n is None else n, allow_unk=not getattr(args, "no_unk", False))
+    print(rule.describe(), file=sys.stderr)
+    return rule
+
+
+def say_unknown(vocab, text: str, flag: str) -> None:
+    """Names the words of a typed sentence that the run's vocabulary lacks (they are read as <unk>)."""
+    from vaekit.generate_text import unknown_words
+
+    unknown = unknown_words(vocab, text)
+    if unknown:
+        more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
+        words = ", ".join(repr(w) for w in unknown[:20]) + more
+        print(
+            f"{flag}: {len(unknown)} word(s) outside the run's vocabulary, read as <unk>: {words} "
+            f"(text read as: {vocab.tokenizer.describe()})",
+            file=sys.stderr,
+        )
+
+
 def _write_lines(path: Path, lines: list[str]) -> Path:
     from vaekit.io import atomic_write_text
 
@@ -29,7 +67,8 @@ def sample(args, model, cfg) -> int:
 
     if args.prior != "standard" or args.label is not None or args.save_array:
         raise VaekitError("--prior, --label and --save-array are for image runs; a text run takes -n and --temperature")
-    texts = sample_sentences(model, open_vocab(args.run_dir), args.n, args.temperature, greedy=args.greedy)
+    rule = decode_rule(args, greedy=args.greedy)
+    texts = sample_sentences(model, open_vocab(args.run_dir), args.n, args.temperature, greedy=args.greedy, rule=rule)
     for text in texts:
         print(text)
     _write_lines(default_out(args, "samples.txt"), texts)
@@ -42,8 +81,9 @@ def reconstruct(args, model, cfg) -> int:
     vocab = open_vocab(args.run_dir)
     x, _ = open_split(cfg, args, args.split)
     x = x[: args.n].to(next(model.parameters()).device)
-    originals, decodes = decode_texts(vocab, x), reconstruct_sentences(model, vocab, x)
-    lines = []
+    rule = decode_rule(args)
+    originals, decodes = decode_texts(vocab, x), reconstruct_sentences(model, vocab, x, rule)
+    lines = [f"({rule.describe()})", ""]
     for original, decoded in zip(originals, decodes):
         lines += [f"  in:  {original}", f"  out: {decoded}", ""]
     print("\n".join(lines))
@@ -58,17 +98,20 @@ def interpolate(args, model, cfg) -> int:
     device = next(model.parameters()).device
     if (args.from_text is None) != (args.to_text is None):
         raise VaekitError("give both --from and --to (or neither, for pairs of test sentences)")
+    rule = decode_rule(args)
     if args.from_text is not None:
+        say_unknown(vocab, args.from_text, "--from")
+        say_unknown(vocab, args.to_text, "--to")
         pairs = [tuple(sentences_to_tensor(vocab, [text], device) for text in (args.from_text, args.to_text))]
     else:
         x, _ = open_split(cfg, args, "test")
         x = x[: 2 * args.pairs].to(device)
         pairs = [(x[i : i + 1], x[i + 1 : i + 2]) for i in range(0, x.shape[0] - 1, 2)]
-    lines = []
+    lines = [f"({rule.describe()})", ""]
     for a, b in pairs:
         ends = decode_texts(vocab, a) + decode_texts(vocab, b)
         lines += [f"from: {ends[0]}", f"to:   {ends[1]}"]
-        path = homotopy(model, vocab, a, b, args.steps)
+        path = homotopy(model, vocab, a, b, args.steps, rule)
         lines += [f"  {t:4.2f}  {text}" for t, text in zip(_fractions(args.steps), path)]
         lines.append("")
     print("\n".join(lines))

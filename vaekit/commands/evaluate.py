@@ -120,6 +120,7 @@ def checkpoint_record(run_dir: Path, which: str) -> dict:
 def run(args) -> int:
     from tqdm.auto import tqdm
 
+    from vaekit import code_use
     from vaekit.evaluate import evaluate
     from vaekit.io import atomic_write_text
 
@@ -179,6 +180,9 @@ def run(args) -> int:
         "precision": args.precision,
         "checkpoint": checkpoint_record(args.run_dir, args.which),
     }
+    use = code_use.from_results(result, cfg.model.latent_dim, text)
+    if use is not None:
+        result["collapsed"] = use.collapsed  # the code unused: see vaekit.code_use
     quality = None if text else _sample_quality(model, cfg, args, device)
     if quality is not None:
         result["sample_quality"] = quality
@@ -204,6 +208,8 @@ def run(args) -> int:
         print(eval_table(result))
     else:
         print(_table(result))
+    if use is not None and not args.json:
+        print(code_use.describe(use, f"{args.split} split"))
     return 0
 
 

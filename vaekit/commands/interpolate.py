@@ -28,6 +28,7 @@ from vaekit.commands._common import (
     run_words,
     write_picture,
 )
+from vaekit.commands._text import add_decode_arguments
 from vaekit.errors import VaekitError
 
 HELP = "picture of latent interpolations between test images"
@@ -60,6 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--to", dest="to_text", default=None, metavar="SENTENCE", help="text: the last sentence of the homotopy"
     )
+    add_decode_arguments(p)
 
 
 def run(args) -> int:

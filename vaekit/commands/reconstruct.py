@@ -22,6 +22,7 @@ from vaekit.commands._common import (
     run_words,
     write_picture,
 )
+from vaekit.commands._text import add_decode_arguments
 
 HELP = "picture of test images beside their reconstructions"
 
@@ -39,6 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="the picture (default: RUN_DIR/reconstructions.png; reconstructions-SPLIT.png for train/val; "
         "a text run: reconstructions.txt)",
     )
+    add_decode_arguments(p)
 
 
 def run(args) -> int:

@@ -28,6 +28,7 @@ from vaekit.commands._common import (
     run_words,
     write_picture,
 )
+from vaekit.commands._text import add_decode_arguments
 from vaekit.errors import VaekitError
 
 HELP = "decode prior samples into a picture (and optionally an array)"
@@ -66,6 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--nrow", type=count(1), default=8, help="images per row")
     p.add_argument("--greedy", action="store_true", help="text: the argmax word at every step instead of sampling")
+    add_decode_arguments(p)
 
 
 def picture_name(prior: str, temperature: float, label: int | None) -> str:

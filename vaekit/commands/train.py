@@ -44,7 +44,7 @@ HELP = "train a model and write its checkpoints, metrics and pictures"
 
 _D, _M, _T = DataConfig(), ModelConfig(), TrainConfig()
 # What text (--data ptb or FILE.txt) gets where a flag is not given: the image defaults do not fit.
-TEXT_DEFAULTS = {"arch": "gru", "hidden": (256,)}
+TEXT_DEFAULTS = {"arch": "gru", "hidden": (256,), "batch_size": 32}  # batch 32: BENCHMARKS.md, issue 20
 # Flags that a resumed run may change; every other setting comes from the run's config.json.
 # How the step runs (compile, CUDA graph) changes its speed, not what it computes.
 _RESUMABLE = {"epochs", "time_budget", "device", "quiet", "data_dir", "compile", "cuda_graph"}
@@ -97,13 +97,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--lower",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="sentence pairs: lower-case both sides (default: on)",
+        help="text and sentence pairs: lower-case (default: on for pairs, off for text); recorded in the run, "
+        "typed sentences are read the same way",
     )
     d.add_argument(
         "--split-punct",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="sentence pairs: punctuation marks as tokens of their own, apostrophes kept in words (default: on)",
+        help="text and sentence pairs: punctuation marks as tokens of their own, apostrophes kept in words "
+        "(default: on for pairs, off for text)",
     )
     d.add_argument(
         "--reverse",
@@ -377,12 +379,14 @@ def config_from_args(args) -> RunConfig:
         reverse=args.reverse,
     )
     pairs = is_pairs_source(data.name)
-    if not pairs and any(v is not None for v in (args.lower, args.split_punct, args.reverse)):
-        raise VaekitError("--lower, --split-punct and --reverse are for sentence pairs (--data fra-eng or FILE.tsv)")
+    if not pairs and args.reverse is not None:
+        raise VaekitError("--reverse is for sentence pairs (--data fra-eng or FILE.tsv)")
+    if not (pairs or is_text_source(data.name)) and (args.lower is not None or args.split_punct is not None):
+        raise VaekitError("--lower and --split-punct are for text (--data ptb, FILE.txt) and sentence pairs")
     text = TEXT_DEFAULTS if pairs or is_text_source(data.name) else {}
     arch = args.arch or ("conv" if args.block else None) or text.get("arch")  # --block implies the conv networks
     model = pick(
-        default_config(args.model),  # ModelConfig's defaults, with the model's own where its registry entry has them
+        default_config(args.model, bool(text)),  # ModelConfig's defaults, with the model's own (on text too)
         arch=arch,
         hidden=args.hidden or text.get("hidden"),
         channels=args.channels,
@@ -396,7 +400,7 @@ def config_from_args(args) -> RunConfig:
         word_dropout=args.word_dropout,
         dropout=args.dropout,
     )
-    model = dataclasses.replace(model, options=resolve_options(args.model, _options(args)))
+    model = dataclasses.replace(model, options=resolve_options(args.model, _options(args), bool(text)))
     epochs = EPOCH_CAP if args.epochs is None and args.time_budget is not None else args.epochs
     base = default_train_config(args.model)  # TrainConfig's defaults, with the model's own (seq2seq's)
     if args.epochs is not None and args.time_budget is None:  # --epochs alone: that many epochs, no clock
@@ -405,7 +409,7 @@ def config_from_args(args) -> RunConfig:
         base,
         epochs=epochs,
         time_budget=args.time_budget,
-        batch_size=args.batch_size,
+        batch_size=args.batch_size or (None if pairs else text.get("batch_size")),  # pairs: the model's own
         lr=args.lr,
         lr_end=args.lr_end,
         grad_clip=args.grad_clip,
@@ -530,7 +534,21 @@ def _train(args, cfg: RunConfig) -> int:
     if history:
         best = min(history, key=lambda r: r["val_loss"])
         print(f"best validation loss {best['val_loss']:.3f} nats at epoch {best['epoch']}; run saved in {args.out}")
+        _say_code_use(trainer, data, args.out)
     return 0
+
+
+def _say_code_use(trainer, data, out: Path) -> None:
+    """KL and active units of the best checkpoint on the validation split; a collapsed code is a warning."""
+    from vaekit import code_use
+    from vaekit.train import checkpoint as ckpt
+
+    ckpt.load_weights(out / ckpt.BEST, trainer.model)
+    x, y = data.val_x[:2000].to(trainer.device), data.val_y[:2000].to(trainer.device)
+    use = code_use.measure(trainer.model, x, y)
+    line = code_use.describe(use, f"best checkpoint, {x.shape[0]:,} validation examples")
+    if line:
+        print(line)
 
 
 def _write_pictures(trainer, data, out: Path) -> None:

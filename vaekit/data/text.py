@@ -34,6 +34,7 @@ import torch
 
 from vaekit.data.download import RemoteFile, ensure_file
 from vaekit.data.splits import DataSplits, split_counts
+from vaekit.data.tokenize import Tokenizer
 from vaekit.data.vocab import BOS_ID, EOS_ID, PAD_ID, Vocabulary
 from vaekit.errors import VaekitError
 
@@ -62,6 +63,12 @@ class TextOptions:
     max_length: int | None = None  # tokens per sentence, <eos> not counted (None: 100 words / 400 chars)
     long_lines: str = "skip"  # skip | cut
     vocab: Vocabulary | None = field(default=None, compare=False)
+    lower: bool = False  # lower-case every line (vaekit.data.tokenize)
+    split_punct: bool = False  # punctuation marks are tokens of their own ("apple." -> "apple", ".")
+
+    @property
+    def tokenizer(self) -> Tokenizer:
+        return self.vocab.tokenizer if self.vocab is not None else Tokenizer(self.lower, self.split_punct)
 
     def limit(self) -> int:
         return self.max_length if self.max_length is not None else DEFAULT_MAX_LENGTH[self.level]
@@ -72,7 +79,16 @@ class TextOptions:
         when it has one, so a saved run reads sentences with its own token ids."""
         vocab_file = None if run_dir is None else Path(run_dir) / "vocab.json"
         vocab = Vocabulary.load(vocab_file) if vocab_file is not None and vocab_file.is_file() else None
-        return cls(data.tokens, data.vocab_size, data.min_count, data.max_length, data.long_lines, vocab)
+        return cls(
+            data.tokens,
+            data.vocab_size,
+            data.min_count,
+            data.max_length,
+            data.long_lines,
+            vocab,
+            bool(data.lower),  # None: off for text
+            bool(data.split_punct),
+        )
 
 
 def is_text_source(name: str) -> bool:
@@ -104,8 +120,10 @@ def read_lines(path: Path) -> list[str]:
     return kept
 
 
-def tokenize(lines: list[str], level: str, where: str) -> list[list[str]]:
-    sentences = [line.split() if level == "word" else list(line) for line in lines]
+def tokenize(lines: list[str], level: str, where: str, tokenizer: Tokenizer | None = None) -> list[list[str]]:
+    """Lines as token lists: words by `tokenizer` (default: whitespace), or characters."""
+    tokenizer = tokenizer or Tokenizer()
+    sentences = [tokenizer.tokens(line) if level == "word" else list(tokenizer.normalize(line)) for line in lines]
     for number, sentence in enumerate(sentences, 1):
         if len(sentence) > MAX_LINE_TOKENS:
             raise VaekitError(
@@ -136,7 +154,9 @@ def encode_sentences(
 
 
 def _splits(name: str, parts: dict[str, list[list[str]]], options: TextOptions) -> DataSplits:
-    vocab = options.vocab or Vocabulary.build(parts["train"], options.level, options.vocab_size, options.min_count)
+    vocab = options.vocab or Vocabulary.build(
+        parts["train"], options.level, options.vocab_size, options.min_count, options.tokenizer
+    )
     encoded, notes = {}, []
     for split, sentences in parts.items():
         x, over = encode_sentences(sentences, vocab, options.limit(), options.long_lines)
@@ -170,14 +190,14 @@ def load_ptb(data_dir: Path, *, options: TextOptions | None = None, download: bo
     parts = {}
     for split, remote in zip(("train", "val", "test"), PTB_FILES.values()):
         path = ensure_file(remote, Path(data_dir), download=download)
-        parts[split] = tokenize(read_lines(path), options.level, str(path))
+        parts[split] = tokenize(read_lines(path), options.level, str(path), options.tokenizer)
     return _splits("ptb", parts, options)
 
 
 def load_text_file(path: Path, *, options: TextOptions | None = None, seed: int = 0) -> DataSplits:
     """Your own sentences: one per line, split 80/10/10 by a permutation seeded with `seed`."""
     options = options or TextOptions()
-    sentences = tokenize(read_lines(path), options.level, str(path))
+    sentences = tokenize(read_lines(path), options.level, str(path), options.tokenizer)
     if len(sentences) < 3:
         raise VaekitError(
             f"{path} has only {len(sentences)} sentence(s): need at least 3 lines to make train/val/test splits"

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from vaekit.data.tokenize import Tokenizer
 from vaekit.errors import VaekitError
 
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
@@ -29,19 +30,26 @@ FIRST_OUTPUT_ID = EOS_ID  # output class c is token id c + FIRST_OUTPUT_ID
 
 
 class Vocabulary:
-    """Token strings and their ids; `level` is 'word' (split on whitespace) or 'char'."""
+    """Token strings and their ids; `level` is 'word' or 'char'; `tokenizer` says how a line was split
+    (`vaekit.data.tokenize`: lower-casing, punctuation), so a person's sentence is read the same way."""
 
-    def __init__(self, tokens: Sequence[str], level: str = "word"):
+    def __init__(self, tokens: Sequence[str], level: str = "word", tokenizer: Tokenizer | None = None):
         if level not in ("word", "char"):
             raise VaekitError(f"unknown token level {level!r}: use word or char")
         if tuple(tokens[: len(SPECIALS)]) != SPECIALS:
             raise VaekitError(f"a vocabulary must start with {', '.join(SPECIALS)}")
         self.tokens, self.level = list(tokens), level
+        self.tokenizer = tokenizer or Tokenizer()
         self.index = {t: i for i, t in enumerate(self.tokens)}
 
     @classmethod
     def build(
-        cls, sentences: Iterable[Sequence[str]], level: str = "word", max_size: int | None = None, min_count: int = 1
+        cls,
+        sentences: Iterable[Sequence[str]],
+        level: str = "word",
+        max_size: int | None = None,
+        min_count: int = 1,
+        tokenizer: Tokenizer | None = None,
     ) -> Vocabulary:
         """The `max_size` most frequent tokens seen at least `min_count` times (specials not counted)."""
         if max_size is not None and max_size < 1:
@@ -52,7 +60,7 @@ class Vocabulary:
         for special in SPECIALS:  # PTB writes its own "<unk>": it maps onto ours, not a new word
             counts.pop(special, None)
         kept = sorted((t for t, c in counts.items() if c >= min_count), key=lambda t: (-counts[t], t))
-        return cls([*SPECIALS, *kept[:max_size]], level)
+        return cls([*SPECIALS, *kept[:max_size]], level, tokenizer)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -63,8 +71,12 @@ class Vocabulary:
         return len(self.tokens) - FIRST_OUTPUT_ID
 
     def split(self, line: str) -> list[str]:
-        """A line as tokens: whitespace-separated words, or its characters (spaces included)."""
-        return line.split() if self.level == "word" else list(line.strip())
+        """A line as tokens, as the training text was split: words (the run's tokenizer), or characters."""
+        return self.tokenizer.tokens(line) if self.level == "word" else list(self.tokenizer.normalize(line.strip()))
+
+    def unknown(self, tokens: Iterable[str]) -> list[str]:
+        """The tokens outside the vocabulary (each once, in order): what becomes <unk>."""
+        return list(dict.fromkeys(t for t in tokens if t not in self.index))
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
         """Token ids of one sentence, without <bos>/<eos>; unknown tokens -> <unk>."""
@@ -83,12 +95,14 @@ class Vocabulary:
         return (" " if self.level == "word" else "").join(out)
 
     def to_json(self) -> str:
-        return json.dumps({"level": self.level, "tokens": self.tokens}, ensure_ascii=False)
+        raw = {"level": self.level, "tokenizer": self.tokenizer.to_dict(), "tokens": self.tokens}
+        return json.dumps(raw, ensure_ascii=False)
 
     @classmethod
     def from_json(cls, text: str) -> Vocabulary:
         raw = json.loads(text)
-        return cls(raw["tokens"], raw["level"])
+        tokenizer = Tokenizer.from_dict(raw["tokenizer"]) if "tokenizer" in raw else None  # older runs: whitespace
+        return cls(raw["tokens"], raw["level"], tokenizer)
 
     @classmethod
     def load(cls, path: Path) -> Vocabulary:

@@ -54,6 +54,10 @@ class ModelSpec:
     build_pairs: Callable[..., Any] | None = None
     # TrainConfig fields whose default differs for this model (seq2seq's epochs, batch and learning rate)
     train_defaults: Mapping[str, Any] = field(default_factory=dict)
+    # On text (ptb or a .txt file): options and ModelConfig fields that start elsewhere than on images,
+    # e.g. the sentence VAE's schedule against posterior collapse (measured: BENCHMARKS.md, issue 20)
+    text_options: Mapping[str, Any] = field(default_factory=dict)
+    text_config: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def network_options(self) -> dict[str, Any]:
@@ -81,12 +85,20 @@ def _keyword_defaults(fn: Callable, kinds: tuple) -> dict[str, Any]:
     return {p.name: p.default for p in params if p.kind in kinds and p.default is not inspect.Parameter.empty}
 
 
+# The sentence VAE's defaults on text (BENCHMARKS.md, "Sentence VAEs that use z at their defaults"):
+# a KL warm-up over 2 epochs, free bits (a floor of 0.2 nats per latent) and word dropout 0.3 kept
+# z in use where the image defaults collapsed; Li et al.'s pretraining (pretrain_epochs) stays an option.
+SENTENCE_VAE_OPTIONS = {"warmup_epochs": 2.0, "free_bits": 0.2}
+SENTENCE_VAE_CONFIG = {"word_dropout": 0.3}
+
 MODELS: dict[str, ModelSpec] = {
     "vae": ModelSpec(
         build_vae,
         ELBO,
         "variational autoencoder trained on the ELBO (Kingma & Welling 2013)",
         build_text=build_sentence_model,
+        text_options=SENTENCE_VAE_OPTIONS,
+        text_config=SENTENCE_VAE_CONFIG,
     ),
     "ae": ModelSpec(
         build_autoencoder,
@@ -162,9 +174,11 @@ MODELS: dict[str, ModelSpec] = {
 }
 
 
-def default_config(name: str) -> ModelConfig:
-    """The ModelConfig a model starts from: the dataclass's defaults, then its entry's config_defaults."""
-    return dataclasses.replace(ModelConfig(name=name), **get_spec(name).config_defaults)
+def default_config(name: str, text: bool = False) -> ModelConfig:
+    """The ModelConfig a model starts from: the dataclass's defaults, then its entry's config_defaults
+    (and on text its text_config)."""
+    spec = get_spec(name)
+    return dataclasses.replace(ModelConfig(name=name), **spec.config_defaults, **(spec.text_config if text else {}))
 
 
 def default_train_config(name: str) -> TrainConfig:
@@ -178,9 +192,11 @@ def get_spec(name: str) -> ModelSpec:
     return MODELS[name]
 
 
-def resolve_options(name: str, given: dict[str, Any]) -> dict[str, Any]:
-    """The model's options: its defaults overridden by `given`; unknown names are errors."""
-    defaults = get_spec(name).options
+def resolve_options(name: str, given: dict[str, Any], text: bool = False) -> dict[str, Any]:
+    """The model's options: its defaults (on text, with its text_options) overridden by `given`;
+    unknown names are errors."""
+    spec = get_spec(name)
+    defaults = {**spec.options, **(spec.text_options if text else {})}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
         known = ", ".join(defaults) or "none"

@@ -75,6 +75,15 @@ class SentenceAutoencoder(nn.Module):
             raise NoPrior("a sentence autoencoder has no prior p(z) to sample from: train vae (or lm) to sample")
         return Independent(Normal(self.prior_loc, self.prior_scale, validate_args=False), 1, validate_args=False)
 
+    @torch.no_grad()
+    def reset_decoder(self) -> None:
+        """Fresh weights for the decoder's recurrent layers, its z -> state map and the output layer
+        (Li et al. 2019); the word vectors stay, the encoder reads through them. In place, so an
+        optimizer keeps holding the same parameters."""
+        for module in (self.decoder.rnn, self.decoder.init, *self.head.modules()):
+            if module is not None and hasattr(module, "reset_parameters"):
+                module.reset_parameters()
+
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Greedy decodes of the posterior means, (B, T') padded token ids."""
         return self.decode(self.encode(x).mean).greedy()

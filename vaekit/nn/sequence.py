@@ -14,13 +14,14 @@ so the likelihood stays exact, while training scores the tail only for the token
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import torch
 from torch import nn
 from torch.distributions import Distribution, constraints
 
-from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID
+from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID, UNK_ID
 
 ADAPTIVE_MIN_CLASSES = 2000  # below this a plain softmax is as fast
 
@@ -49,6 +50,27 @@ class TokenHead(nn.Module):
         if self.adaptive is not None:
             return self.adaptive.log_prob(h.float())
         return torch.log_softmax(self.linear(h).float(), dim=-1)
+
+
+def banned_tokens(logp: torch.Tensor, tokens: torch.Tensor, no_repeat: int, allow_unk: bool) -> torch.Tensor:
+    """logp (N, C) over output classes with -inf at the tokens a decoding rule forbids next.
+
+    tokens (N, L): each sentence so far (<bos> first). With no_repeat = n > 0, a token that would
+    complete an n-gram the sentence already holds is forbidden; with allow_unk False, <unk> is.
+    """
+    n = no_repeat
+    if n > 0 and tokens.shape[1] >= n:
+        grams = tokens.unfold(1, n - 1, 1) if n > 1 else tokens[:, :, None][..., :0]  # (N, L-n+2, n-1)
+        suffix = tokens[:, tokens.shape[1] - (n - 1) :]  # (N, n-1) the last n-1 tokens
+        seen = (grams[:, : tokens.shape[1] - n + 1] == suffix[:, None, :]).all(-1)  # (N, L-n+1) earlier matches
+        follow = torch.where(seen, tokens[:, n - 1 :], PAD_ID)  # the tokens that followed them
+        banned = torch.zeros(tokens.shape[0], logp.shape[1] + FIRST_OUTPUT_ID, dtype=torch.bool, device=logp.device)
+        banned.scatter_(1, follow, True)
+        logp = logp.masked_fill(banned[:, FIRST_OUTPUT_ID:], -math.inf)
+    if not allow_unk:
+        logp = logp.clone()
+        logp[:, UNK_ID - FIRST_OUTPUT_ID] = -math.inf
+    return logp
 
 
 class SentenceDistribution(Distribution):
@@ -89,11 +111,21 @@ class SentenceDistribution(Distribution):
         return self.token_log_probs(x).sum(-1)
 
     @torch.no_grad()
-    def sample(self, sample_shape=(), temperature: float = 1.0, greedy: bool = False) -> torch.Tensor:
+    def sample(
+        self,
+        sample_shape=(),
+        temperature: float = 1.0,
+        greedy: bool = False,
+        no_repeat: int = 0,
+        allow_unk: bool = True,
+    ) -> torch.Tensor:
         """Ancestral sampling (or greedy argmax): (N, T) padded sentences <bos> ... <eos>, N = batch size.
 
         Each token is drawn from softmax(log p / temperature); a sentence ends at <eos> or after
-        `max_length` tokens (then it has no <eos>).
+        `max_length` tokens (then it has no <eos>). Decoding rules, for text a person reads:
+        `no_repeat` n > 0 never lets a sentence repeat an n-gram it already holds (greedy decoding
+        of a language model otherwise falls into loops such as "<unk> <unk> <unk> ..."), and
+        `allow_unk=False` never emits <unk>. Both only remove tokens before the choice.
         """
         if tuple(sample_shape):
             raise ValueError("a SentenceDistribution draws one sentence per code: pass codes, not sample_shape")
@@ -105,7 +137,7 @@ class SentenceDistribution(Distribution):
         done = torch.zeros(n, dtype=torch.bool, device=device)
         for _ in range(self.max_length + 1):
             h, state = self.decoder.step(tokens[:, -1], z, state)
-            logp = self.head.log_probs(h)  # (n, C)
+            logp = banned_tokens(self.head.log_probs(h), tokens, no_repeat, allow_unk)  # (n, C)
             cls = logp.argmax(1) if greedy else torch.multinomial(torch.softmax(logp / temperature, 1), 1)[:, 0]
             nxt = torch.where(done, torch.full_like(cls, PAD_ID), cls + FIRST_OUTPUT_ID)
             tokens = torch.cat([tokens, nxt[:, None]], dim=1)
@@ -114,9 +146,9 @@ class SentenceDistribution(Distribution):
                 break
         return tokens
 
-    def greedy(self) -> torch.Tensor:
+    def greedy(self, no_repeat: int = 0, allow_unk: bool = True) -> torch.Tensor:
         """The argmax token at every step (a cheap stand-in for the most likely sentence)."""
-        return self.sample(greedy=True)
+        return self.sample(greedy=True, no_repeat=no_repeat, allow_unk=allow_unk)
 
     @property
     def mode(self) -> torch.Tensor:

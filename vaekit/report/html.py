@@ -44,6 +44,7 @@ class Section:
     figures: list[Figure] = field(default_factory=list)
     texts: list[TextTable] = field(default_factory=list)  # sentences, for text runs
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # shown first, marked: e.g. a collapsed code
     missing: str = ""
 
 
@@ -64,6 +65,7 @@ section.missing h2 { color: #5c6670; }
 p.intro { margin: 0 0 10px; color: #39424c; max-width: 900px; }
 p.missing { margin: 0; color: #5c6670; font-style: italic; }
 p.note { margin: 6px 0; font-size: 13px; color: #5c6670; }
+p.warning { margin: 8px 0; padding: 8px 12px; background: #fff4e5; border-left: 4px solid #d9822b; }
 .tables { display: flex; flex-wrap: wrap; gap: 12px 32px; align-items: flex-start; }
 table { border-collapse: collapse; font-size: 13px; }
 caption { text-align: left; font-weight: 600; padding-bottom: 4px; }
@@ -111,6 +113,7 @@ def _section(s: Section) -> str:
         return "\n".join(parts + ["</section>"])
     if s.intro:
         parts.append(f'<p class="intro">{escape(s.intro)}</p>')
+    parts += [f'<p class="warning">{escape(w)}</p>' for w in s.warnings]
     if s.tables:
         parts.append('<div class="tables">' + "".join(_table(c, rows) for c, rows in s.tables) + "</div>")
     for caption, rows in s.folded:

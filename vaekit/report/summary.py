@@ -68,6 +68,7 @@ TEXT_MEASURES = {  # what evaluate_sentences() returns, in words
 
 
 def run_section(ctx: ReportContext) -> Section:
+    from vaekit import code_use
     from vaekit.evaluate import evaluate
     from vaekit.evaluate_text import evaluate_sentences
 
@@ -102,6 +103,9 @@ def run_section(ctx: ReportContext) -> Section:
             [(names.get(k, k), _number(v)) for k, v in results.items()],
         ),
     )
+    use = code_use.from_results(results, cfg.model.latent_dim, ctx.is_text)
+    if use is not None and use.collapsed:
+        section.warnings.append(use.warning())
     section.folded.append(("Every setting (config.json)", _flat("", cfg.to_dict())))
     for path, saved in _saved_evaluations(ctx.run_dir):
         rows = [(names.get(k, k), _number(v)) for k, v in saved.items() if not isinstance(v, (dict, list))]

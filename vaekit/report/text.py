@@ -26,7 +26,7 @@ NO_CODE = (
 
 
 def text_samples_section(ctx: ReportContext) -> Section:
-    from vaekit.generate_text import decode_texts
+    from vaekit.generate_text import READABLE, decode_texts
 
     section = Section(
         "samples",
@@ -48,7 +48,7 @@ def text_samples_section(ctx: ReportContext) -> Section:
         else:
             p = model.distribution(SAMPLES)
         columns = [decode_texts(ctx.vocab, p.sample(temperature=t)) for t in TEMPERATURES]
-        greedy = decode_texts(ctx.vocab, p.greedy())
+        greedy = decode_texts(ctx.vocab, p.greedy(**READABLE.kwargs()))
     heads = [f"drawn at temperature {t:g}" for t in TEMPERATURES]
     if ctx.has_code:
         rows = [[str(i + 1), g, *(c[i] for c in columns)] for i, g in enumerate(greedy)]
@@ -62,6 +62,7 @@ def text_samples_section(ctx: ReportContext) -> Section:
         rows = [[str(i + 1), *(c[i] for c in columns)] for i in range(SAMPLES)]
         header = ["", *heads]
     section.texts.append(TextTable(f"{ctx.run}: {SAMPLES} samples", header, rows))
+    section.notes.append(f"Greedy {READABLE.describe()}. Draws at a temperature follow no rule.")
     return section
 
 

@@ -17,7 +17,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from vaekit.code_use import ACTIVE_VARIANCE, CodeUse
 from vaekit.errors import VaekitError
+from vaekit.generate_text import READABLE, decode_texts
 from vaekit.models.vqvae import VQVAE
 
 PRIOR_SPAN = 3.0  # sliders of a N(0, I) prior cover [-3, 3] at least: nearly all of its mass
@@ -85,7 +87,12 @@ class Explorer:
         self.labels = test_y[:MAX_CODES].cpu()
         self.pick_x, self.pick_y = test_x[:MAX_PICKS].cpu(), test_y[:MAX_PICKS].cpu()
         use = None if self.discrete else latent_activity(model, x, y)
-        self.axes = self._axes(use.values if use is not None and use.measure == "KL" else None)
+        kl = use.values if use is not None and use.measure == "KL" else None
+        self.axes = self._axes(kl)
+        self.code_use = None  # KL and active units, for the collapse warning (vaekit.code_use)
+        if kl is not None and self.codes.shape[0] > 1:
+            active = int((self.codes.double().var(dim=0) > ACTIVE_VARIANCE).sum())
+            self.code_use = CodeUse(float(kl.sum()), active, self.latent_dim, self.text)
         by_index = sorted(self.axes, key=lambda a: a.index)
         self.low = torch.tensor([a.low for a in by_index])  # (D,)
         self.high = torch.tensor([a.high for a in by_index])  # (D,)
@@ -148,6 +155,7 @@ class Explorer:
             "num_labels": self.num_labels,
             "has_prior": not self.prior_note(),
             "prior_note": self.prior_note(),
+            "collapse": (self.code_use.warning() or "") if self.code_use is not None else "",
             "axes": [asdict(a) for a in self.axes],
             "picks": int(self.pick_x.shape[0]),
             "grid": list(self.model.grid) if self.discrete else [],
@@ -218,8 +226,8 @@ class Explorer:
         z = [round(float(v), 5) for v in code]
         if self.text:  # the greedy decode: the most likely word at each step, the typical sentence of z
             with self.lock:
-                tokens = self.model.decode(code[None].to(self.device)).greedy()[0]  # (T,)
-            return {"z": z, "text": self.vocab.decode(tokens.tolist())}
+                tokens = self.model.decode(code[None].to(self.device)).greedy(**READABLE.kwargs())  # (1, T)
+            return {"z": z, "text": decode_texts(self.vocab, tokens)[0]}
         with self.lock:
             image = self.model.decode(code[None].to(self.device), y).mean[0]  # (C, H, W)
         return {"z": z, "png": png_data_uri(image)}

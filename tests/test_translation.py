@@ -225,6 +225,9 @@ def test_every_command_on_a_translation_run(translation_run, tmp_path, capsys):
     assert 0 <= record["bleu"] <= 100 and record["nll"] > 0 and record["sentences"] == 40
     assert (translation_run / "translations-test-best.tsv").read_text().count("\n") == 41
     assert main(["translate", run]) == 2  # neither a sentence nor --file: one line, exit 2
+    assert main(["report", run, "--limit", "20"]) == 0
+    page = (translation_run / "report.html").read_text()
+    assert "Test translations" in page and "BLEU by source length" in page and page.count("data:image/png") == 3
 
 
 def test_resume_replays_the_same_epochs(pairs_slice, tmp_path):

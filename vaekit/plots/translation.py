@@ -14,7 +14,9 @@ def attention_figure(maps: Sequence, sources: Sequence[Sequence[str]], targets: 
     n = len(maps)
     widths = [max(2.6, 0.42 * len(s) + 1.4) for s in sources]
     height = max(max(0.36 * len(t) + 1.6, 2.6) for t in targets)
-    fig, axes = plt.subplots(1, n, figsize=(sum(widths) + 0.8, height), squeeze=False, dpi=100, width_ratios=widths)
+    fig, axes = plt.subplots(
+        1, n, figsize=(sum(widths) + 1.6, height), squeeze=False, dpi=100, width_ratios=widths, layout="constrained"
+    )
     image = None
     for k, (ax, weights, src, tgt) in enumerate(zip(axes[0], maps, sources, targets)):
         w = np.asarray(weights, dtype=float)  # (T, S)
@@ -25,7 +27,7 @@ def attention_figure(maps: Sequence, sources: Sequence[Sequence[str]], targets: 
         if k == 0:
             ax.set_ylabel("translation (written)", fontsize=9)
         ax.tick_params(length=0)
-    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, pad=0.02, label="attention weight")
+    fig.colorbar(image, ax=axes[0].tolist(), fraction=0.03, label="attention weight")
     fig.suptitle(title, fontsize=11)
     return fig
 

@@ -35,7 +35,8 @@ def tiny(name: str):
 
 def with_code_prior(model: VQVAE) -> VQVAE:
     """The VQ-VAE with an (untrained) code prior attached, as `load_run` attaches a fitted one."""
-    model.attach_prior(CodePrior(model.quantizer.num_codes, model.grid[1:], dim=16, layers=1, heads=2).eval())
+    grid = model.code_grid
+    model.attach_prior(CodePrior(grid.num_codes, grid.hw, dim=16, layers=1, heads=2).eval())
     return model
 
 
@@ -43,7 +44,7 @@ def priors() -> list:
     """Every image model in MODELS that has a prior (the VQ-VAE with its code prior attached);
     the sentence models are checked in tests/test_text.py."""
     models = {name: tiny(name) for name in image_models()}
-    models = {name: with_code_prior(m) if isinstance(m, VQVAE) else m for name, m in models.items()}
+    models = {name: with_code_prior(m) if m.trainable_prior else m for name, m in models.items()}
     return [pytest.param(model, id=name) for name, model in models.items() if model.has_prior]
 
 
@@ -63,6 +64,23 @@ def test_every_model_keeps_the_contract(name):
     if not model.has_prior:
         with pytest.raises(NoPrior, match="vaekit"):
             model.prior()
+    assert model.data_kind == "images"
+    assert (model.code_kind, model.trainable_prior) == (("grid", True) if name == "vqvae" else ("continuous", False))
+    if model.code_kind == "grid":  # the codes(x) the contract promises fill the declared grid
+        grid = model.code_grid
+        codes = model.codes(x)
+        assert codes.shape == (3, *grid.hw) and 0 <= int(codes.min()) and int(codes.max()) < grid.num_codes
+        assert q.event_shape == (math.prod(grid.shape),)
+
+
+def test_check_model_names_a_wrong_or_missing_capability():
+    model = tiny("vae")
+    model.code_kind = "discrete"  # not one of CODE_KINDS
+    with pytest.raises(TypeError, match="code_kind 'discrete'"):
+        check_model(model)
+    model.code_kind = "grid"  # a grid of codes, but no code_grid / codes(x)
+    with pytest.raises(TypeError, match="code_grid"):
+        check_model(model)
 
 
 def test_check_model_names_what_is_missing():

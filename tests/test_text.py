@@ -175,9 +175,13 @@ def test_every_text_model_keeps_the_contract(name):
     check_model(model)
     assert isinstance(model, LatentVariableModel) and model.num_labels == 0
     x = torch.tensor([[BOS_ID, 7, 9, EOS_ID], [BOS_ID, 8, EOS_ID, PAD_ID]])
+    assert model.data_kind == "sentences" and not model.trainable_prior
     if name == "lm":
-        assert model.log_prob(x).shape == (2,) and not model.has_prior
+        assert model.code_kind == "none" and model.log_prob(x).shape == (2,) and not model.has_prior
+        # no code: decode(z) of an empty code (B, 0) is p(x), the same log p(x)
+        torch.testing.assert_close(model.decode(torch.zeros(2, 0)).log_prob(x), model.log_prob(x))
         return
+    assert model.code_kind == "continuous"
     q = model.encode(x)
     assert q.batch_shape == (2,) and q.event_shape == (4,)
     p = model.decode(q.rsample((3,)))  # (3, 2) sentences' distributions

@@ -23,7 +23,6 @@ from torch.distributions import kl_divergence
 from vaekit.data.text import sentence_lengths, trim_padding
 from vaekit.errors import VaekitError
 from vaekit.evaluate import active_units, log_weights
-from vaekit.models.text import LanguageModel
 
 
 def _blocks(x: torch.Tensor, batch_size: int):
@@ -47,12 +46,13 @@ def evaluate_sentences(
     model.eval()
     torch.manual_seed(seed)
     n, tokens = x.shape[0], int((sentence_lengths(x) - 1).sum())
-    kind = "lm" if isinstance(model, LanguageModel) else ("vae" if model.has_prior else "ae")
+    kind = "lm" if model.code_kind == "none" else ("vae" if model.has_prior else "ae")
     totals = torch.zeros(3, dtype=torch.float64)  # lm/ae: nll; vae: nll, recon, kl
     means = []
     for xb in _blocks(x, batch_size):
         if kind == "lm":
-            totals[0] -= model.log_prob(xb).double().sum().cpu()
+            no_code = xb.new_zeros((xb.shape[0], 0), dtype=torch.float32)  # (B, 0): p(x) of B sentences
+            totals[0] -= model.decode(no_code).log_prob(xb).double().sum().cpu()
         elif kind == "ae":
             q = model.encode(xb)
             totals[0] -= model.decode(q.mean).log_prob(xb).double().sum().cpu()

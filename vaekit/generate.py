@@ -7,10 +7,10 @@ convention: a single Bernoulli draw of every pixel looks like noise and says les
 from __future__ import annotations
 
 import torch
-from torch.distributions import Distribution, Independent, Normal
+from torch.distributions import Distribution
 
 from vaekit.errors import VaekitError
-from vaekit.models.code_prior import CodeGridPrior
+from vaekit.nn.distributions import tempered
 
 
 @torch.no_grad()
@@ -40,20 +40,6 @@ def sample(
     z = prior.sample((n,)) if prior.batch_shape == () else prior.sample()  # (n, D): one draw per label of p(z|y)
     z = z.to(next(model.parameters()).device)
     return model.decode(z, labels).mean
-
-
-def tempered(prior: Distribution, temperature: float) -> Distribution:
-    """The prior made narrower (T < 1) or wider (T > 1); see `sample`."""
-    if isinstance(prior, CodeGridPrior):
-        return prior.tempered(temperature)
-    base = prior.base_dist if isinstance(prior, Independent) else prior
-    if isinstance(base, Normal):
-        return Independent(
-            Normal(base.loc, base.scale * temperature, validate_args=False),
-            prior.reinterpreted_batch_ndims if base is not prior else 0,
-            validate_args=False,
-        )
-    raise VaekitError(f"--temperature is defined for Gaussian and code priors, not {type(base).__name__}")
 
 
 @torch.no_grad()

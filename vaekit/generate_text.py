@@ -19,7 +19,6 @@ import torch
 from vaekit.data.text import encode_sentences, trim_padding
 from vaekit.data.vocab import EOS_ID, Vocabulary
 from vaekit.errors import VaekitError
-from vaekit.models.text import LanguageModel
 
 CUT_MARK = " …"  # ends a decode that reached the length limit without <eos>
 
@@ -93,8 +92,8 @@ def sample_sentences(
     model.eval()
     if model.has_prior:
         p = model.decode(model.prior().sample((n,)).to(_device(model)))
-    elif isinstance(model, LanguageModel):
-        p = model.distribution(n)
+    elif model.code_kind == "none":  # a language model: decode(z) with an empty code is p(x)
+        p = model.decode(torch.zeros((n, 0), device=_device(model)))
     else:
         model.prior()  # raises NoPrior with what to do instead
     return decode_texts(vocab, p.sample(temperature=temperature, greedy=greedy, **rule.kwargs()))

@@ -31,7 +31,6 @@ from torch.distributions import Bernoulli, Distribution, Independent, MixtureSam
 
 from vaekit.errors import VaekitError
 from vaekit.io import atomic_write_bytes, atomic_write_text
-from vaekit.models.code_prior import CodeGridPrior
 from vaekit.models.hierarchical import TwoLayerCode
 from vaekit.nn.heads import PointMass
 
@@ -190,9 +189,9 @@ def describe_prior(model) -> tuple[dict, dict[str, torch.Tensor], TwoLayerCode |
                     {"loc": loc, "scale": scale},
                     None,
                 )
-        p = model.prior()
-        if isinstance(p, CodeGridPrior):
+        if model.code_kind == "grid":  # its prior is an autoregressive model over code grids
             return {"type": "none", "why": NOT_EXPORTED_CODE_PRIOR}, {}, None
+        p = model.prior()
         if isinstance(p, TwoLayerCode):
             top = p.first.base_dist
             desc = {"type": "two-layer", "first": _normal(top.loc, top.scale), "second": "prior-second.onnx"}

@@ -138,7 +138,7 @@ def run(args) -> int:
         x, y = x[: args.limit], y[: args.limit]
     x, y = x.to(device), y.to(device)
     labels = y if model.num_labels else None
-    text = bool(cfg.vocab_size)
+    text = model.data_kind == "sentences"
     if text and args.proposal == "prior":
         raise VaekitError("--proposal prior is for image models; a text run is evaluated with q(z|x) or exactly")
     # A model with its own measures needs no importance sampling, so no per-image bar; naive Monte Carlo

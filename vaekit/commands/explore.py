@@ -56,7 +56,8 @@ def run(args) -> int:
     _check_free(args.host, args.port)
     model, cfg, _device = open_run(args)
     x, y = open_split(cfg, args, "test")
-    vocab = open_vocab(args.run_dir) if cfg.vocab_size else None  # a text run: codes decode to sentences
+    text = model.data_kind == "sentences"
+    vocab = open_vocab(args.run_dir) if text else None  # a text run: codes decode to sentences
     explorer = Explorer(model, cfg, x, y, title=args.run_dir.resolve().name, vocab=vocab)
     print(f"vaekit explorer for {args.run_dir} on http://{args.host}:{args.port}  (Ctrl-C to stop)", file=sys.stderr)
     uvicorn.run(

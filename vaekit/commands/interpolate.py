@@ -71,7 +71,7 @@ def run(args) -> int:
     from vaekit.plots import interpolations_figure
 
     model, cfg, device = open_run(args)
-    if cfg.vocab_size:  # a text run: Bowman et al.'s homotopy table, RUN_DIR/interpolations.txt
+    if model.data_kind == "sentences":  # a text run: Bowman et al.'s homotopy table, RUN_DIR/interpolations.txt
         from vaekit.commands import _text
 
         return _text.interpolate(args, model, cfg)

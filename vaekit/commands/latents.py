@@ -68,7 +68,7 @@ def run(args) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise VaekitError(f"--out is a folder for two pictures, but {out_dir} is a file")
     model, cfg, device = open_run(args)
-    if cfg.vocab_size:  # a text run: the scatter plot only, points coloured by sentence length
+    if model.data_kind == "sentences":  # a text run: the scatter plot only, points coloured by sentence length
         from vaekit.commands import _text
 
         return _text.latents(args, model, cfg)

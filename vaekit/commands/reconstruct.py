@@ -48,7 +48,7 @@ def run(args) -> int:
     from vaekit.plots import reconstructions_figure
 
     model, cfg, device = open_run(args)
-    if cfg.vocab_size:  # a text run: sentences beside their greedy decodes, RUN_DIR/reconstructions.txt
+    if model.data_kind == "sentences":  # a text run: sentences beside their greedy decodes, RUN_DIR/reconstructions.txt
         from vaekit.commands import _text
 
         return _text.reconstruct(args, model, cfg)

@@ -102,10 +102,8 @@ def _gmm_prior(model, cfg, args, device):
 
 def prior_words(model, prior: str) -> str:
     """'standard', 'gmm:K', or what a VQ-VAE's own prior is."""
-    from vaekit.models.code_prior import CodeGridPrior
-
-    if prior == "standard" and model.has_prior and isinstance(model.prior(), CodeGridPrior):
-        return f"autoregressive code prior over {'x'.join(map(str, model.grid[1:]))} codes"
+    if prior == "standard" and model.has_prior and model.trainable_prior:
+        return f"autoregressive code prior over {model.code_grid.words()} codes"
     return prior
 
 
@@ -120,7 +118,7 @@ def run(args) -> int:
     from vaekit.plots import prior_title, samples_figure
 
     model, cfg, device = open_run(args)
-    if cfg.vocab_size:  # a text run: sentences, printed and written to RUN_DIR/samples.txt
+    if model.data_kind == "sentences":  # a text run: sentences, printed and written to RUN_DIR/samples.txt
         from vaekit.commands import _text
 
         return _text.sample(args, model, cfg)

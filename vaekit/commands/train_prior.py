@@ -64,10 +64,9 @@ def _fit(args) -> int:
 
     from vaekit.commands._common import open_run, open_split
     from vaekit.models.code_prior import CodePrior, bits_per_code, encode_codes, fit_code_prior, save_code_prior
-    from vaekit.models.vqvae import VQVAE
 
     model, cfg, device = open_run(args)
-    if not isinstance(model, VQVAE):
+    if not model.trainable_prior:
         raise VaekitError(
             f"{args.run_dir} holds a {cfg.model.name!r} run: train-prior is for VQ-VAE runs (vaekit train vqvae)"
         )
@@ -76,13 +75,12 @@ def _fit(args) -> int:
     train_x = train_x[: args.limit] if args.limit else train_x
     train_codes = encode_codes(model, train_x.to(device))  # (N, h, w)
     val_codes = encode_codes(model, val_x.to(device))
-    prior = CodePrior(model.quantizer.num_codes, model.grid[1:], args.dim, args.layers, args.heads, args.dropout).to(
-        device
-    )
+    grid = model.code_grid
+    prior = CodePrior(grid.num_codes, grid.hw, args.dim, args.layers, args.heads, args.dropout).to(device)
     steps = max(1, train_codes.shape[0] // args.batch_size)
     print(
-        f"fitting the code prior on {train_codes.shape[0]} code grids {'x'.join(map(str, model.grid[1:]))} "
-        f"of {model.quantizer.num_codes} codes on {device}",
+        f"fitting the code prior on {train_codes.shape[0]} code grids {grid.words()} "
+        f"of {grid.num_codes} codes on {device}",
         file=sys.stderr,
     )
     with tqdm(total=args.epochs * steps, unit="step", disable=args.quiet, file=sys.stderr, mininterval=1.0) as bar:
@@ -91,7 +89,7 @@ def _fit(args) -> int:
     record = {
         "epochs": history,
         "val_nll": final["val_nll"],
-        "val_bits_per_code": bits_per_code(final["val_nll"], model.grid[1:]),
+        "val_bits_per_code": bits_per_code(final["val_nll"], grid.hw),
         "train_images": int(train_codes.shape[0]),
         "checkpoint": args.which,
         "seed": args.seed,

@@ -9,14 +9,15 @@ the trainer rely on and nothing more:
     forward(x, y=None)               the mean reconstruction, shaped like x
     num_labels                       classes of y for a conditional model, else 0
     own_evaluation                   True: `evaluate_split(x, y, ...)` gives its measures (no density q(z|x))
-    is_sequence                      (sentence models, vaekit.models.text) x is (B, T) padded token ids and
-                                     decode(z) a SentenceDistribution over whole sentences
+    data_kind                        "images", "sentences" or "pairs" (a target sequence given a source)
+    code_kind                        "continuous", "grid" (discrete codes: code_grid, codes(x)) or "none"
+    trainable_prior                  a code prior is fitted after training (`vaekit train-prior`)
 
 Every model is listed once, in `vaekit.models.registry.MODELS`; `load_run` (vaekit.models.run)
 reads a trained run back. See docs/architecture.md.
 """
 
-from vaekit.models.contract import LatentVariableModel, check_model
+from vaekit.models.contract import CODE_KINDS, DATA_KINDS, CodeGrid, LatentVariableModel, check_model
 from vaekit.models.registry import (
     MODELS,
     ModelSpec,
@@ -34,7 +35,10 @@ from vaekit.models.run import load_run
 from vaekit.models.vae import VAE
 
 __all__ = [
+    "CODE_KINDS",
+    "DATA_KINDS",
     "MODELS",
+    "CodeGrid",
     "LatentVariableModel",
     "ModelSpec",
     "VAE",

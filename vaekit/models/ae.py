@@ -22,7 +22,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
 from vaekit.errors import NoPrior
-from vaekit.nn import build_backbones, build_likelihood, decode_batched
+from vaekit.nn import decode_batched, image_backbones
 from vaekit.nn.heads import PointMass
 from vaekit.objectives import imq_mmd
 
@@ -36,6 +36,7 @@ class Autoencoder(nn.Module):
 
     num_labels = 0  # unconditional
     own_evaluation = True  # a point-mass q(z|x) has no density: `evaluate_split` reports reconstruction errors
+    data_kind, code_kind, trainable_prior = "images", "continuous", False
 
     def __init__(
         self,
@@ -119,18 +120,7 @@ def reconstruction_measures(model: Autoencoder, x: torch.Tensor, batch_size: int
 
 def build_autoencoder(cfg, image_shape, num_classes: int, standard_prior: bool = False) -> Autoencoder:
     """An autoencoder from a ModelConfig: the VAE's backbones, a linear code layer, its likelihood head."""
-    likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
-    enc, dec = build_backbones(
-        cfg.arch,
-        image_shape,
-        cfg.latent_dim,
-        likelihood.params_per_pixel,
-        cfg.hidden,
-        cfg.channels,
-        cfg.activation,
-        block=cfg.block,
-        fused=cfg.fused,
-    )
+    enc, dec, likelihood = image_backbones(cfg, image_shape)
     return Autoencoder(enc, dec, likelihood, cfg.latent_dim, standard_prior)
 
 

@@ -24,6 +24,7 @@ from torch.distributions import Distribution, constraints
 
 from vaekit.errors import VaekitError
 from vaekit.io import atomic_write_text, load_tensors, save_tensors
+from vaekit.nn.distributions import register_tempered
 
 PRIOR_WEIGHTS, PRIOR_RECORD = "prior.safetensors", "prior.json"
 
@@ -127,6 +128,11 @@ class CodeGridPrior(Distribution):
         lead = value.shape[:-1]
         codes = self.quantizer.quantize(value.reshape(-1, *self.grid))  # (N, h, w)
         return self.code_prior.log_prob(codes, self.temperature).reshape(lead)
+
+
+@register_tempered(CodeGridPrior)
+def _tempered_code_prior(prior: CodeGridPrior, temperature: float) -> CodeGridPrior:
+    return prior.tempered(temperature)
 
 
 @torch.no_grad()

@@ -23,7 +23,7 @@ from torch import nn
 from torch.distributions import Distribution, Independent, Normal, constraints
 
 from vaekit.errors import VaekitError
-from vaekit.nn import GaussianLatentHead, build_backbones, build_likelihood, decode_batched
+from vaekit.nn import GaussianLatentHead, decode_batched, image_backbones
 from vaekit.nn.backbones import activation
 
 Conditional = Callable[[torch.Tensor], Distribution]  # codes (..., D_in) -> a Gaussian with event (D_out,)
@@ -89,6 +89,7 @@ class HierarchicalVAE(nn.Module):
     has_prior = True
     own_evaluation = False
     num_labels = 0
+    data_kind, code_kind, trainable_prior = "images", "continuous", False
 
     def __init__(
         self,
@@ -146,10 +147,7 @@ def build_hierarchical(cfg, image_shape, num_classes: int, *, top_dim: int = 50,
     if int(top_dim) < 1:
         raise VaekitError(f"--set top_dim must be at least 1, got {top_dim}")
     z1, z2 = cfg.latent_dim, int(top_dim)
-    likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
-    enc, dec = build_backbones(
-        cfg.arch, image_shape, z1, likelihood.params_per_pixel, cfg.hidden, cfg.channels, cfg.activation
-    )
+    enc, dec, likelihood = image_backbones(cfg, image_shape, z1)
     up = _gaussian_mlp(z1, hidden2, z2, cfg.activation)
     down = _gaussian_mlp(z2, list(reversed(hidden2)), z1, cfg.activation)
     return HierarchicalVAE(enc, GaussianLatentHead(enc.out_features, z1), up, down, dec, likelihood, z1, z2)

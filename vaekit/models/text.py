@@ -33,9 +33,9 @@ class SentenceAutoencoder(nn.Module):
     text run is measured by `vaekit.evaluate_text` (per sentence and per token), for the AE too.
     """
 
-    is_sequence = True
     num_labels = 0
     own_evaluation = False
+    data_kind, code_kind, trainable_prior = "sentences", "continuous", False
 
     def __init__(
         self,
@@ -92,11 +92,11 @@ class SentenceAutoencoder(nn.Module):
 class LanguageModel(nn.Module):
     """The decoder alone: p(x) = prod_t p(x_t | x_<t), no latent variable."""
 
-    is_sequence = True
     has_prior = False
     latent_dim = 0
     num_labels = 0
     own_evaluation = False  # scored exactly by vaekit.evaluate_text
+    data_kind, code_kind, trainable_prior = "sentences", "none", False  # decode(z (..., 0)) is p(x)
 
     def __init__(self, decoder: SentenceDecoder, head: TokenHead, max_length: int):
         super().__init__()

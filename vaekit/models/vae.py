@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Distribution, Independent, MixtureSameFamily, Normal
 
-from vaekit.nn import GaussianLatentHead, build_backbones, build_likelihood, decode_batched
+from vaekit.nn import GaussianLatentHead, decode_batched, image_backbones
 
 
 class VAE(nn.Module):
@@ -50,6 +50,7 @@ class VAE(nn.Module):
 
     has_prior = True  # it samples: z ~ p(z), x ~ p(x|z)
     own_evaluation = False  # q(z|x) is a density: vaekit.evaluate estimates log p(x) by importance sampling
+    data_kind, code_kind, trainable_prior = "images", "continuous", False
 
     def _labels(self, y: torch.Tensor | None) -> torch.Tensor | None:
         if not self.num_labels:
@@ -94,21 +95,8 @@ def build_vae(
     label_prior: bool = False,
 ) -> VAE:
     """A VAE from a ModelConfig for images of `image_shape` (C, H, W)."""
-    likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
     labels = num_classes if conditional else 0
-    enc, dec = build_backbones(
-        cfg.arch,
-        image_shape,
-        cfg.latent_dim,
-        likelihood.params_per_pixel,
-        cfg.hidden,
-        cfg.channels,
-        cfg.activation,
-        extra_in=labels,
-        block=cfg.block,
-        fused=cfg.fused,
-        extra_every_layer=label_every_layer,
-    )
+    enc, dec, likelihood = image_backbones(cfg, image_shape, extra_in=labels, extra_every_layer=label_every_layer)
     return VAE(
         enc, GaussianLatentHead(enc.out_features, cfg.latent_dim), dec, likelihood, cfg.latent_dim, labels, label_prior
     )

@@ -23,7 +23,7 @@ from torch.distributions import Categorical, Distribution, Independent, MixtureS
 
 from vaekit.errors import VaekitError
 from vaekit.models.vae import VAE
-from vaekit.nn import GaussianLatentHead, build_backbones, build_likelihood
+from vaekit.nn import GaussianLatentHead, image_backbones
 
 
 class DiagonalGaussianMixture(MixtureSameFamily):
@@ -86,9 +86,6 @@ def build_vampprior(cfg, image_shape, num_classes: int, *, pseudo_inputs: int = 
     k = int(pseudo_inputs)
     if k < 1:
         raise VaekitError(f"--set pseudo_inputs must be at least 1, got {k}")
-    likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
-    enc, dec = build_backbones(
-        cfg.arch, image_shape, cfg.latent_dim, likelihood.params_per_pixel, cfg.hidden, cfg.channels, cfg.activation
-    )
+    enc, dec, likelihood = image_backbones(cfg, image_shape)
     head = GaussianLatentHead(enc.out_features, cfg.latent_dim)
     return VampPriorVAE(enc, head, dec, likelihood, cfg.latent_dim, image_shape, k)

@@ -28,6 +28,7 @@ from torch.distributions import Distribution
 from vaekit.errors import NoPrior, VaekitError
 from vaekit.info import bits_per_dim
 from vaekit.models.code_prior import CodeGridPrior, load_code_prior
+from vaekit.models.contract import CodeGrid
 from vaekit.nn import build_likelihood, decode_batched
 from vaekit.nn.backbones import activation
 from vaekit.nn.heads import PointMass, is_discrete
@@ -79,6 +80,8 @@ class VQVAE(nn.Module):
 
     num_labels = 0  # unconditional
     own_evaluation = True  # a point-mass q(z|x): `evaluate_split` reports reconstruction and codebook measures
+    data_kind, code_kind = "images", "grid"
+    trainable_prior = True  # `vaekit train-prior` fits the code prior that sampling needs
 
     def __init__(
         self,
@@ -100,6 +103,11 @@ class VQVAE(nn.Module):
         self.quantizer, self.likelihood = quantizer, likelihood
         self.decoder = _decoder(code_dim, channels, likelihood.params_per_pixel * c, blocks, act)
         self.code_prior: nn.Module | None = None
+
+    @property
+    def code_grid(self) -> CodeGrid:
+        """The code as the contract describes a grid of discrete codes."""
+        return CodeGrid(self.quantizer.num_codes, *self.grid)
 
     # -- the networks -------------------------------------------------------------------------
     def encode_grid(self, x: torch.Tensor) -> torch.Tensor:

@@ -253,3 +253,26 @@ def build_backbones(
     else:
         raise VaekitError(f"unknown architecture {arch!r}: choose mlp or conv")
     return enc, dec
+
+
+def image_backbones(cfg, image_shape: Sequence[int], latent_dim: int | None = None, **extra):
+    """(encoder, decoder, likelihood head) of an image model from its ModelConfig `cfg`: every image
+    model's build function starts here, so each honours arch, hidden, channels, activation, block
+    and fused alike. `latent_dim` (default cfg.latent_dim) is the decoder's code size; `extra` is
+    build_backbones' extra_in / extra_every_layer (a conditional model's one-hot label)."""
+    from vaekit.nn.heads import build_likelihood
+
+    likelihood = build_likelihood(cfg.likelihood, image_shape, cfg.gaussian_variance)
+    enc, dec = build_backbones(
+        cfg.arch,
+        image_shape,
+        cfg.latent_dim if latent_dim is None else latent_dim,
+        likelihood.params_per_pixel,
+        cfg.hidden,
+        cfg.channels,
+        cfg.activation,
+        block=cfg.block,
+        fused=cfg.fused,
+        **extra,
+    )
+    return enc, dec, likelihood

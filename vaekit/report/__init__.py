@@ -42,7 +42,7 @@ def build_report(
     from vaekit.config import RunConfig
     from vaekit.errors import VaekitError
     from vaekit.report.context import open_context
-    from vaekit.report.sections import SECTIONS, TEXT_SECTIONS
+    from vaekit.report.sections import SECTIONS_BY_KIND
     from vaekit.report.summary import curves_section, run_section
     from vaekit.train.checkpoint import atomic_write_text
 
@@ -61,7 +61,10 @@ def build_report(
         return out
     ctx = open_context(run_dir, which, device, data_dir, limit, iw_samples, seed, fid_samples)
     sections: list[Section] = []
-    parts = [run_section, curves_section, *(TEXT_SECTIONS if ctx.is_text else SECTIONS)]
+    kind = ctx.model.data_kind
+    if kind not in SECTIONS_BY_KIND:
+        raise VaekitError(f"the report does not know runs on {kind} yet")
+    parts = [run_section, curves_section, *SECTIONS_BY_KIND[kind]]
     for make in parts:
         section = make(ctx)
         if progress is not None:

@@ -36,7 +36,7 @@ class ReportContext:
     @property
     def is_text(self) -> bool:
         """A run on sentences (vocab.json): its x are token ids, shown as words."""
-        return self.vocab is not None
+        return self.model.data_kind == "sentences"
 
     @property
     def item(self) -> str:
@@ -46,9 +46,7 @@ class ReportContext:
     @property
     def has_code(self) -> bool:
         """Whether the model has a latent code z: all do but the language model (lm)."""
-        from vaekit.models.text import LanguageModel
-
-        return not isinstance(self.model, LanguageModel)
+        return self.model.code_kind != "none"
 
     @property
     def num_labels(self) -> int:
@@ -62,10 +60,8 @@ class ReportContext:
 
     @property
     def discrete(self) -> bool:
-        """A VQ-VAE: its code is a grid of discrete codes, decoded through a codebook."""
-        from vaekit.models.vqvae import VQVAE
-
-        return isinstance(self.model, VQVAE)
+        """A code that is a grid of discrete codes, decoded through a codebook (the VQ-VAE's)."""
+        return self.model.code_kind == "grid"
 
 
 def open_context(

@@ -310,13 +310,12 @@ def codebook_section(ctx: ReportContext) -> Section:
     if not ctx.discrete:
         section.missing = "only a VQ-VAE has a codebook; this model's code is continuous"
         return section
-    k = ctx.model.quantizer.num_codes
+    k = ctx.model.code_grid.num_codes
     counts = torch.bincount(encode_codes(ctx.model, ctx.x).flatten().cpu(), minlength=k)
     used, ppl = int((counts > 0).sum()), float(perplexity(counts.double()))
     fig = codebook_usage_figure(
         counts.tolist(),
-        f"{ctx.run}: codes chosen by {ctx.x.shape[0]} test images "
-        f"({'x'.join(str(s) for s in ctx.model.grid[1:])} cells each)",
+        f"{ctx.run}: codes chosen by {ctx.x.shape[0]} test images ({ctx.model.code_grid.words()} cells each)",
     )
     section.figures.append(Figure(figure_png(fig), f"{used} of {k} codes used, perplexity {ppl:.1f}"))
     return section
@@ -340,3 +339,4 @@ TEXT_SECTIONS = [  # a run on sentences
     text_latent_space_section,
     latent_use_section,
 ]
+SECTIONS_BY_KIND = {"images": SECTIONS, "sentences": TEXT_SECTIONS}  # a model's data_kind -> its sections

@@ -131,8 +131,8 @@ def _model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
             "latent code",
             f"{cfg.model.latent_dim} dimensions"
             if not ctx.discrete
-            else f"a {'x'.join(str(s) for s in ctx.model.grid[1:])} grid of codes from a codebook of "
-            f"{ctx.model.quantizer.num_codes} vectors of {cfg.model.latent_dim} dimensions",
+            else f"a {ctx.model.code_grid.words()} grid of codes from a codebook of "
+            f"{ctx.model.code_grid.num_codes} vectors of {cfg.model.latent_dim} dimensions",
         ),
         ("networks", f"{cfg.model.arch}, {cfg.model.activation}, {params:,} parameters"),
         ("likelihood p(x|z)", cfg.model.likelihood),

@@ -20,7 +20,6 @@ import torch
 from vaekit.code_use import ACTIVE_VARIANCE, CodeUse
 from vaekit.errors import VaekitError
 from vaekit.generate_text import READABLE, decode_texts
-from vaekit.models.vqvae import VQVAE
 
 PRIOR_SPAN = 3.0  # sliders of a N(0, I) prior cover [-3, 3] at least: nearly all of its mass
 MAX_POINTS = 1000  # test codes sent for the 2-D canvas
@@ -68,9 +67,8 @@ class Explorer:
     def __init__(self, model, cfg, test_x: torch.Tensor, test_y: torch.Tensor, title: str = "", vocab=None):
         from vaekit.generate import posterior_means
         from vaekit.latent_space import latent_activity
-        from vaekit.models.text import LanguageModel
 
-        if isinstance(model, LanguageModel):
+        if model.code_kind == "none":
             raise VaekitError(
                 "a language model (lm) has no latent code z to explore: 'vaekit sample RUN' draws its sentences "
                 "and 'vaekit report RUN' shows them"
@@ -81,7 +79,7 @@ class Explorer:
         self.device = next(model.parameters()).device
         self.lock = threading.Lock()
         self.num_labels = model.num_labels
-        self.discrete = isinstance(model, VQVAE)  # z is a grid of encoder outputs, decoded through the codebook
+        self.discrete = model.code_kind == "grid"  # z is a grid of encoder outputs, decoded through the codebook
         x, y = test_x[:MAX_CODES].to(self.device), test_y[:MAX_CODES].to(self.device)
         self.codes = posterior_means(model, x, y).float().cpu()  # (N, D)
         self.labels = test_y[:MAX_CODES].cpu()
@@ -158,7 +156,7 @@ class Explorer:
             "collapse": (self.code_use.warning() or "") if self.code_use is not None else "",
             "axes": [asdict(a) for a in self.axes],
             "picks": int(self.pick_x.shape[0]),
-            "grid": list(self.model.grid) if self.discrete else [],
+            "grid": list(self.model.code_grid.shape) if self.discrete else [],
         }
 
     def points(self, dim_x: int, dim_y: int) -> list[list[float]]:
@@ -235,7 +233,7 @@ class Explorer:
     @torch.no_grad()
     def sample(self, label: int | None = None, temperature: float = 1.0, seed: int = 0) -> dict:
         """A code drawn from the prior (a VQ-VAE: through its code prior), and its decoding."""
-        from vaekit.generate import tempered
+        from vaekit.nn.distributions import tempered
 
         y = self.check_label(label)
         note = self.prior_note()

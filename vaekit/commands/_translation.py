@@ -9,7 +9,7 @@ from pathlib import Path
 
 from vaekit.errors import VaekitError
 
-TRANSLATIONS = "translations-{split}-{which}.tsv"  # source, translation, references (" | "), exact
+TRANSLATIONS = "translations-{split}-{which}-beam{beam}.tsv"  # source, translation, references (" | "), exact
 
 
 def open_translator(model, cfg, run_dir: Path):
@@ -59,7 +59,7 @@ def evaluate_run(model, cfg, device, args, checkpoint: dict) -> dict:
         rows.append(
             "\t".join([" ".join(t.source_tokens), " ".join(t.tokens), " | ".join(joined), str(t.tokens in refs)])
         )
-    _save(args.run_dir / TRANSLATIONS.format(split="test", which=args.which), "\n".join(rows) + "\n")
+    _save(args.run_dir / TRANSLATIONS.format(split="test", which=args.which, beam=args.beam), "\n".join(rows) + "\n")
     return result
 
 

@@ -8,7 +8,7 @@ latents whose posterior mean varies across the data (Cov > 0.01).
 A translation run (seq2seq) reports corpus BLEU and chrF (sacrebleu, every reference of each test
 sentence, its signature printed), the exact NLL per sentence and perplexity per token, the share of
 exact matches and BLEU by source length; --beam and --alpha choose the decoding (see
-vaekit.evaluate_translation). Its translations go to RUN_DIR/translations-test-CHECKPOINT.tsv.
+vaekit.evaluate_translation). Its translations go to RUN_DIR/translations-test-CHECKPOINT-beamN.tsv.
 
 A text run reports nats per sentence and perplexity per predicted token, counting the words and
 the end-of-sentence token of every sentence (see `vaekit.evaluate_text`); a language model's NLL

@@ -67,8 +67,9 @@ def sample(args, model, cfg) -> int:
 
     if args.prior != "standard" or args.label is not None or args.save_array:
         raise VaekitError("--prior, --label and --save-array are for image runs; a text run takes -n and --temperature")
+    vocab = open_vocab(args.run_dir)  # first: a run it cannot read is one line, with no decoding note before it
     rule = decode_rule(args, greedy=args.greedy)
-    texts = sample_sentences(model, open_vocab(args.run_dir), args.n, args.temperature, greedy=args.greedy, rule=rule)
+    texts = sample_sentences(model, vocab, args.n, args.temperature, greedy=args.greedy, rule=rule)
     for text in texts:
         print(text)
     _write_lines(default_out(args, "samples.txt"), texts)

@@ -127,7 +127,7 @@ def run(args) -> int:
     if args.fid_samples == 1:
         raise VaekitError("--fid-samples must be 0 (skip) or at least 2: a covariance needs two samples")
     model, cfg, device = open_run(args)
-    if cfg.source_vocab_size:  # a translation run: BLEU, chrF, exact NLL (vaekit.evaluate_translation)
+    if model.data_kind == "pairs":  # a translation run: BLEU, chrF, exact NLL (vaekit.evaluate_translation)
         from vaekit.commands._translation import eval_table, evaluate_run
 
         result = evaluate_run(model, cfg, device, args, checkpoint_record(args.run_dir, args.which))

@@ -14,9 +14,11 @@ import pytest
 
 from tests.conftest import TINY
 from vaekit.cli import COMMANDS, build_parser, main
-from vaekit.commands.train import config_from_args
-from vaekit.config import ModelConfig, RunConfig
+from vaekit.commands.train import SECTIONS, _resumed_config, config_from_args
+from vaekit.config import ModelConfig, ModelOptions, RunConfig
+from vaekit.errors import VaekitError
 from vaekit.models import MODELS
+from vaekit.options import flag_name, flagged, render
 
 EVAL_KEYS = {"elbo", "nll", "recon", "kl", "bits_per_dim", "active_units", "k", "n"}
 
@@ -81,6 +83,56 @@ def test_train_help_states_the_defaults_the_config_uses(flag, section, field):
         if isinstance(value, float)
         else str(value)
     )
+
+
+def test_a_flag_is_only_its_full_name(capsys):
+    """No prefix matching on any parser: `--log` is never read as `--log-every` (issue 22)."""
+    parser = build_parser()
+    subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    assert not parser.allow_abbrev and not any(sub.allow_abbrev for sub in subs.values())
+    for argv, flag in (
+        (["train", "vae", "--log", "tensorboard"], "--log"),
+        (["train", "vae", "--epoch", "1"], "--epoch"),
+        (["kl", "--p", "uniform", "--thread", "1"], "--thread"),
+        (["kl", "--p", "uniform", "--q", "uniform", "--bas", "2"], "--bas"),
+    ):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("vaekit: error: unrecognized arguments: " + flag) and err.count("\n") == 1, err
+
+
+SETTINGS = [(cls, f, flag) for cls in (*SECTIONS.values(), ModelOptions) for f, flag in flagged(cls)]
+
+
+@pytest.mark.parametrize("cls, field, flag", SETTINGS, ids=[f"{c.__name__}.{f.name}" for c, f, _ in SETTINGS])
+def test_every_option_field_is_a_train_flag_and_resume_follows_its_metadata(cls, field, flag, tmp_path):
+    """Each option written in vaekit/config.py is a flag of `vaekit train` with that field as its
+    destination, its help shows a default, and `--resume` refuses it unless its metadata allows it."""
+    name = flag_name(field, flag)
+    action = next(a for a in _options("train") + _switches("train") if name in a.option_strings)
+    assert action.dest == field.name and action.default is None
+    assert flag.action or "(default" in action.help  # a switch is off unless given
+    value = [] if flag.action else [render(field.default) if field.default is not None else _example(action)]
+    args = build_parser().parse_args(["train", "vae", "--out", str(tmp_path / "run"), "--resume", name, *value])
+    if flag.resume:
+        assert getattr(args, field.name) is not None  # reaches the run's config (tests/test_bad_input.py resumes)
+        return
+    with pytest.raises(VaekitError, match=f"drop {name} .*only --data-dir, --epochs, --time, --device, --compile"):
+        _resumed_config(args)
+
+
+def _switches(name: str) -> list[argparse.Action]:
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return [
+        a for a in sub.choices[name]._actions if isinstance(a, (argparse._StoreTrueAction, argparse._StoreFalseAction))
+    ]
+
+
+def _example(action: argparse.Action) -> str:
+    """A value the flag accepts (for an option whose default is None)."""
+    if action.choices:
+        return str(list(action.choices)[-1])
+    return {"duration": "90s", "int_list": "8,8", "absolute_path": "."}.get(getattr(action.type, "__name__", ""), "1")
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -77,8 +77,10 @@ def _add_global_options(parser: argparse.ArgumentParser, default) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # allow_abbrev=False: a flag is only ever its full name (`--log` is never read as `--log-every`).
     parser = _Parser(
         prog="vaekit",
+        allow_abbrev=False,
         description="Train, evaluate and look at autoencoders and variational autoencoders.",
         epilog="Run 'vaekit COMMAND --help' for the options of a command.",
     )
@@ -88,7 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module_name in COMMANDS.items():
         module = importlib.import_module(module_name)
         doc = (module.__doc__ or module.HELP).strip()
-        p = sub.add_parser(name, help=module.HELP, description=doc, formatter_class=_HelpFormatter)
+        p = sub.add_parser(name, help=module.HELP, description=doc, formatter_class=_HelpFormatter, allow_abbrev=False)
         module.add_arguments(p)
         _add_global_options(p.add_argument_group("vaekit"), default=argparse.SUPPRESS)  # keep a value given before
         p.set_defaults(_run=module.run)

@@ -1,11 +1,15 @@
 """Run configuration: three frozen dataclasses, saved beside every checkpoint as JSON.
 
-Each dataclass owns its defaults. The CLI maps its flags onto them; `from_dict` rejects unknown
-keys so a typo in a saved or hand-written config is an error, not a silently ignored setting.
+Each dataclass owns its defaults, and each setting that is a `vaekit train` option is written
+once, here: `option(default, help, type=..., resume=...)` (`vaekit.options`) gives it its flag,
+type, help and whether `--resume` may change it; the parser, the config built from the flags, the
+resume check and `RunConfig.check` are derived from these fields. `from_dict` rejects unknown keys
+so a typo in a saved or hand-written config is an error, not a silently ignored setting.
 """
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import math
@@ -15,61 +19,190 @@ from typing import Any
 
 from vaekit.errors import VaekitError
 from vaekit.io import atomic_write_text
+from vaekit.options import (
+    absolute_path,
+    check_fields,
+    count,
+    duration,
+    int_list,
+    non_negative,
+    option,
+    positive,
+    real,
+    seed,
+)
+from vaekit.precision import TRAINING_PRECISIONS
+
+_ARCHS = ("mlp", "conv", "gru", "lstm")  # mlp | conv for images, gru | lstm for text
+_FRACTION = real(0.0, 1.0, high_open=True)
 
 
 @dataclass(frozen=True)
 class DataConfig:
-    name: str = "digits"  # a registry name (vaekit.data.DATASETS) or a path to a folder / .npy / .npz
-    data_dir: str | None = None  # where dataset files live; None: $VAEKIT_DATA_DIR or the user cache
-    image_size: int | None = None  # resize user images to this square size
+    name: str = option(
+        "digits",  # a registry name (vaekit.data.DATASETS) or a path to a folder / .npy / .npz / .txt
+        "dataset name, or a path to a folder of images, a .npy / .npz array or a .txt file of sentences",
+        name="--data",
+        metavar="DATA",
+    )
+    data_dir: str | None = option(  # None: $VAEKIT_DATA_DIR or the user cache; stored absolute
+        None,
+        "where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)",
+        type=absolute_path,
+        resume=True,
+    )
+    image_size: int | None = option(
+        None, "resize images to this square size (default: keep their size)", type=count(1, 4096)
+    )
     # Text (ptb or a .txt file; see vaekit.data.text)
-    tokens: str = "word"  # word | char
-    vocab_size: int | None = None  # keep at most this many tokens of the training split (None: all)
-    min_count: int = 1  # keep tokens seen at least this often in the training split
-    max_length: int | None = None  # tokens per sentence (None: 100 words / 400 characters)
-    long_lines: str = "skip"  # what happens to longer sentences: skip | cut
+    tokens: str = option("word", "text: words (split on spaces) or characters", choices=("word", "char"))
+    vocab_size: int | None = option(
+        None, "text: keep the N most frequent training tokens, the rest -> <unk> (default: all)", type=count(1)
+    )
+    min_count: int = option(1, "text: keep tokens seen at least this often in training", type=count(1))
+    max_length: int | None = option(
+        None, "text: tokens per sentence (default: 100 words / 400 characters)", type=count(1)
+    )
+    long_lines: str = option("skip", "text: skip or cut longer sentences; both are counted", choices=("skip", "cut"))
     # Tokenizer (vaekit.data.tokenize); None: the data's default (sentence pairs: on; text: off)
-    lower: bool | None = None  # lower-case
-    split_punct: bool | None = None  # punctuation marks as tokens of their own
+    lower: bool | None = option(
+        None,
+        "text and sentence pairs: lower-case (default: on for pairs, off for text); recorded in the run, "
+        "typed sentences are read the same way",
+        action=argparse.BooleanOptionalAction,
+    )
+    split_punct: bool | None = option(
+        None,
+        "text and sentence pairs: punctuation marks as tokens of their own, apostrophes kept in words "
+        "(default: on for pairs, off for text)",
+        action=argparse.BooleanOptionalAction,
+    )
     # Sentence pairs (fra-eng or a .tsv file; see vaekit.data.pairs)
-    reverse: bool = False  # translate from the second column into the first
+    reverse: bool = option(
+        False,
+        "sentence pairs: translate the second column into the first (fra-eng: French into English)",
+        action="store_true",
+    )
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "vae"  # a key of vaekit.models.MODELS
-    arch: str = "mlp"  # mlp | conv, or gru | lstm for text
-    hidden: tuple[int, ...] = (512, 256)  # MLP hidden sizes (encoder order; the decoder mirrors them); RNN: per layer
-    channels: tuple[int, ...] = (32, 64)  # conv channels per stride-2 layer
-    block: str | None = None  # conv only: None (4x4 stride-2 layers) | plain | repvgg | acnet (3x3 blocks)
+    name: str = "vae"  # a key of vaekit.models.MODELS: the command's positional argument
+    arch: str = option("mlp", "network type: mlp or conv for images, gru or lstm for text", choices=_ARCHS, text="gru")
+    hidden: tuple[int, ...] = option(  # MLP hidden sizes (encoder order; the decoder mirrors them); RNN: per layer
+        (512, 256),
+        "hidden sizes, encoder order; text: the state size of each recurrent layer",
+        type=int_list,
+        text=(256,),
+    )
+    channels: tuple[int, ...] = option((32, 64), "conv channels per layer", type=int_list)
+    block: str | None = option(  # conv only: None (4x4 stride-2 layers) | a key of vaekit.nn.repconv.BLOCKS
+        None,
+        "conv networks of 3x3 blocks (implies --arch conv): plain (conv + batch norm), repvgg "
+        "(3x3 + 1x1 + identity) or acnet (3x3 + 1x3 + 3x1), each fusable into one 3x3 conv by "
+        "'vaekit export --fuse' (default: none, the 4x4 stride-2 layers)",
+    )
     fused: bool = False  # the blocks already fused into plain 3x3 convolutions (`vaekit export --fuse`)
-    activation: str = "relu"
-    latent_dim: int = 32
-    likelihood: str = "auto"  # bernoulli | gaussian | auto (the one that suits the data)
-    gaussian_variance: str = "pixel"  # pixel (decoder outputs a scale per pixel) | global
+    activation: str = option("relu", "relu, tanh, elu, gelu, silu, leaky-relu, softplus")
+    latent_dim: int = option(32, "size of z", type=count(1))
+    likelihood: str = option(  # bernoulli | gaussian | auto (the one that suits the data)
+        "auto",
+        "p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face",
+        choices=("auto", "bernoulli", "gaussian"),
+    )
+    gaussian_variance: str = option(
+        "pixel",
+        "Gaussian likelihood: a learned scale per pixel or one global scale",
+        choices=("pixel", "global"),
+    )
     # Text networks (vaekit.nn.recurrent)
-    embedding_dim: int = 256  # word vectors
-    bidirectional: bool = False  # a bidirectional encoder
-    word_dropout: float = 0.0  # replace decoder input words by <unk> with this probability (Bowman et al. 2016)
-    dropout: float = 0.0  # dropout on the decoder's states before the softmax
-    options: dict[str, Any] = field(default_factory=dict)  # model/objective options, e.g. beta, k
+    embedding_dim: int = option(256, "text: size of the word vectors", type=count(1))
+    bidirectional: bool = option(False, "text: a bidirectional encoder", action="store_true")
+    word_dropout: float = option(  # Bowman et al. 2016
+        0.0, "text: replace decoder input words by <unk> with this probability", type=_FRACTION
+    )
+    dropout: float = option(0.0, "text: dropout on the decoder states", type=_FRACTION)
+    options: dict[str, Any] = field(default_factory=dict)  # model/objective options, e.g. beta, k (ModelOptions)
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """Flags for the model options of the ELBO family (`--beta 4` is `--set beta=4`).
+
+    Their values live in `ModelConfig.options` (None: the model's own default, from its registry entry).
+    """
+
+    beta: float | None = option(None, "weight on the KL term; above 1 is a beta-VAE", type=non_negative)
+    warmup_epochs: float | None = option(
+        None,
+        "raise the KL weight linearly from 0 over this many epochs",
+        type=non_negative,
+        name="--kl-warmup",
+        metavar="EPOCHS",
+    )
+    cycle_epochs: float | None = option(
+        None,
+        "restart the KL warm-up every this many epochs: cyclical annealing, Fu et al. 2019; 0 is off",
+        type=non_negative,
+        name="--kl-cycle",
+        metavar="EPOCHS",
+    )
+    free_bits: float | None = option(
+        None,
+        "no KL cost below this many nats per latent dimension, Kingma et al. 2016",
+        type=non_negative,
+        metavar="NATS",
+    )
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 50
-    batch_size: int = 100
-    lr: float = 1e-3
-    lr_end: float | None = None  # decay the learning rate log-linearly to this by the last epoch (or the budget's end)
-    time_budget: float | None = None  # seconds of training; epochs become a cap, the lr schedule runs over the time
-    grad_clip: float | None = None  # clip the global gradient norm to this
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    log_every: int = 50  # steps between progress updates: the only host syncs in the loop
-    eval_every: int = 1  # epochs between validation + checkpoint (and always after the last)
-    precision: str = "float32"  # float32 | tf32 | bf16 (autocast); see vaekit.precision
-    compile: bool = False  # torch.compile the objective
-    cuda_graph: bool = True  # on a GPU, capture the whole step in one CUDA graph (falls back if it cannot)
+    epochs: int = option(50, "passes over the training split", type=count(1), resume=True)
+    batch_size: int = option(100, "examples per step", type=count(1), text=32)  # text: BENCHMARKS.md, issue 20
+    lr: float = option(1e-3, "Adam learning rate", type=positive)
+    lr_end: float | None = option(  # decay log-linearly to this by the last epoch (or the budget's end)
+        None, "decay the learning rate log-linearly to this by the last epoch (default: constant)", type=positive
+    )
+    time_budget: float | None = option(  # seconds; epochs become a cap, the lr schedule runs over the time
+        None,
+        "train for this wall-clock budget (60m, 1.5h, 90s): the learning rate decays from --lr to "
+        "--lr-end (a tenth of --lr unless given) over the budget, --epochs becomes a cap, the best "
+        "validation checkpoint is kept; --epochs alone turns a model's default budget off",
+        type=duration,
+        name="--time",
+        metavar="DURATION",
+        resume=True,
+    )
+    grad_clip: float | None = option(None, "clip the gradient norm to this (default: no clipping)", type=positive)
+    seed: int = option(0, "random seed", type=seed)
+    device: str = option("auto", "auto, cpu, cuda or cuda:N (default: auto: cuda when there is one)", resume=True)
+    log_every: int = option(  # the only host syncs in the loop
+        50, "steps between progress updates", type=count(1)
+    )
+    eval_every: int = option(  # and always after the last
+        1, "epochs between validation and checkpoints", type=count(1)
+    )
+    precision: str = option(  # see vaekit.precision
+        "float32",
+        "tf32: TensorFloat-32 matrix products on recent GPUs; bf16: the network under bfloat16 autocast",
+        choices=TRAINING_PRECISIONS,
+        group="speed",
+    )
+    compile: bool = option(
+        False,
+        "torch.compile the objective (first steps slower while it compiles)",
+        action="store_true",
+        resume=True,
+        group="speed",
+    )
+    cuda_graph: bool = option(  # falls back to eager steps if it cannot capture
+        True,
+        "on a GPU, run each step eagerly instead of replaying it from one captured CUDA graph",
+        name="--no-cuda-graph",
+        action="store_false",
+        resume=True,
+        group="speed",
+    )
 
 
 @dataclass(frozen=True)
@@ -102,28 +235,9 @@ class RunConfig:
         A NaN learning rate or a zero batch size would otherwise fail deep inside PyTorch, after
         files were written; the trainer checks before it writes anything.
         """
-        m, t = self.model, self.train
-        counts = [
-            ("train.epochs (--epochs)", t.epochs),
-            ("train.batch_size (--batch-size)", t.batch_size),
-            ("model.latent_dim (--latent-dim)", m.latent_dim),
-            ("train.log_every (--log-every)", t.log_every),
-            ("train.eval_every (--eval-every)", t.eval_every),
-            *(("model.hidden (--hidden)", h) for h in m.hidden),
-            *(("model.channels (--channels)", c) for c in m.channels),
-        ]
-        if self.data.image_size is not None:
-            counts.append(("data.image_size (--image-size)", self.data.image_size))
-        for name, value in counts:
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise VaekitError(f"{name} must be a whole number of at least 1, got {value!r}")
-        for name, value in (
-            ("train.lr (--lr)", t.lr),
-            ("train.lr_end (--lr-end)", t.lr_end),
-            ("train.grad_clip (--grad-clip)", t.grad_clip),
-        ):
-            if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-                raise VaekitError(f"{name} must be a finite number above 0, got {value!r}")
+        for section in ("data", "model", "train"):  # the limits each option's flag type sets
+            check_fields(getattr(self, section), section)
+        m = self.model
         for key, value in m.options.items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise VaekitError(f"model option {key} (--set {key}=...) must be a finite number, got {value!r}")

@@ -3,38 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 from vaekit.errors import VaekitError
 
+# The value types of every command's flags (checked as they are parsed) live with the option fields.
+from vaekit.options import (  # noqa: F401 (re-exported for the commands)
+    SEED_LIMIT,
+    count,
+    duration,
+    int_list,
+    non_negative,
+    positive,
+    real,
+    seed,
+)
+
 # Options of vaekit itself, accepted before or after the command (`vaekit train vae --threads 1`).
 # They say how this process runs, not what a run computes, so --resume ignores them.
 GLOBAL_OPTIONS = ("threads", "debug")
-
-
-def int_list(text: str) -> tuple[int, ...]:
-    """'200,200' -> (200, 200), for --hidden and --channels."""
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 200,200, got {text!r}") from None
-    if not values or min(values) < 1:
-        raise argparse.ArgumentTypeError(f"expected positive sizes like 200,200, got {text!r}")
-    return values
-
-
-def duration(text: str) -> float:
-    """'90s', '45m', '1.5h' or plain seconds '3600' -> seconds, for --time."""
-    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
-    number, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1.0)
-    try:
-        seconds = float(number) * unit
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a duration like 60m, 1.5h, 90s or 3600, got {text!r}") from None
-    if not seconds > 0 or seconds == float("inf"):
-        raise argparse.ArgumentTypeError(f"the duration must be positive and finite, got {text!r}")
-    return seconds
 
 
 def add_run_arguments(p: argparse.ArgumentParser) -> None:
@@ -152,64 +139,6 @@ def default_out(args, name: str) -> Path:
         return Path(args.run_dir) / name
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     return Path(args.out)
-
-
-# -- numeric flags: checked as they are parsed, so a bad number is one line and nothing runs --
-SEED_LIMIT = 2**32  # what every generator vaekit seeds (torch, numpy) accepts
-
-
-def count(minimum: int = 1, maximum: int | None = None):
-    """An argparse type: a whole number in [minimum, maximum]."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-        if value < minimum or (maximum is not None and value > maximum):
-            upper = f" and at most {maximum}" if maximum is not None else ""
-            raise argparse.ArgumentTypeError(f"must be at least {minimum}{upper}, got {value}")
-        return value
-
-    parse.__name__ = "whole number"
-    parse.bounds = (minimum, maximum, False, False)  # for the property tests: what parse promises
-    return parse
-
-
-def real(low: float | None = None, high: float | None = None, *, low_open: bool = False, high_open: bool = False):
-    """An argparse type: a finite float in the interval [low, high] (ends open when asked)."""
-
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-        below = low is not None and (value <= low if low_open else value < low)
-        above = high is not None and (value >= high if high_open else value > high)
-        if not math.isfinite(value) or below or above:
-            raise argparse.ArgumentTypeError(
-                f"must be a finite number {_interval(low, high, low_open, high_open)}, got {text!r}"
-            )
-        return value
-
-    parse.__name__ = "number"
-    parse.bounds = (low, high, low_open, high_open)
-    return parse
-
-
-def _interval(low, high, low_open, high_open) -> str:
-    if high is None and low == 0:
-        return "above 0 (positive)" if low_open else "at least 0"
-    if high is None:
-        return f"{'above' if low_open else 'at least'} {low:g}" if low is not None else ""
-    if low is None:
-        return f"{'below' if high_open else 'at most'} {high:g}"
-    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-
-
-positive = real(0.0, low_open=True)
-non_negative = real(0.0)
-seed = count(0, SEED_LIMIT - 1)
 
 
 def write_picture(fig, path: Path) -> Path:

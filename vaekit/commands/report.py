@@ -15,7 +15,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from vaekit.commands._common import add_data_dir_argument, add_run_arguments, count
+from vaekit.commands._common import add_data_dir_argument, add_run_arguments
+from vaekit.options import add_flags, given
+from vaekit.report.counts import ReportCounts
 
 HELP = "one self-contained HTML report of a run"
 
@@ -24,14 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_run_arguments(p)
     add_data_dir_argument(p)
     p.add_argument("--out", type=Path, default=None, help="the HTML file (default: RUN_DIR/report.html)")
-    p.add_argument("--limit", type=count(2), default=2000, help="test images used for codes and measures")
-    p.add_argument("--iw-samples", type=count(1), default=100, help="importance samples K for the -log p(x) estimate")
-    p.add_argument(
-        "--fid-samples",
-        type=count(0),
-        default=2000,
-        help="prior samples for the Fréchet distance of an MNIST or Fashion-MNIST run (0: not measured)",
-    )
+    add_flags(p, ReportCounts)
 
 
 def run(args) -> int:
@@ -58,11 +53,9 @@ def run(args) -> int:
             which=args.which,
             device=args.device,
             data_dir=args.data_dir,
-            limit=args.limit,
-            iw_samples=args.iw_samples,
             seed=args.seed,
-            fid_samples=args.fid_samples,
             progress=step,
+            **given(args, ReportCounts),
         )
     print(f"wrote {out}", file=sys.stderr)
     return 0

@@ -24,30 +24,17 @@ import math
 import sys
 from pathlib import Path
 
-from vaekit.commands._common import (
-    GLOBAL_OPTIONS,
-    count,
-    duration,
-    int_list,
-    non_negative,
-    pair_options,
-    positive,
-    real,
-    seed,
-    text_options,
-)
-from vaekit.config import DataConfig, ModelConfig, RunConfig, TrainConfig
+from vaekit.commands._common import pair_options, text_options
+from vaekit.config import DataConfig, ModelConfig, ModelOptions, RunConfig, TrainConfig
 from vaekit.errors import VaekitError
-from vaekit.precision import TRAINING_PRECISIONS
+from vaekit.options import add_flags, flag_name, flagged, given, given_flags, render, resumable, text_defaults
 
 HELP = "train a model and write its checkpoints, metrics and pictures"
 
-_D, _M, _T = DataConfig(), ModelConfig(), TrainConfig()
-# What text (--data ptb or FILE.txt) gets where a flag is not given: the image defaults do not fit.
-TEXT_DEFAULTS = {"arch": "gru", "hidden": (256,), "batch_size": 32}  # batch 32: BENCHMARKS.md, issue 20
-# Flags that a resumed run may change; every other setting comes from the run's config.json.
-# How the step runs (compile, CUDA graph) changes its speed, not what it computes.
-_RESUMABLE = {"epochs", "time_budget", "device", "quiet", "data_dir", "compile", "cuda_graph"}
+# The settings, each written once as a field of these dataclasses (vaekit/config.py): its flag,
+# type, default, help and whether --resume may change it. Every other flag of train is a command
+# flag below (the model, --set, --out, --overwrite, --resume, --quiet).
+SECTIONS = {"data": DataConfig, "model": ModelConfig, "train": TrainConfig}
 EPOCH_CAP = 1_000_000  # the epoch count under --time when --epochs is not given: the clock decides
 
 
@@ -56,248 +43,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from vaekit.nn.repconv import BLOCKS
 
     p.add_argument("model", choices=list(MODELS), help="which model to train")
-    d = p.add_argument_group("data")
-    d.add_argument(
-        "--data", default=None, help=f"dataset name or a path to a folder of images / .npy / .npz (default: {_D.name})"
-    )
-    d.add_argument(
-        "--data-dir", default=None, help="where dataset files live (default: $VAEKIT_DATA_DIR, else the user cache)"
-    )
-    d.add_argument(
-        "--image-size",
-        type=count(1, 4096),
-        default=None,
-        help="resize images to this square size (default: keep their size)",
-    )
-    d.add_argument(
-        "--tokens",
-        choices=("word", "char"),
-        default=None,
-        help="text: words (split on spaces) or characters (default: word)",
-    )
-    d.add_argument(
-        "--vocab-size",
-        type=count(1),
-        default=None,
-        help="text: keep the N most frequent training tokens, the rest -> <unk> (default: all)",
-    )
-    d.add_argument(
-        "--min-count",
-        type=count(1),
-        default=None,
-        help="text: keep tokens seen at least this often in training (default: 1)",
-    )
-    d.add_argument(
-        "--max-length",
-        type=count(1),
-        default=None,
-        help="text: tokens per sentence (default: 100 words / 400 characters)",
-    )
-    d.add_argument(
-        "--lower",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="text and sentence pairs: lower-case (default: on for pairs, off for text); recorded in the run, "
-        "typed sentences are read the same way",
-    )
-    d.add_argument(
-        "--split-punct",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="text and sentence pairs: punctuation marks as tokens of their own, apostrophes kept in words "
-        "(default: on for pairs, off for text)",
-    )
-    d.add_argument(
-        "--reverse",
-        action="store_true",
-        default=None,
-        help="sentence pairs: translate the second column into the first (fra-eng: French into English)",
-    )
-    d.add_argument(
-        "--long-lines",
-        choices=("skip", "cut"),
-        default=None,
-        help="text: skip or cut longer sentences; both are counted (default: skip)",
-    )
-    m = p.add_argument_group("model")
-    m.add_argument(
-        "--arch",
-        choices=("mlp", "conv", "gru", "lstm"),
-        default=None,
-        help=f"network type: mlp or conv for images, gru or lstm for text (default: {_M.arch}); text: gru",
-    )
-    m.add_argument(
-        "--hidden",
-        type=int_list,
-        default=None,
-        help=f"hidden sizes, encoder order (default: {','.join(map(str, _M.hidden))}); text: the state "
-        "size of each recurrent layer, 256 unless given",
-    )
-    m.add_argument(
-        "--embedding-dim",
-        type=count(1),
-        default=None,
-        help=f"text: size of the word vectors (default: {_M.embedding_dim})",
-    )
-    m.add_argument("--bidirectional", action="store_true", default=None, help="text: a bidirectional encoder")
-    m.add_argument(
-        "--word-dropout",
-        type=real(0.0, 1.0, high_open=True),
-        default=None,
-        help="text: replace decoder input words by <unk> with this probability (default: 0)",
-    )
-    m.add_argument(
-        "--dropout",
-        type=real(0.0, 1.0, high_open=True),
-        default=None,
-        help="text: dropout on the decoder states (default: 0)",
-    )
-    m.add_argument(
-        "--channels",
-        type=int_list,
-        default=None,
-        help=f"conv channels per layer (default: {','.join(map(str, _M.channels))})",
-    )
-    m.add_argument(
-        "--activation",
-        default=None,
-        help=f"relu, tanh, elu, gelu, silu, leaky-relu, softplus (default: {_M.activation})",
-    )
-    m.add_argument(
-        "--block",
-        choices=list(BLOCKS),
-        default=None,
-        help="conv networks of 3x3 blocks (implies --arch conv): plain (conv + batch norm), repvgg "
-        "(3x3 + 1x1 + identity) or acnet (3x3 + 1x3 + 3x1), each fusable into one 3x3 conv by "
-        "'vaekit export --fuse' (default: none, the 4x4 stride-2 layers)",
-    )
-    m.add_argument(
-        "--latent-dim",
-        type=count(1),
-        default=None,
-        help=f"size of z (default: {_M.latent_dim}{_config_defaults(MODELS, 'latent_dim')})",
-    )
-    m.add_argument(
-        "--likelihood",
-        choices=("auto", "bernoulli", "gaussian"),
-        default=None,
-        help="p(x|z); auto picks what suits the data: bernoulli for digits, gaussian for Frey Face (default: auto)",
-    )
-    m.add_argument(
-        "--gaussian-variance",
-        choices=("pixel", "global"),
-        default=None,
-        help=f"Gaussian likelihood: a learned scale per pixel or one global scale (default: {_M.gaussian_variance})",
-    )
-    m.add_argument(
-        "--beta",
-        type=non_negative,
-        default=None,
-        help=f"weight on the KL term; above 1 is a beta-VAE (default: {_model_defaults(MODELS, 'beta')})",
-    )
-    m.add_argument(
-        "--kl-warmup",
-        type=non_negative,
-        default=None,
-        metavar="EPOCHS",
-        help="raise the KL weight linearly from 0 over this many epochs "
-        f"(default: {_model_defaults(MODELS, 'warmup_epochs')})",
-    )
-    m.add_argument(
-        "--kl-cycle",
-        type=non_negative,
-        default=None,
-        metavar="EPOCHS",
-        help="restart the KL warm-up every this many epochs: cyclical annealing, Fu et al. 2019; 0 is off "
-        f"(default: {_model_defaults(MODELS, 'cycle_epochs')})",
-    )
-    m.add_argument(
-        "--free-bits",
-        type=non_negative,
-        default=None,
-        metavar="NATS",
-        help="no KL cost below this many nats per latent dimension, Kingma et al. 2016 "
-        f"(default: {_model_defaults(MODELS, 'free_bits')})",
-    )
-    m.add_argument(
+    names = ("data", "model", "training", "speed", "output")
+    groups = {name: p.add_argument_group(name) for name in names}
+    add_flags(groups["data"], DataConfig, groups)
+    shown = _shown(ModelConfig(), "config_defaults", MODELS)
+    add_flags(groups["model"], ModelConfig, groups, shown, choices={"block": list(BLOCKS)})
+    option_defaults = {f: _model_defaults(MODELS, f) for f in ModelOptions.__dataclass_fields__}
+    add_flags(groups["model"], ModelOptions, groups, option_defaults)
+    groups["model"].add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="a model-specific option, e.g. --set k=5 (repeatable)",
     )
-    t = p.add_argument_group("training")
-    t.add_argument(
-        "--epochs",
-        type=count(1),
-        default=None,
-        help=f"passes over the training split (default: {_T.epochs}{_train_defaults(MODELS, 'epochs')})",
-    )
-    t.add_argument(
-        "--time",
-        dest="time_budget",
-        type=duration,
-        default=None,
-        metavar="DURATION",
-        help="train for this wall-clock budget (60m, 1.5h, 90s): the learning rate decays from --lr to "
-        "--lr-end (default a tenth of --lr) over the budget, --epochs becomes a cap, the best "
-        f"validation checkpoint is kept (default: none{_train_defaults(MODELS, 'time_budget', 60, 'm')}; "
-        "--epochs alone turns a default budget off)",
-    )
-    t.add_argument(
-        "--batch-size",
-        type=count(1),
-        default=None,
-        help=f"examples per step (default: {_T.batch_size}{_train_defaults(MODELS, 'batch_size')})",
-    )
-    t.add_argument(
-        "--lr",
-        type=positive,
-        default=None,
-        help=f"Adam learning rate (default: {_T.lr:g}{_train_defaults(MODELS, 'lr')})",
-    )
-    t.add_argument(
-        "--lr-end",
-        type=positive,
-        default=None,
-        help="decay the learning rate log-linearly to this by the last epoch (default: constant)",
-    )
-    t.add_argument(
-        "--grad-clip", type=positive, default=None, help="clip the gradient norm to this (default: no clipping)"
-    )
-    t.add_argument("--seed", type=seed, default=None, help=f"random seed (default: {_T.seed})")
-    t.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: auto: cuda when there is one)")
-    t.add_argument(
-        "--log-every", type=count(1), default=None, help=f"steps between progress updates (default: {_T.log_every})"
-    )
-    t.add_argument(
-        "--eval-every",
-        type=count(1),
-        default=None,
-        help=f"epochs between validation and checkpoints (default: {_T.eval_every})",
-    )
-    s = p.add_argument_group("speed")
-    s.add_argument(
-        "--precision",
-        choices=TRAINING_PRECISIONS,
-        default=None,
-        help="tf32: TensorFloat-32 matrix products on recent GPUs; bf16: the network under bfloat16 "
-        f"autocast (default: {_T.precision})",
-    )
-    s.add_argument(
-        "--compile",
-        action="store_true",
-        default=None,
-        help="torch.compile the objective (first steps slower while it compiles)",
-    )
-    s.add_argument(
-        "--no-cuda-graph",
-        dest="cuda_graph",
-        action="store_false",
-        default=None,
-        help="on a GPU, run each step eagerly instead of replaying it from one captured CUDA graph",
-    )
-    o = p.add_argument_group("output")
+    add_flags(groups["training"], TrainConfig, groups, _shown(TrainConfig(), "train_defaults", MODELS))
+    o = groups["output"]
     o.add_argument("--out", type=Path, default=None, help="run directory (default: runs/MODEL-DATA, numbered if taken)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     o.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
@@ -309,36 +70,25 @@ def _model_defaults(models, option: str) -> str:
     return ", ".join(f"{name} {spec.options[option]:g}" for name, spec in models.items() if option in spec.options)
 
 
-def _train_defaults(models, name: str, scale: float = 1, unit: str = "") -> str:
-    """'; seq2seq 64': the models whose registry entry starts a TrainConfig field elsewhere than its default."""
-    own = [
-        f"{model} {spec.train_defaults[name] / scale:g}{unit}"
-        for model, spec in models.items()
-        if name in spec.train_defaults
-    ]
-    return "; " + ", ".join(own) if own else ""
-
-
-def _config_defaults(models, name: str) -> str:
-    """'; cvae 4': the models whose registry entry starts a ModelConfig field elsewhere than its default."""
-    own = [f"{model} {spec.config_defaults[name]}" for model, spec in models.items() if name in spec.config_defaults]
-    return "; " + ", ".join(own) if own else ""
+def _shown(section, entry: str, models) -> dict[str, str]:
+    """{field: 'its default; cvae 4'} for the fields of `section` (a settings object) that some model's
+    registry entry starts elsewhere (`entry`: config_defaults for ModelConfig, train_defaults for TrainConfig)."""
+    shown = {}
+    for f, flag in flagged(type(section)):
+        own = [(m, getattr(spec, entry)[f.name]) for m, spec in models.items() if f.name in getattr(spec, entry)]
+        if own:
+            more = ", ".join(f"{m} {render(v, flag.type)}" for m, v in own)
+            shown[f.name] = f"{render(getattr(section, f.name), flag.type)}; {more}"
+    return shown
 
 
 def _options(args) -> dict:
-    """--beta, --kl-warmup and --set KEY=VALUE as model options (types from the model's defaults)."""
+    """The ModelOptions flags (--beta, --kl-warmup, ...) and --set KEY=VALUE as model options
+    (types from the model's defaults)."""
     from vaekit.models import get_spec
 
     defaults = get_spec(args.model).options
-    options: dict = {}
-    if args.beta is not None:
-        options["beta"] = args.beta
-    if args.kl_warmup is not None:
-        options["warmup_epochs"] = args.kl_warmup
-    if args.kl_cycle is not None:
-        options["cycle_epochs"] = args.kl_cycle
-    if args.free_bits is not None:
-        options["free_bits"] = args.free_bits
+    options: dict = given(args, ModelOptions)
     for item in args.set:
         key, sep, value = item.partition("=")
         if not sep:
@@ -354,102 +104,66 @@ def _options(args) -> dict:
 
 
 def config_from_args(args) -> RunConfig:
-    """A RunConfig from the flags: given flags override each dataclass's own defaults."""
-    from vaekit.data import dataset_key
+    """A RunConfig from the flags: given flags override each dataclass's own defaults (and, for a
+    model, its registry entry's; for text data, the fields' text defaults)."""
+    from vaekit.data import dataset_key, is_pairs_source, is_text_source
     from vaekit.models import default_config, default_train_config, resolve_options
 
-    def pick(section, **flags):
-        return dataclasses.replace(section, **{k: v for k, v in flags.items() if v is not None})
-
-    from vaekit.data import is_pairs_source, is_text_source
-
-    # A path is stored resolved, so the run can be opened from any folder.
-    data = pick(
-        _D,
-        name=args.data and dataset_key(args.data),
-        data_dir=args.data_dir and _absolute(args.data_dir),
-        image_size=args.image_size,
-        tokens=args.tokens,
-        vocab_size=args.vocab_size,
-        min_count=args.min_count,
-        max_length=args.max_length,
-        long_lines=args.long_lines,
-        lower=args.lower,
-        split_punct=args.split_punct,
-        reverse=args.reverse,
-    )
+    values = given(args, DataConfig)
+    if "name" in values:  # a path is stored resolved, so the run can be opened from any folder
+        values["name"] = dataset_key(values["name"])
+    data = dataclasses.replace(DataConfig(), **values)
     pairs = is_pairs_source(data.name)
-    if not pairs and args.reverse is not None:
+    text = pairs or is_text_source(data.name)
+    if not pairs and "reverse" in values:
         raise VaekitError("--reverse is for sentence pairs (--data fra-eng or FILE.tsv)")
-    if not (pairs or is_text_source(data.name)) and (args.lower is not None or args.split_punct is not None):
+    if not text and ("lower" in values or "split_punct" in values):
         raise VaekitError("--lower and --split-punct are for text (--data ptb, FILE.txt) and sentence pairs")
-    text = TEXT_DEFAULTS if pairs or is_text_source(data.name) else {}
-    arch = args.arch or ("conv" if args.block else None) or text.get("arch")  # --block implies the conv networks
-    model = pick(
-        default_config(args.model, bool(text)),  # ModelConfig's defaults, with the model's own (on text too)
-        arch=arch,
-        hidden=args.hidden or text.get("hidden"),
-        channels=args.channels,
-        block=args.block,
-        activation=args.activation,
-        latent_dim=args.latent_dim,
-        likelihood=args.likelihood,
-        gaussian_variance=args.gaussian_variance,
-        embedding_dim=args.embedding_dim,
-        bidirectional=args.bidirectional,
-        word_dropout=args.word_dropout,
-        dropout=args.dropout,
-    )
-    model = dataclasses.replace(model, options=resolve_options(args.model, _options(args), bool(text)))
-    epochs = EPOCH_CAP if args.epochs is None and args.time_budget is not None else args.epochs
+    model_values = given(args, ModelConfig)
+    if "block" in model_values:  # --block implies the conv networks
+        model_values.setdefault("arch", "conv")
+    if text:  # the image defaults do not fit sentences
+        model_values = {**text_defaults(ModelConfig), **model_values}
+    # ModelConfig's defaults, with the model's own where its registry entry has them (on text too)
+    model = dataclasses.replace(default_config(args.model, text), **model_values)
+    model = dataclasses.replace(model, options=resolve_options(args.model, _options(args), text))
     base = default_train_config(args.model)  # TrainConfig's defaults, with the model's own (seq2seq's)
     if args.epochs is not None and args.time_budget is None:  # --epochs alone: that many epochs, no clock
         base = dataclasses.replace(base, time_budget=None)
-    train = pick(
-        base,
-        epochs=epochs,
-        time_budget=args.time_budget,
-        batch_size=args.batch_size or (None if pairs else text.get("batch_size")),  # pairs: the model's own
-        lr=args.lr,
-        lr_end=args.lr_end,
-        grad_clip=args.grad_clip,
-        seed=args.seed,
-        device=args.device,
-        log_every=args.log_every,
-        eval_every=args.eval_every,
-        precision=args.precision,
-        compile=args.compile,
-        cuda_graph=args.cuda_graph,
-    )
+    train_values = given(args, TrainConfig)
+    if text and not pairs:  # sentence pairs keep the model's own batch
+        train_values = {**text_defaults(TrainConfig), **train_values}
+    train = dataclasses.replace(base, **train_values)
+    if args.epochs is None and args.time_budget is not None:
+        train = dataclasses.replace(train, epochs=EPOCH_CAP)
     cfg = RunConfig(data=data, model=model, train=train)
     cfg.check()
     return cfg
 
 
-def _absolute(path: str) -> str:
-    return str(Path(path).expanduser().resolve())
-
-
-_NOT_SETTINGS = {"model", "out", "resume", "overwrite", "set", "_run", "_argv", "command"}
-
-
 def _resumed_config(args) -> RunConfig:
-    given = sorted(
-        k for k, v in vars(args).items() if k not in _RESUMABLE | set(GLOBAL_OPTIONS) | _NOT_SETTINGS and v is not None
-    )
-    if given or args.set:
-        flags = ", ".join("--" + k.replace("_", "-") for k in given + (["set"] if args.set else []))
+    """The run's saved config.json, with the settings --resume may change (Flag.resume) as given."""
+    fixed = [
+        flag_name(f, flag)
+        for cls in (*SECTIONS.values(), ModelOptions)
+        for f, flag in given_flags(args, cls)
+        if not flag.resume
+    ]
+    fixed += ["--set"] if args.set else []
+    if fixed:
+        may = [flag_name(f, flag) for cls in SECTIONS.values() for f, flag in resumable(cls)]
         raise VaekitError(
-            f"--resume continues with the run's saved config.json: drop {flags} "
-            "(only --epochs, --time, --device, --compile and --no-cuda-graph may change)"
+            f"--resume continues with the run's saved config.json: drop {', '.join(fixed)} "
+            f"(only {', '.join(may[:-1])} and {may[-1]} may change)"
         )
     cfg = RunConfig.load(args.out / "config.json")
     if cfg.model.name != args.model:
         raise VaekitError(f"{args.out} holds a {cfg.model.name!r} run, not {args.model!r}")
-    changeable = ("epochs", "time_budget", "device", "compile", "cuda_graph")
-    train = dataclasses.replace(cfg.train, **{k: getattr(args, k) for k in changeable if getattr(args, k) is not None})
-    data = dataclasses.replace(cfg.data, data_dir=_absolute(args.data_dir) if args.data_dir else cfg.data.data_dir)
-    return dataclasses.replace(cfg, train=train, data=data)
+    changes = {}
+    for section, cls in SECTIONS.items():
+        values = {f.name: getattr(args, f.name) for f, _ in given_flags(args, cls)}
+        changes[section] = dataclasses.replace(getattr(cfg, section), **values)
+    return dataclasses.replace(cfg, **changes)
 
 
 def _default_out(cfg: RunConfig) -> Path:

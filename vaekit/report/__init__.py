@@ -26,26 +26,27 @@ def build_report(
     which: str = "best",
     device: str = "auto",
     data_dir=None,
-    limit: int = 2000,
-    iw_samples: int = 100,
     seed: int = 0,
-    fid_samples: int = 2000,
     progress=None,
+    **counts: int,
 ) -> Path:
     """Writes the HTML report of a run (default RUN_DIR/report.html) atomically; returns its path.
 
-    limit: test images used (codes, measures); iw_samples: importance samples K for -log p(x);
-    fid_samples: prior samples for the Fréchet distance (MNIST and Fashion-MNIST runs; 0: not measured).
+    counts: the fields of `ReportCounts` (vaekit/report/counts.py), each defaulting there: limit (test
+    images used for codes and measures), iw_samples (importance samples K for -log p(x)) and
+    fid_samples (prior samples for the Fréchet distance of MNIST and Fashion-MNIST runs; 0: not measured).
     progress(name, parts) is called after each section (of `parts` in all), e.g. to update a progress bar.
     """
     from vaekit import __version__
     from vaekit.config import RunConfig
     from vaekit.errors import VaekitError
     from vaekit.report.context import open_context
+    from vaekit.report.counts import ReportCounts
     from vaekit.report.sections import SECTIONS_BY_KIND
     from vaekit.report.summary import curves_section, run_section
     from vaekit.train.checkpoint import atomic_write_text
 
+    counts = ReportCounts(**counts)  # refuses an unknown name or a count out of its limits
     run_dir = Path(run_dir)
     out = Path(out) if out is not None else run_dir / "report.html"
     if out.is_dir():
@@ -55,11 +56,12 @@ def build_report(
     if RunConfig.load(run_dir / "config.json").source_vocab_size if (run_dir / "config.json").is_file() else False:
         from vaekit.report.translation import translation_sections
 
+        limit = counts.limit
         run, sections = translation_sections(run_dir, which, device, data_dir, limit, seed)
         subtitle = [f"run folder {run_dir.resolve()} ({which} checkpoint), up to {limit} test source sentences"]
         atomic_write_text(out, render(f"vaekit report: {run}", subtitle, sections))
         return out
-    ctx = open_context(run_dir, which, device, data_dir, limit, iw_samples, seed, fid_samples)
+    ctx = open_context(run_dir, counts, which, device, data_dir, seed)
     sections: list[Section] = []
     kind = ctx.model.data_kind
     if kind not in SECTIONS_BY_KIND:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import torch
 
+from vaekit.report.counts import ReportCounts
+
 
 @dataclass
 class ReportContext:
@@ -20,10 +22,9 @@ class ReportContext:
     history: list[dict]  # metrics.json's per-epoch records
     best: tuple[int, float] | None  # (epoch, validation loss) of the best checkpoint
     which: str  # "best" or "last"
-    iw_samples: int
+    counts: ReportCounts  # test images used, importance samples K, prior samples for the Fréchet distance
     seed: int
     data_dir: object = None  # where dataset files live (None: the run's setting or the default)
-    fid_samples: int = 2000  # prior samples for the Fréchet distance (0: not measured)
     vocab: object = None  # a text run's Vocabulary (None for images)
 
     @property
@@ -66,26 +67,19 @@ class ReportContext:
 
 def open_context(
     run_dir: Path,
+    counts: ReportCounts | None = None,
     which: str = "best",
     device: str = "auto",
     data_dir=None,
-    limit: int = 2000,
-    iw_samples: int = 100,
     seed: int = 0,
-    fid_samples: int = 2000,
 ) -> ReportContext:
-    """Loads the run (its model, config and curves) and up to `limit` of its test images."""
+    """Loads the run (its model, config and curves) and up to `counts.limit` of its test images."""
     from vaekit.data import TextOptions, load_dataset
     from vaekit.data.vocab import Vocabulary
-    from vaekit.errors import VaekitError
     from vaekit.train import load_run, resolve_device
 
-    if limit < 2:
-        raise VaekitError(f"--limit must be at least 2 test images, got {limit}")
-    if iw_samples < 1:
-        raise VaekitError(f"--iw-samples must be at least 1, got {iw_samples}")
-    if fid_samples != 0 and fid_samples < 2:
-        raise VaekitError(f"--fid-samples must be 0 (not measured) or at least 2, got {fid_samples}")
+    counts = counts or ReportCounts()
+    limit = counts.limit
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     torch.manual_seed(seed)
@@ -110,10 +104,9 @@ def open_context(
         list(metrics.get("epochs", [])),
         best,
         which,
-        iw_samples,
+        counts,
         seed,
         data_dir,
-        fid_samples,
         vocab,
     )
 

@@ -33,7 +33,7 @@ def sample_quality_section(ctx: ReportContext) -> Section:
         "with FIDs published with Inception features.",
     )
     data = Path(ctx.cfg.data.name).name
-    if ctx.fid_samples == 0:
+    if ctx.counts.fid_samples == 0:
         section.missing = "switched off (--fid-samples 0)"
         return section
     if data not in CLASSIFIER_FOR:
@@ -47,7 +47,9 @@ def sample_quality_section(ctx: ReportContext) -> Section:
         section.missing = f"the classifier reads 28x28 grey images; this run's images are {shape}"
         return section
     try:
-        result = measure(ctx.model, data, n=ctx.fid_samples, seed=ctx.seed, data_dir=ctx.data_dir, device=ctx.device)
+        result = measure(
+            ctx.model, data, n=ctx.counts.fid_samples, seed=ctx.seed, data_dir=ctx.data_dir, device=ctx.device
+        )
     except VaekitError as err:
         section.missing = str(err)
         return section

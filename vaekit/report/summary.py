@@ -93,9 +93,9 @@ def run_section(ctx: ReportContext) -> Section:
         rows.append(("training time", f"{seconds:.1f} s"))
         section.tables.append(("Training (metrics.json)", rows))
     if ctx.is_text:
-        results = evaluate_sentences(ctx.model, ctx.x, k=ctx.iw_samples, seed=ctx.seed)
+        results = evaluate_sentences(ctx.model, ctx.x, k=ctx.counts.iw_samples, seed=ctx.seed)
     else:
-        results = evaluate(ctx.model, ctx.x, ctx.y_model, k=ctx.iw_samples, seed=ctx.seed)
+        results = evaluate(ctx.model, ctx.x, ctx.y_model, k=ctx.counts.iw_samples, seed=ctx.seed)
     section.tables.insert(
         1,
         (

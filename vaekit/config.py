@@ -87,7 +87,8 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    name: str = "vae"  # a key of vaekit.models.MODELS: the command's positional argument
+    name: str = "vae"  # a key of vaekit.models.MODELS, an entry point's name or package.module:build_fn
+    plugin: str | None = None  # a model from outside vaekit: the package.module:attr it is imported from
     arch: str = option("mlp", "network type: mlp or conv for images, gru or lstm for text", choices=_ARCHS, text="gru")
     hidden: tuple[int, ...] = option(  # MLP hidden sizes (encoder order; the decoder mirrors them); RNN: per layer
         (512, 256),

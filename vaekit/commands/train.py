@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -42,7 +43,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from vaekit.models import MODELS
     from vaekit.nn.repconv import BLOCKS
 
-    p.add_argument("model", choices=list(MODELS), help="which model to train")
+    p.add_argument(
+        "model",
+        choices=_ModelNames(),
+        help="which model to train: a name above, one that an installed package registers (entry point "
+        "group vaekit.models), or your own build function as package.module:build_fn (docs/architecture.md)",
+    )
     names = ("data", "model", "training", "speed", "output")
     groups = {name: p.add_argument_group(name) for name in names}
     add_flags(groups["data"], DataConfig, groups)
@@ -63,6 +69,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     o.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
     o.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     o.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+class _ModelNames:
+    """The model argument's choices: the built-in and installed models (listed in --help and errors),
+    and any package.module:build_fn (imported when the config is made)."""
+
+    def __init__(self):
+        from vaekit.models import model_names
+
+        self.names = model_names()
+
+    def __contains__(self, name) -> bool:
+        return name in self.names or ":" in str(name)
+
+    def __iter__(self):
+        return iter(self.names)
 
 
 def _model_defaults(models, option: str) -> str:
@@ -167,7 +189,7 @@ def _resumed_config(args) -> RunConfig:
 
 
 def _default_out(cfg: RunConfig) -> Path:
-    stem = f"{cfg.model.name}-{Path(cfg.data.name).stem}"
+    stem = re.sub(r"[^\w.-]+", "-", f"{cfg.model.name}-{Path(cfg.data.name).stem}")  # package.module:fn too
     out, n = Path("runs") / stem, 2
     while out.exists():
         out, n = Path("runs") / f"{stem}-{n}", n + 1

@@ -13,8 +13,9 @@ the trainer rely on and nothing more:
     code_kind                        "continuous", "grid" (discrete codes: code_grid, codes(x)) or "none"
     trainable_prior                  a code prior is fitted after training (`vaekit train-prior`)
 
-Every model is listed once, in `vaekit.models.registry.MODELS`; `load_run` (vaekit.models.run)
-reads a trained run back. See docs/architecture.md.
+Every model is listed once, in `vaekit.models.registry.MODELS`; a person's own model comes from an
+installed package's entry point or a package.module:build_fn (vaekit.models.plugins). `load_run`
+(vaekit.models.run) reads a trained run back. See docs/architecture.md.
 """
 
 from vaekit.models.contract import CODE_KINDS, DATA_KINDS, CodeGrid, LatentVariableModel, check_model
@@ -27,8 +28,10 @@ from vaekit.models.registry import (
     default_train_config,
     get_spec,
     image_models,
+    model_names,
     pair_models,
     resolve_options,
+    spec_of,
     text_models,
 )
 from vaekit.models.run import load_run
@@ -51,6 +54,8 @@ __all__ = [
     "image_models",
     "load_run",
     "pair_models",
+    "model_names",
     "resolve_options",
+    "spec_of",
     "text_models",
 ]

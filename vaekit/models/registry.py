@@ -19,6 +19,7 @@ the dataclass's defaults says so in its entry's `config_defaults` (the cvae's sm
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from typing import Any
 
 from vaekit.config import ModelConfig, TrainConfig
 from vaekit.errors import VaekitError
+from vaekit.models import plugins
 from vaekit.models.ae import build_autoencoder, build_wae
 from vaekit.models.family import beta_vae_objective, build_cvae, iwae_objective
 from vaekit.models.hierarchical import build_hierarchical
@@ -176,9 +178,13 @@ MODELS: dict[str, ModelSpec] = {
 
 def default_config(name: str, text: bool = False) -> ModelConfig:
     """The ModelConfig a model starts from: the dataclass's defaults, then its entry's config_defaults
-    (and on text its text_config)."""
+    (and on text its text_config); a model from outside vaekit records the import path it comes from
+    (`plugin`)."""
     spec = get_spec(name)
-    return dataclasses.replace(ModelConfig(name=name), **spec.config_defaults, **(spec.text_config if text else {}))
+    plugin = None if name in MODELS else plugins.import_path(name)
+    return dataclasses.replace(
+        ModelConfig(name=name, plugin=plugin), **spec.config_defaults, **(spec.text_config if text else {})
+    )
 
 
 def default_train_config(name: str) -> TrainConfig:
@@ -186,16 +192,45 @@ def default_train_config(name: str) -> TrainConfig:
     return dataclasses.replace(TrainConfig(), **get_spec(name).train_defaults)
 
 
-def get_spec(name: str) -> ModelSpec:
-    if name not in MODELS:
-        raise VaekitError(f"unknown model {name!r}: choose one of {', '.join(MODELS)}")
-    return MODELS[name]
+def get_spec(name: str, plugin: str | None = None) -> ModelSpec:
+    """The entry of a model: built in (MODELS), else imported from `plugin` or the import path the
+    name stands for (an installed entry point, or package.module:build_fn itself; see plugins.py)."""
+    if name in MODELS and plugin is None:
+        return MODELS[name]
+    path = plugin or plugins.import_path(name)
+    if path is None:
+        raise VaekitError(
+            f"unknown model {name!r}: choose one of {', '.join(model_names())}, or name your own "
+            "build function as package.module:build_fn"
+        )
+    return _plugin_spec(path, name)
 
 
-def resolve_options(name: str, given: dict[str, Any], text: bool = False) -> dict[str, Any]:
+def spec_of(cfg: ModelConfig) -> ModelSpec:
+    """The entry of the model a ModelConfig names (and, for a model from outside vaekit, imports)."""
+    return get_spec(cfg.name, cfg.plugin)
+
+
+@functools.cache
+def _plugin_spec(path: str, name: str) -> ModelSpec:
+    made = plugins.load(path, name)
+    if isinstance(made, ModelSpec):
+        return made
+    if not callable(made):
+        raise VaekitError(f"model {name!r}: {path} is a {type(made).__name__}, not a build function or a ModelSpec")
+    summary = (inspect.getdoc(made) or "").partition("\n")[0]
+    return ModelSpec(plugins.pair_build(made), ELBO, summary or f"{path} (your own model)")
+
+
+def model_names() -> list[str]:
+    """The built-in models, then those that installed packages register (entry points vaekit.models)."""
+    return [*MODELS, *(name for name in plugins.entry_points() if name not in MODELS)]
+
+
+def resolve_options(name: str, given: dict[str, Any], text: bool = False, plugin: str | None = None) -> dict[str, Any]:
     """The model's options: its defaults (on text, with its text_options) overridden by `given`;
     unknown names are errors."""
-    spec = get_spec(name)
+    spec = get_spec(name, plugin)
     defaults = {**spec.options, **(spec.text_options if text else {})}
     unknown = sorted(set(given) - set(defaults))
     if unknown:
@@ -208,13 +243,13 @@ def build_model(cfg, image_shape, num_classes: int, vocab_size: int = 0, source_
     """The network for a ModelConfig, on the CPU, in float32; for sentences when vocab_size > 0
     (then `image_shape` is (T,), the padded sentence length), for sentence pairs when
     source_vocab_size > 0 too (vocab_size is then the target's)."""
-    spec = get_spec(cfg.name)
+    spec = spec_of(cfg)
     if source_vocab_size:
         if spec.build_pairs is None:
             raise VaekitError(
                 f"model {cfg.name!r} does not train on sentence pairs: choose one of {', '.join(pair_models())}"
             )
-        options = resolve_options(cfg.name, cfg.options)
+        options = resolve_options(cfg.name, cfg.options, plugin=cfg.plugin)
         network = {k: options[k] for k in spec.network_options}
         return spec.build_pairs(cfg, image_shape, source_vocab_size, vocab_size, **network)
     if spec.build_pairs is not None and spec.build_text is None and spec.build is None:
@@ -227,7 +262,7 @@ def build_model(cfg, image_shape, num_classes: int, vocab_size: int = 0, source_
         raise VaekitError(f"model {cfg.name!r} works on sentences only: train it with --data ptb or --data FILE.txt")
     if cfg.arch in ("gru", "lstm"):
         raise VaekitError(f"--arch {cfg.arch} is for text (--data ptb or a .txt file): use mlp or conv for images")
-    options = resolve_options(cfg.name, cfg.options)
+    options = resolve_options(cfg.name, cfg.options, plugin=cfg.plugin)
     return spec.build(cfg, image_shape, num_classes, **{k: options[k] for k in spec.network_options})
 
 
@@ -248,6 +283,6 @@ def pair_models() -> list[str]:
 
 def build_objective(cfg):
     """The objective for a ModelConfig, with its options."""
-    spec = get_spec(cfg.name)
-    options = resolve_options(cfg.name, cfg.options)
+    spec = spec_of(cfg)
+    options = resolve_options(cfg.name, cfg.options, plugin=cfg.plugin)
     return spec.objective(**{k: options[k] for k in spec.objective_options})

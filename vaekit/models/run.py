@@ -18,18 +18,31 @@ import torch
 from vaekit.config import RunConfig
 from vaekit.errors import VaekitError
 from vaekit.io import load_weights
-from vaekit.models.registry import build_model, get_spec
+from vaekit.models.registry import build_model, spec_of
 
 CONFIG, BEST, LAST = "config.json", "model.safetensors", "last.safetensors"
 
 
-def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "cpu"):
-    """(model in eval mode, RunConfig) of a trained run; `which` is 'best' or 'last'."""
+def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "cpu", model=None):
+    """(model in eval mode, RunConfig) of a trained run; `which` is 'best' or 'last'.
+
+    The network is rebuilt from config.json (for a model from outside vaekit, by importing the
+    package.module:build_fn it records) and the weights are read into it; give `model` to read them
+    into a network of your own instead.
+    """
     run_dir = Path(run_dir)
     if not (run_dir / CONFIG).is_file():
         raise VaekitError(_not_a_run(run_dir))
     cfg = RunConfig.load(run_dir / CONFIG)
-    model = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size, cfg.source_vocab_size).to(device)
+    try:
+        spec = spec_of(cfg.model)
+        if model is None:
+            model = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size, cfg.source_vocab_size)
+    except VaekitError as err:
+        if cfg.model.plugin is None:
+            raise
+        raise VaekitError(f"{err} (model.plugin in {run_dir / CONFIG})") from None
+    model = model.to(device)
     chosen, other, flag = (BEST, LAST, "last") if which == "best" else (LAST, BEST, "best")
     try:
         load_weights(run_dir / chosen, model)
@@ -37,9 +50,8 @@ def load_run(run_dir: Path, which: str = "best", device: str | torch.device = "c
         if not (run_dir / other).is_file() or "unreadable" not in str(err):
             raise
         raise VaekitError(f"{err}; its {other} may still be whole: try --which {flag}") from None
-    load_extras = get_spec(cfg.model.name).load_extras
-    if load_extras is not None:
-        load_extras(model, run_dir, device)
+    if spec.load_extras is not None:
+        spec.load_extras(model, run_dir, device)
     return model.eval(), cfg
 
 

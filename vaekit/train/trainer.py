@@ -72,6 +72,8 @@ class _Loss(nn.Module):
 class Trainer:
     """Trains the model a RunConfig describes on a DataSplits, writing into `run_dir`.
 
+    `model` trains a network you made instead of the one `cfg.model` names, provided that one is
+    the same network (the run holds weights only, and must open again from its config.json).
     Nothing is written until `fit`, and `fit` refuses a `run_dir` that holds a run unless
     `overwrite` is set or `resume()` was called: an existing run is never replaced unasked.
     `resume()` and `fit` take the run's lock (`vaekit.train.lock`): one writer per run folder,
@@ -79,7 +81,14 @@ class Trainer:
     """
 
     def __init__(
-        self, cfg: RunConfig, data: DataSplits, run_dir: Path, show_progress: bool = True, overwrite: bool = False
+        self,
+        cfg: RunConfig,
+        data: DataSplits,
+        run_dir: Path,
+        show_progress: bool = True,
+        overwrite: bool = False,
+        *,
+        model: nn.Module | None = None,
     ):
         from vaekit.data import dataset_key
 
@@ -102,9 +111,7 @@ class Trainer:
         self.device = resolve_device(cfg.train.device, self.world.local_rank)
         self.local_batch = distributed.shard_size(self.world, cfg.train.batch_size)
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
-        self.model = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size, cfg.source_vocab_size).to(
-            self.device
-        )
+        self.model = _network(cfg, model).to(self.device)
         self.objective = build_objective(cfg.model)
         self.step_fn = _Loss(self.model, self.objective)
         if self.world.active:
@@ -376,6 +383,21 @@ class Trainer:
                 f"could not save the checkpoint of epoch {epoch + 1}: {err.strerror} writing "
                 f"{err.filename}; {kept}; free some space, then continue with --resume"
             ) from None
+
+
+def _network(cfg: RunConfig, model: nn.Module | None) -> nn.Module:
+    """The network to train: the one `cfg.model` builds, or `model` when it is that network too."""
+    built = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size, cfg.source_vocab_size)
+    if model is None:
+        return built
+    shapes = [{k: tuple(v.shape) for k, v in m.state_dict().items()} for m in (built, model)]
+    if shapes[0] != shapes[1]:
+        raise VaekitError(
+            f"the model given to Trainer is not the network that model.name {cfg.model.name!r} builds, so its "
+            "run could not be opened again (a run holds weights, never pickled code): set ModelConfig(name="
+            "'package.module:build_fn') to the build function that makes it"
+        )
+    return model
 
 
 def _fit_batch(cfg: RunConfig, n_train: int) -> RunConfig:

@@ -26,6 +26,7 @@ from scipy import special, stats
 from vaekit import info
 from vaekit.cli import build_parser, main
 from vaekit.data import load_dataset
+from vaekit.data.arrays import IMAGE_KEYS
 from vaekit.data.user import read_image_folder
 from vaekit.errors import VaekitError
 
@@ -193,7 +194,8 @@ def test_every_array_file_numpy_writes_gives_images_or_one_line(file):
     assert x.dtype == torch.float32 and x.ndim == 4 and 0 not in x.shape
     assert torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
     assert y.shape == (x.shape[0],) and y.dtype == torch.int64 and y.min() >= -1
-    images = next(a for k, a in arrays.items() if k in ("x", "images", "arr_0") or len(arrays) == 1)
+    key = next((k for k in IMAGE_KEYS if k in arrays), None)  # the loader's precedence: x, images, arr_0
+    images = arrays[key] if key is not None else next(iter(arrays.values()))
     assert images.dtype in (np.uint8, np.bool_) or np.issubdtype(images.dtype, np.floating)
 
 

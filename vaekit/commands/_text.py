@@ -10,13 +10,14 @@ from pathlib import Path
 
 from vaekit.commands._common import default_out, open_split, open_vocab
 from vaekit.errors import VaekitError
+from vaekit.options import count
 
 
 def add_decode_arguments(p) -> None:
     """--no-repeat and --no-unk: the decoding rule of a text run's sentences (vaekit.generate_text)."""
     p.add_argument(
         "--no-repeat",
-        type=int,
+        type=count(2, or_zero=True),
         default=None,
         metavar="N",
         help="text: never repeat a sequence of N words within a sentence, so greedy decodes do not loop "

@@ -7,7 +7,7 @@
    the sum of squared errors (SSE) and the binary cross-entropy (BCE) of the reconstruction
    (clipped to [1e-6, 1 - 1e-6]; PCA's reconstruction is clipped the same way for BCE, left raw for SSE).
 2. cvae: a conditional VAE trained with `vaekit train cvae`, then `n` samples per digit drawn
-   with that label and read by the cached MNIST classifier (`vaekit.classifier`): the share read
+   with that label and read by the cached MNIST classifier (`vaekit.eval.classifier`): the share read
    as the requested digit. Target: at least 90% for every digit.
 
     PYTHONPATH=. VAEKIT_DATA_DIR=../shared/data python benchmarks/bench_family.py ae-pca \
@@ -90,9 +90,9 @@ def ae_pca(args) -> None:
 
 
 def cvae(args) -> None:
-    from vaekit.classifier import load_classifier, per_label_accuracy
-    from vaekit.evaluate import evaluate
-    from vaekit.generate import sample
+    from vaekit.eval.classifier import load_classifier, per_label_accuracy
+    from vaekit.eval.likelihood import evaluate
+    from vaekit.generate.images import sample
     from vaekit.train import load_run
 
     net = load_classifier()

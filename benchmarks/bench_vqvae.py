@@ -6,7 +6,7 @@
 For each VQ-VAE dataset: `vaekit train vqvae` (conv, D=16, K=128, EMA codebook), `vaekit
 train-prior`, `vaekit eval` (test split) and `vaekit sample` / `reconstruct` pictures copied to
 benchmarks/figures/. For sprites: `vaekit train vae --arch conv` with a few beta values, then
-MIG (vaekit.disentangle) of the posterior means on the test split's factors. Prints one JSON
+MIG (vaekit.eval.disentangle) of the posterior means on the test split's factors. Prints one JSON
 object per experiment and appends them to RUNS/results.jsonl. Runs go to --runs (not the repo).
 """
 
@@ -94,7 +94,7 @@ def bench_vqvae(data: str, args) -> dict:
 
 def bench_sprites(beta: float, args) -> dict:
     from vaekit.data import load_dataset
-    from vaekit.disentangle import mig, posterior_means
+    from vaekit.eval.disentangle import mig, posterior_means
     from vaekit.train import load_run
 
     run = args.runs / f"vae-sprites-beta{beta:g}"

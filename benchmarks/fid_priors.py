@@ -14,9 +14,9 @@ import torch
 
 from vaekit.classical import GaussianMixture
 from vaekit.data import load_dataset
-from vaekit.generate import posterior_means
+from vaekit.eval.sample_quality import measure
+from vaekit.generate.images import posterior_means
 from vaekit.models import load_run
-from vaekit.sample_quality import measure
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The K-sample test NLL of a run over a slice of the test images, so that slices can run side by side.
 
 On a shared 2-core CPU the K=5000 estimate over all 10,000 test images takes hours; this
-evaluates images [start, stop) in blocks of `--block` with `vaekit.evaluate.evaluate` (seed =
+evaluates images [start, stop) in blocks of `--block` with `vaekit.eval.likelihood.evaluate` (seed =
 block index, so a slice's result does not depend on how the range is split across processes)
 and writes one JSON line per block: images, mean NLL / ELBO / KL, seconds. `--merge` combines
 the JSON files of several slices into the mean over all their images and a standard error from
@@ -25,7 +25,7 @@ import torch
 
 def evaluate_slice(args) -> None:
     from vaekit.data import load_dataset
-    from vaekit.evaluate import evaluate
+    from vaekit.eval.likelihood import evaluate
     from vaekit.models import load_run
 
     torch.set_num_threads(1)

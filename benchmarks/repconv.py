@@ -96,7 +96,7 @@ def one(args) -> None:
     from vaekit.commands.export import export_fused
     from vaekit.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from vaekit.data import load_dataset
-    from vaekit.evaluate import evaluate
+    from vaekit.eval.likelihood import evaluate
     from vaekit.train import Trainer, load_run
 
     cpu0, wall0 = time.process_time(), time.perf_counter()

@@ -17,7 +17,7 @@ as `vaekit sample --prior gmm:1` does) and gets a row of the per-model table:
                 often, 1 when one digit is all the model draws
     rarest      the share of the digit read least often (uniform: 10%)
     FID         the Fréchet distance to as many real test images in the features of vaekit's MNIST
-                CNN (vaekit.sample_quality; a number for ranking runs, not comparable with
+                CNN (vaekit.eval.sample_quality; a number for ranking runs, not comparable with
                 Inception FIDs); the floor is real training images against the test images
 
     VAEKIT_DATA_DIR=../shared/data python benchmarks/sample_digits.py RUN_DIR [RUN_DIR ...] [-n 500] [--no-fid]
@@ -39,7 +39,7 @@ from sklearn.pipeline import make_pipeline
 
 from vaekit.classical import GaussianMixture
 from vaekit.data import load_dataset
-from vaekit.generate import posterior_means, sample
+from vaekit.generate.images import posterior_means, sample
 from vaekit.models import load_run
 
 CONFIDENT = 0.9  # neighbour vote for one digit that counts as a confident reading
@@ -113,8 +113,8 @@ def main() -> None:
     n = 10 * args.n
     fid = None
     if not args.no_fid:
-        from vaekit.classifier import features, load_classifier
-        from vaekit.sample_quality import feature_distance
+        from vaekit.eval.classifier import features, load_classifier
+        from vaekit.eval.sample_quality import feature_distance
 
         net = load_classifier()
         test_features = features(data.test_x[:n], net)

@@ -1,4 +1,4 @@
-"""Sample quality of trained MNIST runs as the cached classifier sees it (vaekit.classifier.sample_quality).
+"""Sample quality of trained MNIST runs as the cached classifier sees it (vaekit.eval.classifier.sample_quality).
 
 For each run and temperature: n prior samples (decoded means), their MNIST Inception Score
 (at most 10), the share the classifier reads with probability > 0.9, and the mean top probability;
@@ -15,9 +15,9 @@ import argparse
 
 import torch
 
-from vaekit.classifier import load_classifier, sample_quality
 from vaekit.data import load_dataset
-from vaekit.generate import sample
+from vaekit.eval.classifier import load_classifier, sample_quality
+from vaekit.generate.images import sample
 from vaekit.train import load_run
 
 

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 
 from vaekit.config import ModelConfig, RunConfig, TrainConfig
 from vaekit.data import load_dataset
-from vaekit.evaluate import evaluate
+from vaekit.eval.likelihood import evaluate
 from vaekit.models import MODELS
 from vaekit.train.trainer import Trainer
 

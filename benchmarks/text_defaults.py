@@ -64,8 +64,8 @@ def measure(run: Path, n: int = 100, pairs: int = 5) -> dict:
     from vaekit.commands._common import open_vocab
     from vaekit.data import load_dataset
     from vaekit.data.text import TextOptions
-    from vaekit.evaluate_text import evaluate_sentences
-    from vaekit.generate_text import decode_texts, homotopy, reconstruct_sentences
+    from vaekit.eval.text import evaluate_sentences
+    from vaekit.generate.text import decode_texts, homotopy, reconstruct_sentences
     from vaekit.models.run import load_run
 
     torch.set_num_threads(1)

@@ -23,7 +23,7 @@ and the ratios pythae/vaekit and plain/vaekit (above 1: vaekit is faster).
 Then the K=5000 importance-sampled NLL on the first --nll-images test images, in --nll-rounds
 chunks taken in turn: pythae's `model.get_nll(x, n_samples=5000, batch_size=100)` (a Python
 loop over images, batch_size samples per forward pass, as pythae ships it: autograd left on) on
-pythae's model, against `vaekit.evaluate.evaluate(model, x, k=5000)` (batched over images and
+pythae's model, against `vaekit.eval.likelihood.evaluate(model, x, k=5000)` (batched over images and
 samples) on vaekit's.
 
     bash benchmarks/pythae-env.sh     # once: .bench-venv/ with torch 2.13.0, pythae 0.1.2, vaekit
@@ -58,7 +58,7 @@ from speed import PlainVAE, plain_epoch  # noqa: E402  (the reference loop, not 
 
 from vaekit.config import ModelConfig, RunConfig, TrainConfig  # noqa: E402
 from vaekit.data import load_dataset  # noqa: E402
-from vaekit.evaluate import evaluate  # noqa: E402
+from vaekit.eval.likelihood import evaluate  # noqa: E402
 from vaekit.train.trainer import Trainer  # noqa: E402
 
 try:

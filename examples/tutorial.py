@@ -51,13 +51,13 @@ def mnist_slice(path: Path, n: int = 5000, seed: int = 0) -> Path:
 
 def small_classifier(cache: Path):
     """The MNIST classifier trained for one epoch on 5,000 images: enough to tell digits from blots."""
-    from vaekit.classifier import train_classifier
+    from vaekit.eval.classifier import train_classifier
 
     return train_classifier(verbose=False, cache_dir=cache, epochs=1, limit=5000).eval()
 
 
 def run_steps(steps, runs: Path, out: Path, small: bool, classifier=None) -> dict:
-    from vaekit.classifier import load_classifier
+    from vaekit.eval.classifier import load_classifier
 
     sizes = SMALL if small else FULL
     out.mkdir(parents=True, exist_ok=True)

@@ -26,9 +26,9 @@ from tutorial_common import (  # noqa: E402
 )
 
 from vaekit.classical import PCA  # noqa: E402
-from vaekit.classifier import sample_quality  # noqa: E402
-from vaekit.evaluate import evaluate  # noqa: E402
-from vaekit.generate import posterior_means  # noqa: E402
+from vaekit.eval.classifier import sample_quality  # noqa: E402
+from vaekit.eval.likelihood import evaluate  # noqa: E402
+from vaekit.generate.images import posterior_means  # noqa: E402
 from vaekit.plots import image_grid  # noqa: E402
 
 

@@ -108,8 +108,8 @@ class FidJudge:
     """
 
     def __init__(self, classifier, n: int):
-        from vaekit.classifier import features
         from vaekit.data import load_dataset
+        from vaekit.eval.classifier import features
 
         grey = load_dataset("mnist")  # grey levels: decoded Bernoulli means are grey, not binary
         self.classifier, self.n = classifier, n
@@ -118,8 +118,8 @@ class FidJudge:
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> float:
-        from vaekit.classifier import features
-        from vaekit.sample_quality import feature_distance
+        from vaekit.eval.classifier import features
+        from vaekit.eval.sample_quality import feature_distance
 
         return feature_distance(self.real, features(images, self.classifier))
 

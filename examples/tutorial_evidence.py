@@ -14,8 +14,8 @@ import torch  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 from tutorial_common import Sizes, markdown_table, open_run, write_result  # noqa: E402
 
-from vaekit.naive_mc import prior_sampling_evidence  # noqa: E402
-from vaekit.posterior_gap import posterior_sampling_evidence  # noqa: E402
+from vaekit.eval.naive_mc import prior_sampling_evidence  # noqa: E402
+from vaekit.eval.posterior_gap import posterior_sampling_evidence  # noqa: E402
 
 
 def measure(model, x: torch.Tensor, sizes: Sizes, prior_ks: tuple[int, ...] = ()) -> dict:

@@ -15,8 +15,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 from tutorial_common import Sizes, open_run, write_result  # noqa: E402
 
-from vaekit.evaluate import evaluate  # noqa: E402
-from vaekit.generate import posterior_means, traversal_codes  # noqa: E402
+from vaekit.eval.likelihood import evaluate  # noqa: E402
+from vaekit.generate.images import posterior_means, traversal_codes  # noqa: E402
 from vaekit.plots import image_grid  # noqa: E402
 
 

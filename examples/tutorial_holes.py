@@ -24,8 +24,8 @@ from tutorial_common import (  # noqa: E402
     write_result,
 )
 
-from vaekit.classifier import probabilities, sample_quality  # noqa: E402
-from vaekit.generate import posterior_means  # noqa: E402
+from vaekit.eval.classifier import probabilities, sample_quality  # noqa: E402
+from vaekit.generate.images import posterior_means  # noqa: E402
 from vaekit.plots import image_grid  # noqa: E402
 
 CONFIDENT = 0.9

@@ -464,12 +464,12 @@ def test_debug_shows_the_traceback_of_a_user_error(tmp_path, monkeypatch, capsys
 
 def test_a_bug_still_prints_its_traceback(tiny_run, tmp_path, monkeypatch):
     """Only user errors are caught: a real bug (here planted in the sampler) keeps its traceback."""
-    import vaekit.generate
+    import vaekit.generate.images
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(vaekit.generate, "sample", broken)
+    monkeypatch.setattr(vaekit.generate.images, "sample", broken)
     with pytest.raises(ZeroDivisionError):
         main(["sample", str(_run(tmp_path, tiny_run)), "-n", "4"])
 

@@ -226,7 +226,7 @@ def test_pictures_and_arrays(digits_run, tmp_path, capsys):
 def test_traversal_rows_move_only_their_latent():
     import torch
 
-    from vaekit.generate import traversal_codes
+    from vaekit.generate.images import traversal_codes
 
     base = torch.randn(1, 4)
     codes = traversal_codes(base, [2, 0], steps=5, span=3.0)  # (10, 4)

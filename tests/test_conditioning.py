@@ -13,8 +13,8 @@ from torch.distributions import Independent, Normal, kl_divergence
 from tests.test_models import build
 from vaekit.data import load_dataset
 from vaekit.errors import VaekitError
-from vaekit.evaluate import evaluate
-from vaekit.generate import interpolate, pairs_of_one_label, sample, traversal_codes, traverse
+from vaekit.eval.likelihood import evaluate
+from vaekit.generate.images import interpolate, pairs_of_one_label, sample, traversal_codes, traverse
 from vaekit.models import load_run
 from vaekit.nn.backbones import LabelEveryLayerMLPDecoder, MLPDecoder
 

@@ -9,7 +9,8 @@ import torch
 from torch.distributions import kl_divergence
 
 from vaekit.data import load_dataset
-from vaekit.evaluate import active_units, bits_per_dim, evaluate, log_weights
+from vaekit.eval.latent import active_units
+from vaekit.eval.likelihood import bits_per_dim, evaluate, log_weights
 from vaekit.train import load_run
 
 

@@ -254,7 +254,7 @@ def open_text_explorer(run_dir) -> Explorer:
 def test_a_text_run_decodes_codes_into_sentences(tiny_text_run):
     import torch
 
-    from vaekit.generate_text import decode_texts
+    from vaekit.generate.text import decode_texts
 
     explorer = open_text_explorer(tiny_text_run("vae"))
     client = TestClient(create_app(explorer))

@@ -10,7 +10,7 @@ import torch
 
 from vaekit.config import ModelConfig
 from vaekit.errors import VaekitError
-from vaekit.evaluate import evaluate
+from vaekit.eval.likelihood import evaluate
 from vaekit.models.registry import build_model, build_objective
 from vaekit.objectives import ELBO
 

@@ -19,7 +19,7 @@ from vaekit.cli import main
 from vaekit.config import ModelConfig, RunConfig
 from vaekit.data import load_dataset
 from vaekit.errors import NoPrior, VaekitError
-from vaekit.generate import interpolate, sample
+from vaekit.generate.images import interpolate, sample
 from vaekit.models import build_model, build_objective, image_models
 from vaekit.objectives import ELBO, IWAE, CapacityELBO, Reconstruction, imq_mmd
 from vaekit.train import checkpoint as ckpt
@@ -209,7 +209,7 @@ def test_autoencoder_interpolates_and_reports_reconstruction(digits):
     model, _, _ = build("ae", digits)
     x = digits.test_x[:4]
     assert interpolate(model, x[:2], x[2:], steps=3).shape == (6, *digits.image_shape)
-    from vaekit.evaluate import evaluate
+    from vaekit.eval.likelihood import evaluate
 
     result = evaluate(model, x)
     assert {"recon", "sse", "bce", "n"} <= set(result) and result["n"] == 4
@@ -267,7 +267,7 @@ def test_cli_options_reach_the_objective(tmp_path):
 
 
 def test_classifier_reads_real_digits(real_data_dir, tmp_path):
-    from vaekit.classifier import (
+    from vaekit.eval.classifier import (
         cache_path,
         label_accuracy,
         load_classifier,

@@ -16,9 +16,9 @@ from torch.distributions import Bernoulli, Independent, Laplace, MultivariateNor
 
 from vaekit.cli import main
 from vaekit.errors import VaekitError
-from vaekit.evaluate import evaluate
-from vaekit.naive_mc import log_likelihood_matrix, prior_sampling_evidence
-from vaekit.posterior_gap import posterior_sampling_evidence
+from vaekit.eval.likelihood import evaluate
+from vaekit.eval.naive_mc import log_likelihood_matrix, prior_sampling_evidence
+from vaekit.eval.posterior_gap import posterior_sampling_evidence
 
 
 class LinearGaussian(nn.Module):

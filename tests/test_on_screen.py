@@ -32,7 +32,7 @@ def test_no_page_shows_an_unfilled_placeholder():
 
 
 def test_the_pages_agree_with_the_code_on_where_the_classifier_is_cached(monkeypatch, tmp_path):
-    from vaekit.classifier import cache_path
+    from vaekit.eval.classifier import cache_path
 
     monkeypatch.setenv("VAEKIT_CACHE_DIR", str(tmp_path))
     assert cache_path() == tmp_path / "classifiers" / "mnist-cnn.safetensors"

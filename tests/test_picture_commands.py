@@ -9,8 +9,8 @@ import torch
 
 from vaekit.cli import main
 from vaekit.data import load_dataset
-from vaekit.evaluate import evaluate
-from vaekit.latent_space import latent_activity, project_2d
+from vaekit.eval.latent import latent_activity, project_2d
+from vaekit.eval.likelihood import evaluate
 from vaekit.train import load_run
 
 

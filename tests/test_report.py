@@ -174,7 +174,7 @@ class Tables(HTMLParser):
 
 def test_report_of_a_text_run_shows_its_sentences(tiny_text_run, tmp_path):
     from vaekit.data import TextOptions, load_dataset
-    from vaekit.generate_text import decode_texts, homotopy, reconstruct_sentences
+    from vaekit.generate.text import decode_texts, homotopy, reconstruct_sentences
     from vaekit.report.text import SAMPLES, STEPS
 
     run = tiny_text_run("vae")

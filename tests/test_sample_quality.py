@@ -11,11 +11,11 @@ import scipy.linalg
 import torch
 
 from tests.conftest import TINY
-from vaekit.classifier import load_classifier
 from vaekit.cli import main
 from vaekit.data import load_dataset
 from vaekit.errors import VaekitError
-from vaekit.sample_quality import feature_distance, frechet_distance, gaussian_stats, sample_quality
+from vaekit.eval.classifier import load_classifier
+from vaekit.eval.sample_quality import feature_distance, frechet_distance, gaussian_stats, sample_quality
 
 
 def _random_cov(d: int, rng: np.random.Generator) -> np.ndarray:
@@ -74,7 +74,7 @@ FLOOR = "FID: real training vs real test images (the floor)"
 @pytest.fixture(scope="module")
 def classifier_cache(real_data_dir, tmp_path_factory):
     """A short-trained MNIST classifier (1 epoch, 6000 images) in a private cache folder."""
-    from vaekit.classifier import train_classifier
+    from vaekit.eval.classifier import train_classifier
 
     cache = tmp_path_factory.mktemp("cache")
     train_classifier(real_data_dir, verbose=False, cache_dir=cache, epochs=1, limit=6000)
@@ -82,7 +82,7 @@ def classifier_cache(real_data_dir, tmp_path_factory):
 
 
 def test_real_against_real_is_near_zero_and_noise_is_far(classifier_cache, real_data_dir):
-    from vaekit.classifier import load_classifier
+    from vaekit.eval.classifier import load_classifier
 
     net = load_classifier(real_data_dir, train=False, cache_dir=classifier_cache)
     assert net.info["dataset"] == "mnist" and 0.8 < net.info["test_accuracy"] <= 1.0
@@ -129,8 +129,8 @@ def test_eval_reports_fid_per_checkpoint_and_k(classifier_cache, mnist_run, real
     )
     assert main(["eval", str(run), "--fid-samples", "1"]) == 2
     # the function behind it, as the report calls it: a colder prior gives other samples, measured alike
+    from vaekit.eval.sample_quality import measure
     from vaekit.models import load_run
-    from vaekit.sample_quality import measure
 
     model, _ = load_run(run)
     cold = measure(model, "mnist", 500, data_dir=real_data_dir, cache_dir=classifier_cache, temperature=0.5)

@@ -10,8 +10,8 @@ from sklearn.metrics import mutual_info_score
 
 from vaekit.data import DATASETS, load_dataset, sprites
 from vaekit.data.sprites import FACTOR_SIZES, load_sprites, make_sprites, render, sample_factors
-from vaekit.disentangle import discretize, mig, mutual_information_matrix, posterior_means
 from vaekit.errors import VaekitError
+from vaekit.eval.disentangle import discretize, mig, mutual_information_matrix, posterior_means
 
 
 @pytest.fixture(scope="module")

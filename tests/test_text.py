@@ -18,7 +18,7 @@ from vaekit.data import load_dataset
 from vaekit.data.text import TextOptions, bucketed_order, load_text_file, sentence_lengths, trim_padding
 from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID, UNK_ID, Vocabulary
 from vaekit.errors import VaekitError
-from vaekit.evaluate_text import evaluate_sentences
+from vaekit.eval.text import evaluate_sentences
 from vaekit.models import LatentVariableModel, build_model, check_model, text_models
 from vaekit.objectives import ELBO, IWAE
 from vaekit.train import load_run

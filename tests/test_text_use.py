@@ -8,15 +8,15 @@ import json
 import pytest
 import torch
 
-from vaekit import code_use
 from vaekit.cli import main
-from vaekit.code_use import COLLAPSED_KL, CodeUse
 from vaekit.config import ModelConfig
 from vaekit.data import load_dataset
 from vaekit.data.text import TextOptions, trim_padding
 from vaekit.data.tokenize import Tokenizer
 from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, UNK_ID, Vocabulary
-from vaekit.generate_text import CUT_MARK, DecodeRule, decode_texts, reconstruct_sentences, unknown_words
+from vaekit.eval import code_use
+from vaekit.eval.code_use import COLLAPSED_KL, CodeUse
+from vaekit.generate.text import CUT_MARK, DecodeRule, decode_texts, reconstruct_sentences, unknown_words
 from vaekit.models import build_model
 from vaekit.nn.sequence import banned_tokens
 from vaekit.objectives import ELBO

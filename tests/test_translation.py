@@ -13,8 +13,8 @@ from vaekit.cli import main
 from vaekit.data import PairOptions, load_dataset
 from vaekit.data.pairs import FRA_ENG, load_pairs_file
 from vaekit.data.vocab import PAD_ID, UNK_ID
-from vaekit.evaluate_translation import corpus_scores
-from vaekit.generate_translation import beam_search, greedy
+from vaekit.eval.translation import corpus_scores
+from vaekit.generate.translate import beam_search, greedy
 from vaekit.models import load_run
 from vaekit.models.seq2seq import Seq2Seq
 

@@ -14,7 +14,7 @@ from torch.distributions import Categorical, Distribution, Independent, MixtureS
 
 from tests.test_models import build
 from vaekit.data import load_dataset
-from vaekit.evaluate import evaluate
+from vaekit.eval.likelihood import evaluate
 from vaekit.models.vampprior import DiagonalGaussianMixture
 from vaekit.objectives import ELBO
 

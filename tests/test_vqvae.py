@@ -14,7 +14,7 @@ from vaekit import info
 from vaekit.cli import main
 from vaekit.config import ModelConfig
 from vaekit.errors import NoPrior, VaekitError
-from vaekit.generate import sample
+from vaekit.generate.images import sample
 from vaekit.models import build_model, build_objective
 from vaekit.models.code_prior import CodePrior, fit_code_prior, load_code_prior, save_code_prior
 from vaekit.nn.quantize import VectorQuantizer, VectorQuantizerEMA, perplexity

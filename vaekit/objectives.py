@@ -17,6 +17,7 @@ import torch
 from torch.distributions import kl_divergence
 
 from vaekit.errors import VaekitError
+from vaekit.nn.distributions import kl_or_estimate
 
 
 @dataclass
@@ -28,10 +29,7 @@ class LossOutput:
 def kl_term(q, prior, z: torch.Tensor) -> torch.Tensor:
     """KL(q(z|x) || p(z)) per example (B,): the closed form where torch has one, else the
     one-sample estimate log q(z|x) - log p(z) at the draw z (B, D) (a mixture prior: VampPrior)."""
-    try:
-        return kl_divergence(q, prior)
-    except NotImplementedError:
-        return q.log_prob(z) - prior.log_prob(z)
+    return kl_or_estimate(q, prior, lambda: q.log_prob(z) - prior.log_prob(z))
 
 
 class ELBO:
@@ -185,10 +183,8 @@ class IWAE:
     def __call__(self, model, x: torch.Tensor, y: torch.Tensor | None, progress: torch.Tensor) -> LossOutput:
         log_w, log_px, q = self.log_weights(model, x, y)  # (k, B) each
         bound = torch.logsumexp(log_w, dim=0) - math.log(self.k)  # (B,)
-        try:
-            kl = kl_divergence(q, model.prior(y)).detach()  # (B,) for logging only
-        except NotImplementedError:  # a mixture prior: the k-sample estimate
-            kl = (log_px - log_w).mean(0).detach()
+        # (B,) for logging only; a mixture prior: the k-sample estimate
+        kl = kl_or_estimate(q, model.prior(y), lambda: (log_px - log_w).mean(0)).detach()
         return LossOutput(
             -bound.mean(), {"iwae": bound, "elbo": log_w.mean(0).detach(), "recon": -log_px.mean(0).detach(), "kl": kl}
         )

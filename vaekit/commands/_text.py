@@ -14,7 +14,7 @@ from vaekit.options import count
 
 
 def add_decode_arguments(p) -> None:
-    """--no-repeat and --no-unk: the decoding rule of a text run's sentences (vaekit.generate_text)."""
+    """--no-repeat and --no-unk: the decoding rule of a text run's sentences (vaekit.generate.text)."""
     p.add_argument(
         "--no-repeat",
         type=count(2, or_zero=True),
@@ -28,7 +28,7 @@ def add_decode_arguments(p) -> None:
 
 def decode_rule(args, greedy: bool = True):
     """The DecodeRule the flags ask for, said on stderr."""
-    from vaekit.generate_text import DecodeRule
+    from vaekit.generate.text import DecodeRule
 
     n = getattr(args, "no_repeat", None)
     rule = DecodeRule(no_repeat=(3 if greedy else 0) if n is None else n, allow_unk=not getattr(args, "no_unk", False))
@@ -38,7 +38,7 @@ def decode_rule(args, greedy: bool = True):
 
 def say_unknown(vocab, text: str, flag: str) -> None:
     """Names the words of a typed sentence that the run's vocabulary lacks (they are read as <unk>)."""
-    from vaekit.generate_text import unknown_words
+    from vaekit.generate.text import unknown_words
 
     unknown = unknown_words(vocab, text)
     if unknown:
@@ -64,7 +64,7 @@ def _write_lines(path: Path, lines: list[str]) -> Path:
 
 
 def sample(args, model, cfg) -> int:
-    from vaekit.generate_text import sample_sentences
+    from vaekit.generate.text import sample_sentences
 
     if args.prior != "standard" or args.label is not None or args.save_array:
         raise VaekitError("--prior, --label and --save-array are for image runs; a text run takes -n and --temperature")
@@ -78,7 +78,7 @@ def sample(args, model, cfg) -> int:
 
 
 def reconstruct(args, model, cfg) -> int:
-    from vaekit.generate_text import decode_texts, reconstruct_sentences
+    from vaekit.generate.text import decode_texts, reconstruct_sentences
 
     vocab = open_vocab(args.run_dir)
     x, _ = open_split(cfg, args, args.split)
@@ -94,7 +94,7 @@ def reconstruct(args, model, cfg) -> int:
 
 
 def interpolate(args, model, cfg) -> int:
-    from vaekit.generate_text import decode_texts, homotopy, sentences_to_tensor
+    from vaekit.generate.text import decode_texts, homotopy, sentences_to_tensor
 
     vocab = open_vocab(args.run_dir)
     device = next(model.parameters()).device
@@ -128,8 +128,8 @@ def _fractions(steps: int) -> list[float]:
 def latents(args, model, cfg) -> int:
     from vaekit.commands._common import run_words, write_picture
     from vaekit.data.text import sentence_lengths
-    from vaekit.generate_text import sentence_codes
-    from vaekit.latent_space import project_2d
+    from vaekit.eval.latent import project_2d
+    from vaekit.generate.text import sentence_codes
     from vaekit.plots import latent_scatter_figure
 
     x, _ = open_split(cfg, args, "test")

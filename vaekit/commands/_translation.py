@@ -14,7 +14,7 @@ TRANSLATIONS = "translations-{split}-{which}-beam{beam}.tsv"  # source, translat
 
 def open_translator(model, cfg, run_dir: Path):
     """The `Translator` of a run: its model with the tokenizer and both vocabularies it was trained with."""
-    from vaekit.generate_translation import Translator
+    from vaekit.generate.translate import Translator
 
     return Translator.of_run(model, cfg, run_dir)
 
@@ -24,7 +24,7 @@ def evaluate_run(model, cfg, device, args, checkpoint: dict) -> dict:
     from tqdm.auto import tqdm
 
     from vaekit.commands._common import open_data
-    from vaekit.evaluate_translation import evaluate_translation
+    from vaekit.eval.translation import evaluate_translation
 
     data = open_data(cfg, args)
     if args.split != "test":

@@ -8,10 +8,10 @@ latents whose posterior mean varies across the data (Cov > 0.01).
 A translation run (seq2seq) reports corpus BLEU and chrF (sacrebleu, every reference of each test
 sentence, its signature printed), the exact NLL per sentence and perplexity per token, the share of
 exact matches and BLEU by source length; --beam and --alpha choose the decoding (see
-vaekit.evaluate_translation). Its translations go to RUN_DIR/translations-test-CHECKPOINT-beamN.tsv.
+vaekit.eval.translation). Its translations go to RUN_DIR/translations-test-CHECKPOINT-beamN.tsv.
 
 A text run reports nats per sentence and perplexity per predicted token, counting the words and
-the end-of-sentence token of every sentence (see `vaekit.evaluate_text`); a language model's NLL
+the end-of-sentence token of every sentence (see `vaekit.eval.text`); a language model's NLL
 is exact, a VAE's importance-sampled.
 
 --proposal prior draws the K codes from p(z) instead of q(z|x): naive Monte Carlo, the estimate
@@ -22,7 +22,7 @@ Sample quality (image runs on mnist, binarized-mnist, fashion-mnist whose model 
 Fréchet distance between --fid-samples prior samples and the real test images in the feature
 space of vaekit's classifier of that dataset (trained once and cached on first use, about two
 minutes on a CPU), beside the distance between real training and test images (the floor), and
-the Inception-style score with that classifier. See vaekit.sample_quality.
+the Inception-style score with that classifier. See vaekit.eval.sample_quality.
 
 Each result is kept in its own file, RUN_DIR/eval-SPLIT-CHECKPOINT[-kK][-firstN][-prior].json
 (e.g. eval-test-best-k1000.json; -prior with --proposal prior), recording the checkpoint file it
@@ -120,14 +120,14 @@ def checkpoint_record(run_dir: Path, which: str) -> dict:
 def run(args) -> int:
     from tqdm.auto import tqdm
 
-    from vaekit import code_use
-    from vaekit.evaluate import evaluate
+    from vaekit.eval import code_use
+    from vaekit.eval.likelihood import evaluate
     from vaekit.io import atomic_write_text
 
     if args.fid_samples == 1:
         raise VaekitError("--fid-samples must be 0 (skip) or at least 2: a covariance needs two samples")
     model, cfg, device = open_run(args)
-    if model.data_kind == "pairs":  # a translation run: BLEU, chrF, exact NLL (vaekit.evaluate_translation)
+    if model.data_kind == "pairs":  # a translation run: BLEU, chrF, exact NLL (vaekit.eval.translation)
         from vaekit.commands._translation import eval_table, evaluate_run
 
         result = evaluate_run(model, cfg, device, args, checkpoint_record(args.run_dir, args.which))
@@ -155,7 +155,7 @@ def run(args) -> int:
         file=sys.stderr,
     ) as bar:
         if text:  # nats per sentence and perplexity per token, in blocks of like lengths
-            from vaekit.evaluate_text import evaluate_sentences
+            from vaekit.eval.text import evaluate_sentences
 
             if args.precision != "float32":
                 raise VaekitError("a text run is evaluated in float32 (the adaptive softmax computes in it)")
@@ -182,7 +182,7 @@ def run(args) -> int:
     }
     use = code_use.from_results(result, cfg.model.latent_dim, text)
     if use is not None:
-        result["collapsed"] = use.collapsed  # the code unused: see vaekit.code_use
+        result["collapsed"] = use.collapsed  # the code unused: see vaekit.eval.code_use
     quality = None if text else _sample_quality(model, cfg, args, device)
     if quality is not None:
         result["sample_quality"] = quality
@@ -215,7 +215,7 @@ def run(args) -> int:
 
 def _sample_quality(model, cfg, args, device) -> dict | None:
     """FID and the classifier's score of prior samples, or a note saying why not (None when skipped)."""
-    from vaekit.sample_quality import CLASSIFIER_FOR, measure
+    from vaekit.eval.sample_quality import CLASSIFIER_FOR, measure
 
     data_name = Path(cfg.data.name).name
     if args.fid_samples == 0:

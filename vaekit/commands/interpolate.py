@@ -67,7 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import torch
 
-    from vaekit.generate import interpolate, pairs_of_one_label
+    from vaekit.generate.images import interpolate, pairs_of_one_label
     from vaekit.plots import interpolations_figure
 
     model, cfg, device = open_run(args)

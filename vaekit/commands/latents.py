@@ -60,8 +60,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args) -> int:
     import torch
 
-    from vaekit.generate import posterior_means, traverse
-    from vaekit.latent_space import latent_activity, project_2d
+    from vaekit.eval.latent import latent_activity, project_2d
+    from vaekit.generate.images import posterior_means, traverse
     from vaekit.plots import ACTIVE_KL, class_names, latent_scatter_figure, traversals_figure
 
     out_dir = Path(args.out) if args.out else Path(args.run_dir)

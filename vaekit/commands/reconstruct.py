@@ -44,7 +44,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from vaekit.generate import reconstruct
+    from vaekit.generate.images import reconstruct
     from vaekit.plots import reconstructions_figure
 
     model, cfg, device = open_run(args)

@@ -86,7 +86,7 @@ def _gmm_prior(model, cfg, args, device):
     """A GaussianMixture fitted to posterior means of (up to 10,000) training images, as a
     torch Distribution (a MixtureSameFamily of full-covariance Gaussians) on `device`."""
     from vaekit.classical import GaussianMixture
-    from vaekit.generate import posterior_means
+    from vaekit.generate.images import posterior_means
 
     try:
         k = int(args.prior.split(":", 1)[1])
@@ -113,7 +113,7 @@ def run(args) -> int:
     import numpy as np
     import torch
 
-    from vaekit.generate import sample
+    from vaekit.generate.images import sample
     from vaekit.io import atomic_write_bytes
     from vaekit.plots import prior_title, samples_figure
 

@@ -276,7 +276,7 @@ def _train(args, cfg: RunConfig) -> int:
 
 def _say_code_use(trainer, data, out: Path) -> None:
     """KL and active units of the best checkpoint on the validation split; a collapsed code is a warning."""
-    from vaekit import code_use
+    from vaekit.eval import code_use
     from vaekit.train import checkpoint as ckpt
 
     ckpt.load_weights(out / ckpt.BEST, trainer.model)
@@ -291,7 +291,7 @@ def _write_pictures(trainer, data, out: Path) -> None:
     """Curves, samples and reconstructions of the best checkpoint, so every run can be looked at."""
     import torch
 
-    from vaekit.generate import reconstruct, sample
+    from vaekit.generate.images import reconstruct, sample
     from vaekit.plots import (
         curves_figure,
         prior_title,

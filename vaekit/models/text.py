@@ -30,7 +30,7 @@ class SentenceAutoencoder(nn.Module):
     """Recurrent encoder -> q(z|x) (Gaussian if `variational`, else a point mass) -> recurrent decoder.
 
     Under `vaekit.models.contract`: unconditional (num_labels 0); own_evaluation is False because a
-    text run is measured by `vaekit.evaluate_text` (per sentence and per token), for the AE too.
+    text run is measured by `vaekit.eval.text` (per sentence and per token), for the AE too.
     """
 
     num_labels = 0
@@ -95,7 +95,7 @@ class LanguageModel(nn.Module):
     has_prior = False
     latent_dim = 0
     num_labels = 0
-    own_evaluation = False  # scored exactly by vaekit.evaluate_text
+    own_evaluation = False  # scored exactly by vaekit.eval.text
     data_kind, code_kind, trainable_prior = "sentences", "none", False  # decode(z (..., 0)) is p(x)
 
     def __init__(self, decoder: SentenceDecoder, head: TokenHead, max_length: int):

@@ -49,7 +49,7 @@ class VAE(nn.Module):
         self.label_prior_log_scale = nn.Parameter(torch.zeros(num_labels, latent_dim)) if label_prior else None
 
     has_prior = True  # it samples: z ~ p(z), x ~ p(x|z)
-    own_evaluation = False  # q(z|x) is a density: vaekit.evaluate estimates log p(x) by importance sampling
+    own_evaluation = False  # q(z|x) is a density: vaekit.eval.likelihood estimates log p(x) by importance sampling
     data_kind, code_kind, trainable_prior = "images", "continuous", False
 
     def _labels(self, y: torch.Tensor | None) -> torch.Tensor | None:

@@ -1,6 +1,9 @@
 """Small helpers on torch distributions that the layers above share.
 
 peel(d)               the distribution under an `Independent` (d itself if there is none)
+kl_or_estimate(q, p, estimate)
+                      KL(q || p): torch's closed form where one is registered, else the Monte
+                      Carlo estimate the caller holds (log q(z) - log p(z) at its draws)
 tempered(p, T)        a prior made narrower (T < 1) or wider (T > 1): N(mu, sigma^2) -> N(mu, (T sigma)^2);
                       another kind of prior says how it is tempered with `register_tempered`, as
                       torch.distributions says how a KL is computed with `register_kl`
@@ -10,7 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from torch.distributions import Distribution, Independent, Normal
+import torch
+from torch.distributions import Distribution, Independent, Normal, kl_divergence
 
 from vaekit.errors import VaekitError
 
@@ -20,6 +24,16 @@ _TEMPERED: dict[type, Callable[[Distribution, float], Distribution]] = {}
 def peel(d: Distribution) -> Distribution:
     """The base distribution of an `Independent` (its event dims reinterpreted), else d itself."""
     return d.base_dist if isinstance(d, Independent) else d
+
+
+def kl_or_estimate(q: Distribution, p: Distribution, estimate: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """KL(q || p) per batch element: the closed form where torch registers one (`register_kl`), else
+    `estimate()`, the caller's Monte Carlo estimate E_q[log q(z) - log p(z)] at its own draws (a
+    mixture prior: the VampPrior, the cvae's marginal; the two-layer VAE's joint code)."""
+    try:
+        return kl_divergence(q, p)
+    except NotImplementedError:
+        return estimate()
 
 
 def register_tempered(cls: type) -> Callable:

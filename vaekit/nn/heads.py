@@ -24,6 +24,7 @@ from torch.distributions import (
 )
 
 from vaekit.errors import VaekitError
+from vaekit.nn.distributions import peel
 
 
 def _densities_dtype(t: torch.Tensor) -> torch.Tensor:
@@ -139,7 +140,7 @@ def decode_batched(net, head: nn.Module, z: torch.Tensor) -> Distribution:
 def is_discrete(p_x: Distribution) -> bool:
     """Whether p(x|z) gives probabilities of discrete values (Bernoulli pixels, categorical tokens)
     rather than densities; bits per dimension of a density need the dequantization term."""
-    base = p_x.base_dist if isinstance(p_x, Independent) else p_x
+    base = peel(p_x)
     return isinstance(base, (Bernoulli, Categorical, OneHotCategorical))
 
 

@@ -4,7 +4,7 @@
 
 Only real tokens are scored: the words and the end-of-sentence token; <bos> is never predicted and
 padding is never computed at all (the hidden states of padded positions are dropped before the
-output layer). That is also what perplexity counts (`vaekit.evaluate_text`).
+output layer). That is also what perplexity counts (`vaekit.eval.text`).
 
 The output layer (`TokenHead`) is PyTorch's adaptive softmax (Grave et al. 2017) for large
 vocabularies: frequent tokens in a head softmax, rare ones in smaller tail clusters reached through

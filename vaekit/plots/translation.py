@@ -34,7 +34,7 @@ def attention_figure(maps: Sequence, sources: Sequence[Sequence[str]], targets: 
 
 def bleu_by_length_figure(rows: Sequence[dict], title: str, labels: Sequence[str] | None = None):
     """Corpus BLEU per bucket of source lengths: `rows` is one list of {'source_tokens', 'sentences',
-    'bleu'} per model (as `vaekit.evaluate_translation.bleu_by_length` gives), `labels` names them."""
+    'bleu'} per model (as `vaekit.eval.translation.bleu_by_length` gives), `labels` names them."""
     groups = [rows] if rows and isinstance(rows[0], dict) else list(rows)
     labels = list(labels or ["BLEU"] * len(groups))
     buckets = [r["source_tokens"] for r in groups[0]]

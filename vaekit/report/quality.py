@@ -1,6 +1,6 @@
 """The report's "Sample quality" section: how close prior samples are to real images, as numbers.
 
-The numbers come from `vaekit.sample_quality` (the same as `vaekit eval --fid-samples N`): the
+The numbers come from `vaekit.eval.sample_quality` (the same as `vaekit eval --fid-samples N`): the
 Fréchet distance between the features of real test images and of prior samples in vaekit's own
 MNIST or Fashion-MNIST classifier, beside the distance between two sets of real images (the floor a
 perfect model would reach at this number of images), and the classifier's Inception-style score.
@@ -19,7 +19,7 @@ CLASSIFIER_SHAPE = (1, 28, 28)  # what vaekit's classifiers read
 
 
 def sample_quality_section(ctx: ReportContext) -> Section:
-    from vaekit.sample_quality import CLASSIFIER_FOR, measure
+    from vaekit.eval.sample_quality import CLASSIFIER_FOR, measure
 
     section = Section(
         "sample-quality",

@@ -29,7 +29,7 @@ TSNE_POINTS = 1000  # t-SNE is quadratic in the points; 1000 shows the clusters 
 
 
 def samples_section(ctx: ReportContext) -> Section:
-    from vaekit.generate import sample
+    from vaekit.generate.images import sample
     from vaekit.plots import prior_title, samples_figure
 
     section = Section(
@@ -53,7 +53,7 @@ def samples_section(ctx: ReportContext) -> Section:
 
 
 def _samples_per_label(ctx: ReportContext, section: Section) -> Section:
-    from vaekit.generate import sample
+    from vaekit.generate.images import sample
     from vaekit.plots import class_names, labelled_grid
 
     per_row = 10
@@ -78,7 +78,7 @@ def _samples_per_label(ctx: ReportContext, section: Section) -> Section:
 
 
 def reconstructions_section(ctx: ReportContext) -> Section:
-    from vaekit.generate import reconstruct
+    from vaekit.generate.images import reconstruct
     from vaekit.plots import reconstructions_figure
 
     section = Section(
@@ -96,7 +96,7 @@ def reconstructions_section(ctx: ReportContext) -> Section:
 
 
 def interpolations_section(ctx: ReportContext) -> Section:
-    from vaekit.generate import interpolate, pairs_of_one_label
+    from vaekit.generate.images import interpolate, pairs_of_one_label
     from vaekit.plots import interpolations_figure
 
     section = Section(
@@ -134,8 +134,8 @@ def interpolations_section(ctx: ReportContext) -> Section:
 
 
 def traversals_section(ctx: ReportContext) -> Section:
-    from vaekit.generate import traverse
-    from vaekit.latent_space import latent_activity
+    from vaekit.eval.latent import latent_activity
+    from vaekit.generate.images import traverse
     from vaekit.plots import traversals_figure
 
     section = Section(
@@ -179,8 +179,8 @@ def traversals_section(ctx: ReportContext) -> Section:
 
 
 def latent_space_section(ctx: ReportContext) -> Section:
-    from vaekit.generate import posterior_means
-    from vaekit.latent_space import project_2d
+    from vaekit.eval.latent import project_2d
+    from vaekit.generate.images import posterior_means
     from vaekit.plots import class_names, latent_scatter_figure
 
     section = Section(
@@ -218,7 +218,7 @@ def latent_space_section(ctx: ReportContext) -> Section:
 
 
 def manifold_section(ctx: ReportContext) -> Section:
-    from vaekit.generate import posterior_means
+    from vaekit.generate.images import posterior_means
     from vaekit.report.figures import manifold_figure
 
     section = Section(
@@ -258,7 +258,7 @@ def manifold_section(ctx: ReportContext) -> Section:
 
 
 def latent_use_section(ctx: ReportContext) -> Section:
-    from vaekit.latent_space import latent_activity
+    from vaekit.eval.latent import latent_activity
     from vaekit.report.figures import latent_use_figure
 
     section = Section(

@@ -68,9 +68,9 @@ TEXT_MEASURES = {  # what evaluate_sentences() returns, in words
 
 
 def run_section(ctx: ReportContext) -> Section:
-    from vaekit import code_use
-    from vaekit.evaluate import evaluate
-    from vaekit.evaluate_text import evaluate_sentences
+    from vaekit.eval import code_use
+    from vaekit.eval.likelihood import evaluate
+    from vaekit.eval.text import evaluate_sentences
 
     cfg = ctx.cfg
     section = Section(

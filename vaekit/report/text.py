@@ -1,6 +1,6 @@
 """The report's sections for a run trained on sentences: samples, reconstructions, homotopies, codes.
 
-The sentences come from `vaekit.generate_text` (the same as `vaekit sample`, `reconstruct` and
+The sentences come from `vaekit.generate.text` (the same as `vaekit sample`, `reconstruct` and
 `interpolate` print), decoded greedily (the most likely word at every step) unless a temperature
 is named. A language model (`lm`) has no latent code z: it only draws sentences, and the sections
 about z say so. KL per latent is the image report's own section (`sections.latent_use_section`).
@@ -26,7 +26,7 @@ NO_CODE = (
 
 
 def text_samples_section(ctx: ReportContext) -> Section:
-    from vaekit.generate_text import READABLE, decode_texts
+    from vaekit.generate.text import READABLE, decode_texts
 
     section = Section(
         "samples",
@@ -67,7 +67,7 @@ def text_samples_section(ctx: ReportContext) -> Section:
 
 
 def text_reconstructions_section(ctx: ReportContext) -> Section:
-    from vaekit.generate_text import decode_texts, reconstruct_sentences
+    from vaekit.generate.text import decode_texts, reconstruct_sentences
 
     section = Section(
         "reconstructions",
@@ -89,7 +89,7 @@ def text_reconstructions_section(ctx: ReportContext) -> Section:
 
 def homotopies_section(ctx: ReportContext) -> Section:
     from vaekit.data.text import sentence_lengths
-    from vaekit.generate_text import decode_texts, homotopy
+    from vaekit.generate.text import decode_texts, homotopy
 
     section = Section(
         "homotopies",
@@ -123,8 +123,8 @@ def _padded(x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
 
 def text_latent_space_section(ctx: ReportContext) -> Section:
     from vaekit.data.text import sentence_lengths
-    from vaekit.generate_text import sentence_codes
-    from vaekit.latent_space import project_2d
+    from vaekit.eval.latent import project_2d
+    from vaekit.generate.text import sentence_codes
     from vaekit.plots import figure_png, latent_scatter_figure
 
     section = Section(

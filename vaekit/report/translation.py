@@ -1,7 +1,7 @@
 """The report of a translation run (`vaekit train seq2seq`): its numbers, test translations beside
 their references, attention maps and BLEU by source length.
 
-The test measures are `vaekit.evaluate_translation`'s (BLEU and chrF by sacrebleu against every
+The test measures are `vaekit.eval.translation`'s (BLEU and chrF by sacrebleu against every
 reference, the exact NLL), on the first `limit` test source sentences, decoded by beam search.
 """
 
@@ -25,8 +25,8 @@ def translation_sections(
     """(the run in words, the report's sections) for a translation run."""
     from vaekit.data import load_dataset
     from vaekit.data.pairs import PairOptions
-    from vaekit.evaluate_translation import evaluate_translation
-    from vaekit.generate_translation import Translator
+    from vaekit.eval.translation import evaluate_translation
+    from vaekit.generate.translate import Translator
     from vaekit.plots import run_title
     from vaekit.train import load_run, resolve_device
     from vaekit.train.trainer import read_metrics

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
-from vaekit.code_use import ACTIVE_VARIANCE, CodeUse
 from vaekit.errors import VaekitError
-from vaekit.generate_text import READABLE, decode_texts
+from vaekit.eval.code_use import ACTIVE_VARIANCE, CodeUse
+from vaekit.generate.text import READABLE, decode_texts
 
 PRIOR_SPAN = 3.0  # sliders of a N(0, I) prior cover [-3, 3] at least: nearly all of its mass
 MAX_POINTS = 1000  # test codes sent for the 2-D canvas
@@ -65,8 +65,8 @@ class Explorer:
     """
 
     def __init__(self, model, cfg, test_x: torch.Tensor, test_y: torch.Tensor, title: str = "", vocab=None):
-        from vaekit.generate import posterior_means
-        from vaekit.latent_space import latent_activity
+        from vaekit.eval.latent import active_units, latent_activity
+        from vaekit.generate.images import posterior_means
 
         if model.code_kind == "none":
             raise VaekitError(
@@ -87,9 +87,9 @@ class Explorer:
         use = None if self.discrete else latent_activity(model, x, y)
         kl = use.values if use is not None and use.measure == "KL" else None
         self.axes = self._axes(kl)
-        self.code_use = None  # KL and active units, for the collapse warning (vaekit.code_use)
+        self.code_use = None  # KL and active units, for the collapse warning (vaekit.eval.code_use)
         if kl is not None and self.codes.shape[0] > 1:
-            active = int((self.codes.double().var(dim=0) > ACTIVE_VARIANCE).sum())
+            active = active_units(self.codes, ACTIVE_VARIANCE)
             self.code_use = CodeUse(float(kl.sum()), active, self.latent_dim, self.text)
         by_index = sorted(self.axes, key=lambda a: a.index)
         self.low = torch.tensor([a.low for a in by_index])  # (D,)
@@ -175,7 +175,7 @@ class Explorer:
     def picks(self) -> list[dict]:
         """The test images (or sentences) offered for the walk between two of them."""
         if self.text:
-            from vaekit.generate_text import decode_texts
+            from vaekit.generate.text import decode_texts
 
             texts = decode_texts(self.vocab, self.pick_x)
             return [{"index": i, "label": int(y), "text": t} for i, (t, y) in enumerate(zip(texts, self.pick_y))]
@@ -259,7 +259,7 @@ class Explorer:
     @torch.no_grad()
     def interpolate(self, a: int, b: int, t: float, spherical: bool = False, label: int | None = None) -> dict:
         """The code a fraction t of the way from test image a's code to b's, and its decoding."""
-        from vaekit.generate import slerp
+        from vaekit.generate.images import slerp
 
         ia, ib, y = self.check_pick(a), self.check_pick(b), self.check_label(label)
         with self.lock:

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 from torch.distributions import kl_divergence
 
+from vaekit.eval.latent import active_units
+
 COLLAPSED_KL = 0.5  # nats per example: below this z says next to nothing about x
 ACTIVE_VARIANCE = 0.01  # Burda et al.'s threshold on Var_x(E[z_d|x])
 
@@ -72,9 +74,9 @@ def measure(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: i
     None for a model without a Gaussian posterior and a prior (an AE, a VQ-VAE, a language model):
     there is no KL to collapse.
     """
-    if not getattr(model, "has_prior", False) or getattr(model, "latent_dim", 0) == 0:
+    if not model.has_prior or model.code_kind != "continuous":
         return None
-    text = bool(getattr(model, "is_sequence", False))
+    text = model.data_kind == "sentences"
     model.eval()
     means, kl = [], 0.0
     for i in range(0, x.shape[0], batch_size):
@@ -91,7 +93,7 @@ def measure(model, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: i
             return None
         means.append(q.mean.double())
     m = torch.cat(means)  # (N, D)
-    active = int((m.var(dim=0) > ACTIVE_VARIANCE).sum()) if m.shape[0] > 1 else 0
+    active = active_units(m, ACTIVE_VARIANCE) if m.shape[0] > 1 else 0
     return CodeUse(kl / x.shape[0], active, m.shape[1], text)
 
 

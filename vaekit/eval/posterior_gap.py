@@ -7,7 +7,7 @@ the price of letting an encoder guess where the good codes are. The same draws g
 importance estimates at every smaller K (nested prefixes), so one pass shows the bound rising
 with K, and the self-normalized weights estimate KL(p(z|x) || p(z)): the information the code
 holds about x, whose exponential is about the number of prior draws naive Monte Carlo needs
-(`vaekit.naive_mc`).
+(`vaekit.eval.naive_mc`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import torch
 from torch.distributions import kl_divergence
 
-from vaekit.evaluate import _memory_budget, log_weights
+from vaekit.eval.likelihood import log_weights, memory_budget
 
 
 @torch.no_grad()
@@ -37,7 +37,7 @@ def posterior_sampling_evidence(
     ks = sorted(int(k) for k in ks)
     k_max = ks[-1]
     model.eval()
-    budget = max_elements or _memory_budget(x.device)
+    budget = max_elements or memory_budget(x.device)
     index = torch.tensor([k - 1 for k in ks], device=x.device)
     estimates, lse, weighted, recon = [], [], [], []
     for _ in range(repeats):

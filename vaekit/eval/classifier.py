@@ -1,6 +1,6 @@
 """Small MNIST and Fashion-MNIST classifiers, trained once and cached, to check what generated images look like.
 
->>> from vaekit.classifier import label_accuracy            # doctest: +SKIP
+>>> from vaekit.eval.classifier import label_accuracy            # doctest: +SKIP
 >>> label_accuracy(samples, torch.full((100,), 7))          # share of samples read as a 7
 >>> features(samples, load_classifier(dataset="fashion-mnist"))   # (N, 128), for the Frechet distance
 
@@ -14,7 +14,7 @@ cache dir is $VAEKIT_CACHE_DIR, else $XDG_CACHE_HOME/vaekit, else ~/.cache/vaeki
 folder, which may be read-only and shared), with the test accuracy and the training settings in
 the file's metadata; the first call trains them (and downloads the data if
 needed), later calls only read the file. `features` gives the 128 activations before the last
-layer, the feature space of vaekit's Frechet distance (vaekit.sample_quality).
+layer, the feature space of vaekit's Frechet distance (vaekit.eval.sample_quality).
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def load_classifier(
         if not train:
             raise VaekitError(
                 f"no cached {dataset} classifier at {path}: "
-                f"call vaekit.classifier.train_classifier(dataset={dataset!r}) first"
+                f"call vaekit.eval.classifier.train_classifier(dataset={dataset!r}) first"
             )
         print(f"training the {dataset} classifier once (about two minutes on a CPU) -> {path}", file=sys.stderr)
         train_classifier(data_dir, device, cache_dir=cache_dir, dataset=dataset)

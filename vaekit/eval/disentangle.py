@@ -21,7 +21,7 @@ import torch
 
 from vaekit import info
 from vaekit.errors import VaekitError
-from vaekit.generate import posterior_means  # noqa: F401  (re-exported: MIG is computed on these codes)
+from vaekit.generate.images import posterior_means  # noqa: F401  (re-exported: MIG is computed on these codes)
 
 
 def discretize(codes: torch.Tensor, bins: int = 20) -> torch.Tensor:

@@ -1,5 +1,8 @@
 """Honest evaluation: the ELBO, the importance-sampled log-likelihood, bits/dim, active units.
 
+One importance-sampled loop (`block_terms`) serves images here and sentences in `vaekit.eval.text`
+(whose perplexity is computed from its output).
+
 The number papers report for a VAE is not its ELBO but an importance-sampled estimate of
 -log p(x) (Burda et al. 2015, eq. 8):
 
@@ -15,13 +18,16 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 
 import torch
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Normal
 
 from vaekit.errors import VaekitError
+from vaekit.eval.latent import active_units
+from vaekit.eval.naive_mc import prior_sampling_evidence
 from vaekit.info import bits_per_dim
-from vaekit.naive_mc import prior_sampling_evidence
+from vaekit.nn.distributions import kl_or_estimate, peel
 from vaekit.nn.heads import is_discrete
 from vaekit.objectives import importance_log_weights
 from vaekit.precision import precision as numeric_precision
@@ -63,11 +69,47 @@ def log_weights(
     return torch.cat(log_w), torch.cat(log_px), q
 
 
+@dataclass
+class BlockTerms:
+    """Per data point of a block (B,), float64, nats: the importance-sampled -log p(x) with K draws,
+    the reconstruction term -E_q[log p(x|z)], KL(q(z|x) || p(z)); and the codes' means E_q[z] (B, D)."""
+
+    nll: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+    code_means: torch.Tensor
+
+    def sums(self) -> torch.Tensor:
+        """(3,) float64: the block's sums of nll, recon and kl."""
+        return torch.stack([self.nll.sum(), self.recon.sum(), self.kl.sum()])
+
+
+@torch.no_grad()
+def block_terms(model, x: torch.Tensor, y: torch.Tensor | None, k: int, max_elements: int) -> BlockTerms:
+    """The importance-sampled loop for one block of data points x (images or sentences), K draws each:
+
+        -log p(x) ≈ -log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x),   z_k ~ q(z|x)
+
+    and the ELBO's two terms, the KL in closed form where torch has one, else (a mixture prior) the
+    K-sample mean of log q - log p = log p(x|z) - log w."""
+    log_w, log_px, q = log_weights(model, x, y, k, max_elements)  # (K, B) each
+    log_w64 = log_w.double()
+    nll = -(torch.logsumexp(log_w64, dim=0) - math.log(k))  # (B,)
+    kl = kl_or_estimate(q, model.prior(y), lambda: (log_px.double() - log_w64).mean(0)).double()
+    return BlockTerms(nll, -log_px.double().mean(0), kl, q.mean)
+
+
+def mean_terms(totals: torch.Tensor, n: int) -> dict[str, float]:
+    """Summed (nll, recon, kl) over n data points -> per data point elbo, nll, recon, kl (nats)."""
+    nll, recon, kl = (totals / n).tolist()
+    return {"elbo": -(recon + kl), "nll": nll, "recon": recon, "kl": kl}
+
+
 def _draw(q, n: int) -> torch.Tensor:
     """n draws from q(z|x), (n, B, D). A Gaussian q draws its noise in float32 whatever the
     precision, so evaluations in float32, bf16 and float64 see the same z and differ only by
     their arithmetic (two dtypes' generators give unrelated numbers)."""
-    base = getattr(q, "base_dist", q)
+    base = peel(q)
     if not isinstance(base, Normal):
         return q.sample((n,))
     eps = torch.randn((n, *base.loc.shape), device=base.loc.device)  # float32
@@ -102,13 +144,12 @@ def evaluate(
       active_units  latents u with Cov_x(E_q[z_u]) > 0.01 (Burda et al. 2015)
       k, n          samples per image, images evaluated
       proposal      where the K codes come from: "posterior" q(z|x) (importance sampling), or
-                    "prior" p(z) (naive Monte Carlo, `vaekit.naive_mc`: shows why q is needed;
+                    "prior" p(z) (naive Monte Carlo, `vaekit.eval.naive_mc`: shows why q is needed;
                     then elbo, recon and kl use min(K, 100) draws from q)
     """
     if not x.is_floating_point():  # token ids: a sentence model
         raise VaekitError(
-            "sentences are evaluated by vaekit.evaluate_text.evaluate_sentences "
-            "(nats per sentence, perplexity per token)"
+            "sentences are evaluated by vaekit.eval.text.evaluate_sentences (nats per sentence, perplexity per token)"
         )
     if proposal not in PROPOSALS:
         raise VaekitError(f"unknown proposal {proposal!r}: choose one of {', '.join(PROPOSALS)}")
@@ -138,32 +179,27 @@ def _evaluate_likelihood(
     model.eval()
     torch.manual_seed(seed)
     if max_elements is None:
-        max_elements = _memory_budget(x.device)
+        max_elements = memory_budget(x.device)
     totals = torch.zeros(3, dtype=torch.float64, device=x.device)  # nll, recon, kl
     means = []
     for start in range(0, x.shape[0], batch_size):
         xb = x[start : start + batch_size]
         yb = None if y is None else y[start : start + batch_size]
         if proposal == "prior":
-            log_w, log_px, q = log_weights(model, xb, yb, min(k, ELBO_DRAWS_WITH_PRIOR), max_elements)
+            terms = block_terms(model, xb, yb, min(k, ELBO_DRAWS_WITH_PRIOR), max_elements)
             chunk = _prior_chunk(xb, max_elements)
-            nll = -prior_sampling_evidence(model, xb, [k], chunk=chunk, progress=progress)[0, 0]  # (B,)
+            terms.nll = -prior_sampling_evidence(model, xb, [k], chunk=chunk, progress=progress)[0, 0]  # (B,)
         else:
-            log_w, log_px, q = log_weights(model, xb, yb, k, max_elements)
-            nll = -(torch.logsumexp(log_w.double(), dim=0) - math.log(k))  # (B,)
-        kl = _kl(q, model.prior(yb), log_px, log_w.double())
-        totals += torch.stack([nll.sum(), -log_px.double().mean(0).sum(), kl.sum()])
-        means.append(q.mean)
+            terms = block_terms(model, xb, yb, k, max_elements)
+        totals += terms.sums()
+        means.append(terms.code_means)
         if progress is not None and proposal == "posterior":  # the prior path counts decoded codes instead
             progress.update(xb.shape[0])
     n = x.shape[0]
-    nll, recon, kl = (totals / n).tolist()
+    terms = mean_terms(totals, n)
     return {
-        "elbo": -(recon + kl),
-        "nll": nll,
-        "recon": recon,
-        "kl": kl,
-        "bits_per_dim": bits_per_dim(nll, x[0].numel(), discrete=_discrete_data(model, x, y)),
+        **terms,
+        "bits_per_dim": bits_per_dim(terms["nll"], x[0].numel(), discrete=_discrete_data(model, x, y)),
         "active_units": active_units(torch.cat(means)),
         "k": k,
         "n": n,
@@ -176,27 +212,13 @@ def _prior_chunk(x: torch.Tensor, max_elements: int) -> int:
     return max(1, max_elements // (4 * x[0].numel() + x.shape[0]))
 
 
-def _kl(q, prior, log_px: torch.Tensor, log_w: torch.Tensor) -> torch.Tensor:
-    """KL(q(z|x) || p(z)) per image (B,), float64: closed form where torch has one, else (a mixture
-    prior) the K-sample mean of log q - log p = log p(x|z) - log w."""
-    try:
-        return kl_divergence(q, prior).double()
-    except NotImplementedError:
-        return (log_px.double() - log_w).mean(0)
-
-
-def active_units(posterior_means: torch.Tensor, threshold: float = 0.01) -> int:
-    """Number of latent dimensions whose posterior mean varies across the data: Cov_x(E_q[z_u]) > threshold."""
-    return int((posterior_means.double().var(dim=0) > threshold).sum())
-
-
 def _discrete_data(model, x: torch.Tensor, y: torch.Tensor | None) -> bool:
     """Whether the model's p(x|z) is over discrete values (then bits/dim needs no dequantization term)."""
     y1 = None if y is None else y[:1]
     return is_discrete(model.decode(model.encode(x[:1], y1).mean, y1))
 
 
-def _memory_budget(device: torch.device) -> int:
+def memory_budget(device: torch.device) -> int:
     """How many float32 elements one chunk of decoder work may hold on `device`."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)

@@ -1,5 +1,6 @@
 """Summaries of a trained model's latent space: how much each latent is used, and 2-D views of the codes.
 
+active_units(means)         latents whose posterior mean varies across the data (Burda et al. 2015)
 latent_activity(model, x)   per-latent KL(q(z_d|x) || p(z_d)) averaged over images, in nats, or
                             the variance of E[z_d|x] for models without a Gaussian posterior
 project_2d(codes, method)   codes (N, D) -> (N, 2) with axis names: the plane itself when D = 2,
@@ -14,6 +15,7 @@ import torch
 from torch.distributions import Normal, kl_divergence
 
 from vaekit.errors import VaekitError
+from vaekit.nn.distributions import peel
 
 
 @dataclass
@@ -45,7 +47,7 @@ def latent_activity(model, x: torch.Tensor, y: torch.Tensor | None = None, batch
         yb = None if labels is None else labels[i : i + batch_size]
         q = model.encode(x[i : i + batch_size], yb)
         prior = _gaussian_prior(model, yb)  # a cvae's learned p(z|y): batch (B,)
-        base = getattr(q, "base_dist", q)
+        base = peel(q)
         means.append(q.mean)  # (B, D)
         if prior is not None and isinstance(base, Normal):
             kls.append(kl_divergence(base, prior).double().sum(0))  # (D,)
@@ -54,11 +56,16 @@ def latent_activity(model, x: torch.Tensor, y: torch.Tensor | None = None, batch
     return Activity(torch.cat(means).double().var(dim=0).float().cpu(), "var", "")
 
 
+def active_units(posterior_means: torch.Tensor, threshold: float = 0.01) -> int:
+    """Number of latent dimensions whose posterior mean varies across the data: Cov_x(E_q[z_u]) > threshold."""
+    return int((posterior_means.double().var(dim=0) > threshold).sum())
+
+
 def _gaussian_prior(model, y: torch.Tensor | None = None) -> Normal | None:
     if not model.has_prior:
         return None
     prior = model.prior(y)
-    base = getattr(prior, "base_dist", prior)
+    base = peel(prior)
     return base if isinstance(base, Normal) else None
 
 

@@ -7,7 +7,7 @@ distance between the two Gaussians:
     FD = |mu_r - mu_g|^2 + Tr(S_r + S_g - 2 (S_r S_g)^(1/2))
 
 Here the features are the 128 penultimate activations of vaekit's own MNIST or Fashion-MNIST
-classifier (vaekit.classifier), not Inception's, so the numbers compare vaekit runs with each
+classifier (vaekit.eval.classifier), not Inception's, so the numbers compare vaekit runs with each
 other on these datasets, not with FIDs published for other networks. Lower is better; 0 means
 the two feature clouds have the same mean and covariance. The estimate depends on the number of
 images (it is biased upwards for small n), so it is always reported with n, and with the distance
@@ -82,7 +82,7 @@ def sample_quality(generated: torch.Tensor, real_test: torch.Tensor, real_train:
       samples, real_images  how many generated and real test images were compared
       classifier, classifier_test_accuracy   which classifier's features, and its accuracy
     """
-    from vaekit.classifier import features
+    from vaekit.eval.classifier import features
 
     net = classifier
     f_test = features(real_test, net)
@@ -121,9 +121,9 @@ def measure(
     dataset in grey levels, also for a binarized-MNIST run (its decoded means are grey).
     A conditional model draws the labels 0, 1, ..., 9 in turn.
     """
-    from vaekit.classifier import load_classifier
     from vaekit.data import load_dataset
-    from vaekit.generate import sample
+    from vaekit.eval.classifier import load_classifier
+    from vaekit.generate.images import sample
 
     if data_name not in CLASSIFIER_FOR:
         raise VaekitError(

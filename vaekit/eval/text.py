@@ -18,17 +18,22 @@ from __future__ import annotations
 import math
 
 import torch
-from torch.distributions import kl_divergence
 
 from vaekit.data.text import sentence_lengths, trim_padding
 from vaekit.errors import VaekitError
-from vaekit.evaluate import active_units, log_weights
+from vaekit.eval.latent import active_units
+from vaekit.eval.likelihood import block_terms, mean_terms
 
 
 def _blocks(x: torch.Tensor, batch_size: int):
     order = torch.argsort(sentence_lengths(x))
     for start in range(0, x.shape[0], batch_size):
         yield trim_padding(x[order[start : start + batch_size]])
+
+
+def perplexity(total_nll: float, tokens: int) -> float:
+    """exp(total NLL in nats / predicted tokens): per-token perplexity from per-sentence NLLs summed."""
+    return math.exp(total_nll / tokens)
 
 
 @torch.no_grad()
@@ -57,27 +62,22 @@ def evaluate_sentences(
             q = model.encode(xb)
             totals[0] -= model.decode(q.mean).log_prob(xb).double().sum().cpu()
         else:
-            # K draws decoded about 2000 sentences at a time (log_weights sizes chunks by elements).
-            log_w, log_px, q = log_weights(model, xb, None, k, max_elements=2000 * xb[0].numel() * 4)
-            nll = -(torch.logsumexp(log_w.double(), dim=0) - math.log(k))  # (B,)
-            kl = kl_divergence(q, model.prior()).double()
-            totals += torch.stack([nll.sum(), -log_px.double().mean(0).sum(), kl.sum()]).cpu()
-            means.append(q.mean)
+            # the images' importance-sampled loop; K draws decoded about 2000 sentences at a time
+            terms = block_terms(model, xb, None, k, max_elements=2000 * xb[0].numel() * 4)
+            totals += terms.sums().cpu()
+            means.append(terms.code_means)
         if progress is not None:
             progress.update(xb.shape[0])
     counts = {"n": n, "tokens": tokens, "words": tokens - n}
     if kind in ("lm", "ae"):
         nll = float(totals[0]) / n
         name = "nll" if kind == "lm" else "recon"
-        return {name: nll, f"{'' if kind == 'lm' else 'recon_'}perplexity": math.exp(nll * n / tokens), **counts}
-    nll, recon, kl = (totals / n).tolist()
+        return {name: nll, f"{'' if kind == 'lm' else 'recon_'}perplexity": perplexity(nll * n, tokens), **counts}
+    terms = mean_terms(totals, n)
     return {
-        "elbo": -(recon + kl),
-        "nll": nll,
-        "recon": recon,
-        "kl": kl,
-        "perplexity": math.exp(nll * n / tokens),
-        "elbo_perplexity": math.exp((recon + kl) * n / tokens),
+        **terms,
+        "perplexity": perplexity(terms["nll"] * n, tokens),
+        "elbo_perplexity": perplexity(-terms["elbo"] * n, tokens),
         "active_units": active_units(torch.cat(means)),
         "k": k,
         **counts,

@@ -7,7 +7,7 @@ count how often one gives x"). It is hopeless for a model that learned anything:
 the prior's mass explains a given x, so almost every draw contributes nothing and the sum is
 ruled by the rare draw that lands in that sliver. The number of draws it takes is about
 exp(KL(p(z|x) || p(z))) (Chatterjee & Diaconis 2018), i.e. e^(nats of information the code holds
-about x). Importance sampling with the encoder's q(z|x) (`vaekit.evaluate`) is the cure.
+about x). Importance sampling with the encoder's q(z|x) (`vaekit.eval.likelihood`) is the cure.
 
 The draws do not depend on x, so one batch of K codes is decoded once and scored against a whole
 block of images: log p(x_b | z_k) for all (k, b) is a matrix product for Bernoulli and Gaussian
@@ -23,6 +23,7 @@ import torch
 from torch.distributions import Bernoulli, Distribution, Normal
 
 from vaekit.errors import VaekitError
+from vaekit.nn.distributions import peel
 
 
 def log_likelihood_matrix(px_z: Distribution, x: torch.Tensor) -> torch.Tensor:
@@ -32,7 +33,7 @@ def log_likelihood_matrix(px_z: Distribution, x: torch.Tensor) -> torch.Tensor:
     x: images (B, C, H, W). Bernoulli and Gaussian decoders use matrix products; any other
     distribution falls back to one log_prob call per image.
     """
-    base = getattr(px_z, "base_dist", px_z)
+    base = peel(px_z)
     k, xf = px_z.batch_shape[0], x.reshape(x.shape[0], -1)  # (B, P)
     if isinstance(base, Bernoulli):
         logits = base.logits.reshape(k, -1)  # (K, P)

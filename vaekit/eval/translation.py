@@ -21,7 +21,7 @@ import math
 import torch
 
 from vaekit.data.text import pair_lengths, trim_padding
-from vaekit.generate_translation import Translator
+from vaekit.generate.translate import Translator
 
 LENGTH_BUCKETS = (1, 4, 6, 8, 10, 13, 16, 21, 31, 61)  # source-token bucket starts: 1-3, 4-5, ... 61+
 TOKENS_COUNTED = "target words, punctuation tokens and <eos> of every reference; not <bos>, not padding"

@@ -86,12 +86,12 @@ def test_train_help_states_the_defaults_the_config_uses(flag, section, field):
 
 
 def test_a_flag_is_only_its_full_name(capsys):
-    """No prefix matching on any parser: `--log` is never read as `--log-every` (issue 22)."""
+    """No prefix matching on any parser: `--eval` is never read as `--eval-every` (issue 22)."""
     parser = build_parser()
     subs = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
     assert not parser.allow_abbrev and not any(sub.allow_abbrev for sub in subs.values())
     for argv, flag in (
-        (["train", "vae", "--log", "tensorboard"], "--log"),
+        (["train", "vae", "--eval", "2"], "--eval"),
         (["train", "vae", "--epoch", "1"], "--epoch"),
         (["kl", "--p", "uniform", "--thread", "1"], "--thread"),
         (["kl", "--p", "uniform", "--q", "uniform", "--bas", "2"], "--bas"),
@@ -112,7 +112,8 @@ def test_every_option_field_is_a_train_flag_and_resume_follows_its_metadata(cls,
     action = next(a for a in _options("train") + _switches("train") if name in a.option_strings)
     assert action.dest == field.name and action.default is None
     assert flag.action or "(default" in action.help  # a switch is off unless given
-    value = [] if flag.action else [render(field.default) if field.default is not None else _example(action)]
+    switch = flag.action and flag.type is None
+    value = [] if switch else [render(field.default) if field.default is not None else _example(action)]
     args = build_parser().parse_args(["train", "vae", "--out", str(tmp_path / "run"), "--resume", name, *value])
     if flag.resume:
         assert getattr(args, field.name) is not None  # reaches the run's config (tests/test_bad_input.py resumes)
@@ -132,7 +133,8 @@ def _example(action: argparse.Action) -> str:
     """A value the flag accepts (for an option whose default is None)."""
     if action.choices:
         return str(list(action.choices)[-1])
-    return {"duration": "90s", "int_list": "8,8", "absolute_path": "."}.get(getattr(action.type, "__name__", ""), "1")
+    examples = {"duration": "90s", "int_list": "8,8", "absolute_path": ".", "name list": "tensorboard"}
+    return examples.get(getattr(action.type, "__name__", ""), "1")
 
 
 @pytest.mark.parametrize("name", list(MODELS))

@@ -20,11 +20,13 @@ from typing import Any
 from vaekit.errors import VaekitError
 from vaekit.io import atomic_write_text
 from vaekit.options import (
+    Extend,
     absolute_path,
     check_fields,
     count,
     duration,
     int_list,
+    name_list,
     non_negative,
     option,
     positive,
@@ -204,6 +206,25 @@ class TrainConfig:
         resume=True,
         group="speed",
     )
+    log: tuple[str, ...] | None = option(  # vaekit.tracking; None: no tracker
+        None,
+        "also send the curves, pictures and settings to TensorBoard (RUN/tensorboard/) or MLflow "
+        "($MLFLOW_TRACKING_URI, else a SQLite store beside the run: RUN/../mlflow.db), or both "
+        "(--log tensorboard,mlflow); needs pip install vaekit[tracking] (default: none)",
+        type=name_list("tensorboard", "mlflow"),
+        action=Extend,
+        metavar="TRACKER",
+        resume=True,
+        group="output",
+    )
+    log_pictures_every: int = option(
+        10,
+        "with --log: epochs between the sample and reconstruction pictures sent (sentences for text); also at the end",
+        type=count(1),
+        metavar="EPOCHS",
+        resume=True,
+        group="output",
+    )
 
 
 @dataclass(frozen=True)
@@ -294,5 +315,6 @@ def _build(kind, values: dict[str, Any], where: str):
     if unknown:
         raise VaekitError(f"unknown key(s) {', '.join(unknown)} in {where}: known keys are {', '.join(sorted(names))}")
     # JSON has no tuples: give tuple-typed fields their type back.
-    fixed = {k: tuple(v) if isinstance(v, list) and k in ("hidden", "channels") else v for k, v in values.items()}
+    tuples = ("hidden", "channels", "log")
+    fixed = {k: tuple(v) if isinstance(v, list) and k in tuples else v for k, v in values.items()}
     return kind(**fixed)

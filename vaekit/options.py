@@ -104,7 +104,10 @@ def add_flags(
             if flag.text is not None:
                 default += f"; text: {render(flag.text)}"
             text += f" (default: {default})"
-        extra = {"action": flag.action} if flag.action else {"type": flag.type, "metavar": flag.metavar}
+        if flag.action and flag.type is None:  # a switch
+            extra = {"action": flag.action}
+        else:
+            extra = {"type": flag.type, "metavar": flag.metavar, **({"action": flag.action} if flag.action else {})}
         kind = choices.get(f.name, flag.choices)
         if kind is not None:
             extra["choices"] = list(kind)
@@ -145,6 +148,9 @@ def check_fields(obj, section: str | None = None) -> None:
         if flag.type is int_list:
             for v in value if isinstance(value, (tuple, list)) else (value,):
                 _check_whole(v, count(1), where)
+        elif hasattr(flag.type, "names"):
+            if not (isinstance(value, (tuple, list)) and value and set(value) <= set(flag.type.names)):
+                raise VaekitError(f"{where} must be a list of {', '.join(flag.type.names)}, got {value!r}")
         elif getattr(flag.type, "__name__", "") == "whole number":
             _check_whole(value, flag.type, where)
         elif hasattr(flag.type, "bounds"):
@@ -241,6 +247,28 @@ def int_list(text: str) -> tuple[int, ...]:
     if not values or min(values) < 1:
         raise argparse.ArgumentTypeError(f"expected positive sizes like 200,200, got {text!r}")
     return values
+
+
+def name_list(*names: str):
+    """An argparse type: comma-separated names out of `names` ('tensorboard,mlflow') -> a tuple, in
+    the order given, without repeats (with `action=Extend`, a repeated flag adds to the list)."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        values = tuple(dict.fromkeys(v.strip() for v in text.split(",") if v.strip()))
+        if not values or not set(values) <= set(names):
+            raise argparse.ArgumentTypeError(f"expected {' or '.join(names)} (or both, comma-separated), got {text!r}")
+        return values
+
+    parse.__name__ = "name list"
+    parse.names = names
+    return parse
+
+
+class Extend(argparse.Action):
+    """A list flag given more than once keeps every value: `--log tensorboard --log mlflow` is both."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, tuple(dict.fromkeys((*(getattr(namespace, self.dest) or ()), *values))))
 
 
 def duration(text: str) -> float:

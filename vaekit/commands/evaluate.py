@@ -132,6 +132,7 @@ def run(args) -> int:
 
         result = evaluate_run(model, cfg, device, args, checkpoint_record(args.run_dir, args.which))
         print(json.dumps(result) if args.json else eval_table(result))
+        _track(args.run_dir, cfg, result)
         return 0
     x, y = open_split(cfg, args, args.split)
     if args.limit is not None:
@@ -210,7 +211,16 @@ def run(args) -> int:
         print(_table(result))
     if use is not None and not args.json:
         print(code_use.describe(use, f"{args.split} split"))
+    _track(args.run_dir, cfg, result)
     return 0
+
+
+def _track(run_dir: Path, cfg, result: dict) -> None:
+    """A run trained with --log sends the numbers (and its folder) to the same trackers (vaekit.tracking)."""
+    if cfg.train.log:
+        from vaekit.tracking import log_evaluation
+
+        log_evaluation(run_dir, cfg, result)
 
 
 def _sample_quality(model, cfg, args, device) -> dict | None:

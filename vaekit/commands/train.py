@@ -2,7 +2,8 @@
 
 The run directory gets config.json, model.safetensors (best validation loss), last.safetensors
 and last-optimizer.safetensors (for --resume), metrics.json (per-epoch curves),
-training-curves.png, samples.png and reconstructions.png.
+training-curves.png, samples.png and reconstructions.png; with --log, RUN/tensorboard/ and/or
+RUN/mlflow.json (docs/tracking.md).
 
 examples:
   vaekit train vae                                     # digits, the embedded default
@@ -14,6 +15,7 @@ examples:
   vaekit train vae --data my_sentences.txt --tokens char      # your own text, one sentence per line
   vaekit train seq2seq --data fra-eng                         # translate English into French, with attention
   vaekit train seq2seq --data pairs.tsv --reverse --set attention=none   # your own pairs, second column -> first
+  vaekit train vae --data mnist --log tensorboard --log mlflow  # also to TensorBoard and MLflow
 """
 
 from __future__ import annotations
@@ -209,6 +211,10 @@ def run(args) -> int:
         cfg = config_from_args(args)
         args.out = args.out or _default_out(cfg)
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False, check_only=True)
+    if cfg.train.log:
+        from vaekit.tracking import require
+
+        require(cfg.train.log)  # a tracker's missing package: one line, before anything is written
     if not distributed.current_world().is_main:
         return _train(args, cfg)
     with lock.holding(args.out):  # one writer per run folder, from here to the last picture
@@ -228,7 +234,9 @@ def _train(args, cfg: RunConfig) -> int:
         pairs=pair_options(cfg.data, args.out if args.resume else None),
     )
     world = distributed.current_world()
-    trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet, overwrite=args.overwrite)
+    hook = _tracking_hook(cfg, args.out, world)
+    hooks = () if hook is None else (hook,)
+    trainer = Trainer(cfg, data, args.out, show_progress=not args.quiet, overwrite=args.overwrite, hooks=hooks)
     if args.resume:
         trainer.resume()
     if world.is_main:
@@ -250,6 +258,10 @@ def _train(args, cfg: RunConfig) -> int:
         )
     try:
         history = trainer.fit()
+    except BaseException as err:
+        if hook is not None:
+            hook.close("KILLED" if isinstance(err, KeyboardInterrupt) else "FAILED")
+        raise
     finally:
         distributed.shutdown()
     if not world.is_main:
@@ -271,7 +283,30 @@ def _train(args, cfg: RunConfig) -> int:
         best = min(history, key=lambda r: r["val_loss"])
         print(f"best validation loss {best['val_loss']:.3f} nats at epoch {best['epoch']}; run saved in {args.out}")
         _say_code_use(trainer, data, args.out)
+    if hook is not None:
+        _finish_tracking(hook, trainer, data)
     return 0
+
+
+def _tracking_hook(cfg: RunConfig, out: Path, world):
+    """The trainer hook that sends the run to --log's trackers (vaekit.tracking), on the main process."""
+    if not cfg.train.log or not world.is_main:
+        return None
+    from vaekit.tracking.hook import TrackingHook
+
+    return TrackingHook(cfg.train.log, out)
+
+
+def _finish_tracking(hook, trainer, data) -> None:
+    """The final pictures (the PNGs just written) or a text run's sentences, and the run folder."""
+    text = None
+    if data.is_text and trainer.history:  # the model holds the best checkpoint (_say_code_use loaded it)
+        from vaekit.tracking.pictures import sentences_text
+
+        x, y = data.val_x[:8].to(trainer.device), data.val_y[:8].to(trainer.device)
+        source = data.pairs.source_vocab if data.pairs is not None else None
+        text = sentences_text(trainer.model, data.vocab, x, y, source)
+    hook.finish(trainer, text)
 
 
 def _say_code_use(trainer, data, out: Path) -> None:
@@ -289,17 +324,8 @@ def _say_code_use(trainer, data, out: Path) -> None:
 
 def _write_pictures(trainer, data, out: Path) -> None:
     """Curves, samples and reconstructions of the best checkpoint, so every run can be looked at."""
-    import torch
-
-    from vaekit.generate.images import reconstruct, sample
-    from vaekit.plots import (
-        curves_figure,
-        prior_title,
-        reconstructions_figure,
-        run_title,
-        samples_figure,
-        save_figure,
-    )
+    from vaekit.plots import curves_figure, run_title, save_figure
+    from vaekit.tracking.pictures import image_figures
     from vaekit.train import checkpoint as ckpt
     from vaekit.train.trainer import read_metrics
 
@@ -309,17 +335,7 @@ def _write_pictures(trainer, data, out: Path) -> None:
     cfg = trainer.cfg
     run = run_title(cfg.model.name, Path(cfg.data.name).name)
     save_figure(curves_figure(history, f"{run}: training curves"), out / "training-curves.png")
-    model = trainer.model
-    ckpt.load_weights(out / ckpt.BEST, model)
-    model.eval()
-    torch.manual_seed(cfg.train.seed)
+    ckpt.load_weights(out / ckpt.BEST, trainer.model)
     x, y = data.test_x[:32].to(trainer.device), data.test_y[:32].to(trainer.device)
-    conditional = bool(model.num_labels)
-    k = max(1, data.num_classes)
-    n, ncol = (k * -(-64 // k), k) if conditional else (64, 8)  # a conditional model: column c shows label c
-    labels = torch.arange(n, device=trainer.device) % k if conditional else None
-    if model.has_prior:
-        words = prior_title() + (", column c shows label c" if conditional else "")
-        save_figure(samples_figure(sample(model, n, labels=labels), run, words, ncol), out / "samples.png")
-    recon = reconstruct(model, x, y if conditional else None)
-    save_figure(reconstructions_figure(x, recon, run), out / "reconstructions.png")
+    for name, fig in image_figures(trainer.model, x, y, data.num_classes, run, cfg.train.seed).items():
+        save_figure(fig, out / f"{name}.png")

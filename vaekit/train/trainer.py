@@ -33,7 +33,7 @@ from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.models import build_model, build_objective
 from vaekit.precision import TRAINING_PRECISIONS, precision
 from vaekit.train import checkpoint as ckpt
-from vaekit.train import distributed, lock
+from vaekit.train import distributed, lock, tracking
 from vaekit.train.step import GraphedStep, StepProgram, log_linear_lr, make_optimizer, set_lr
 
 
@@ -89,6 +89,7 @@ class Trainer:
         overwrite: bool = False,
         *,
         model: nn.Module | None = None,
+        hooks: tuple[tracking.TrainHook, ...] = (),
     ):
         from vaekit.data import dataset_key
 
@@ -106,6 +107,7 @@ class Trainer:
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
         self.overwrite, self.resumed, self.locked = overwrite, False, False
         self.world = distributed.current_world()
+        self.hooks = tuple(hooks) if self.world.is_main else ()  # vaekit.train.tracking: the trackers
         distributed.init(self.world, cfg.train.device)
         self.show_progress = show_progress and self.world.is_main
         self.device = resolve_device(cfg.train.device, self.world.local_rank)
@@ -233,6 +235,7 @@ class Trainer:
             bad = ["a gradient (the weights are no longer finite)"]
         if bad:
             self._diverged(f"{', '.join(bad)} in epoch {epoch + 1}, steps {step + 2 - steps_done}-{step + 1}")
+        tracking.notify(self.hooks, "on_log", self, epoch, step + 1, values)
         if bar is not None:
             bar.update(steps_done)
             shown = {k: f"{v:.2f}" for k, v in values.items() if k in ("loss", "kl", "recon", "nll")}
@@ -383,6 +386,7 @@ class Trainer:
                 f"could not save the checkpoint of epoch {epoch + 1}: {err.strerror} writing "
                 f"{err.filename}; {kept}; free some space, then continue with --resume"
             ) from None
+        tracking.notify(self.hooks, "on_epoch", self, record)
 
 
 def _network(cfg: RunConfig, model: nn.Module | None) -> nn.Module:

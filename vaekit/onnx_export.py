@@ -31,7 +31,7 @@ from torch.distributions import Bernoulli, Distribution, Independent, MixtureSam
 
 from vaekit.errors import VaekitError
 from vaekit.io import atomic_write_bytes, atomic_write_text
-from vaekit.models.hierarchical import TwoLayerCode
+from vaekit.nn.distributions import Stages, peel, stages
 from vaekit.nn.heads import PointMass
 
 OPSET = 17
@@ -44,12 +44,15 @@ PARAMETERS = {
     Bernoulli: lambda d: {"logits": d.logits},
     PointMass: lambda d: {"loc": d.loc},
     Independent: lambda d: parameters(d.base_dist),
-    TwoLayerCode: lambda d: parameters(d.first),  # the layer drawn first; the second is its own graph
 }
 
 
 def parameters(dist: Distribution) -> dict[str, torch.Tensor]:
-    """The named parameters of a distribution vaekit's models return."""
+    """The named parameters of a distribution vaekit's models return; of a code drawn in two stages
+    (`vaekit.nn.distributions.stages`) those of the layer drawn first: the second is its own graph."""
+    split = stages(dist)
+    if split is not None:
+        return parameters(split[0])
     for kind in type(dist).__mro__:
         if kind in PARAMETERS:
             return PARAMETERS[kind](dist)
@@ -57,7 +60,7 @@ def parameters(dist: Distribution) -> dict[str, torch.Tensor]:
 
 
 def _names() -> list[str]:
-    return [k.__name__ for k in PARAMETERS]
+    return [*(k.__name__ for k in PARAMETERS), "a code drawn in two stages"]
 
 
 class _Graph(nn.Module):
@@ -103,11 +106,13 @@ def export_onnx(model: nn.Module, cfg, out: Path, source: str = "") -> dict:
         "encoder": (_Graph(model.encode, model), {"x": x, **({"y": y} if labels else {})}),
         "decoder": (_Graph(model.decode, model), {"z": z, **({"y": y} if labels else {})}),
     }
-    if isinstance(q, TwoLayerCode):
-        graphs["encoder-second"] = (_Graph(q.then, model), {"z_first": q.first.mean})
+    split = stages(q)
+    if split is not None:  # z = (z1, z2): q(z2|z1) is a graph of its own
+        graphs["encoder-second"] = (_Graph(split[1], model), {"z_first": split[0].mean})
     prior, arrays, second = describe_prior(model)
     if second is not None:
-        graphs["prior-second"] = (_Graph(second.then, model), {"z_first": second.first.sample((3,))})
+        first, then = second
+        graphs["prior-second"] = (_Graph(then, model), {"z_first": first.sample((3,))})
     meta = {
         "format": "vaekit-onnx/1",
         "source": source,
@@ -171,7 +176,7 @@ def _write_graph(graph: _Graph, inputs: dict[str, torch.Tensor], path: Path) -> 
     return spec, diff
 
 
-def describe_prior(model) -> tuple[dict, dict[str, torch.Tensor], TwoLayerCode | None]:
+def describe_prior(model) -> tuple[dict, dict[str, torch.Tensor], Stages | None]:
     """(onnx.json's "prior", arrays for prior.npz, a two-layer prior whose second layer needs a graph)."""
     if not model.has_prior:
         return (
@@ -192,10 +197,11 @@ def describe_prior(model) -> tuple[dict, dict[str, torch.Tensor], TwoLayerCode |
         if model.code_kind == "grid":  # its prior is an autoregressive model over code grids
             return {"type": "none", "why": NOT_EXPORTED_CODE_PRIOR}, {}, None
         p = model.prior()
-        if isinstance(p, TwoLayerCode):
-            top = p.first.base_dist
+        split = stages(p)
+        if split is not None:  # p(z2) p(z1|z2): the second stage is a graph of its own
+            top = peel(split[0])
             desc = {"type": "two-layer", "first": _normal(top.loc, top.scale), "second": "prior-second.onnx"}
-            return desc, {}, p
+            return desc, {}, split
         if isinstance(p, MixtureSameFamily):
             base = p.component_distribution.base_dist
             weights = torch.softmax(p.mixture_distribution.logits, -1)

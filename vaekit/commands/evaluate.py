@@ -118,11 +118,7 @@ def checkpoint_record(run_dir: Path, which: str) -> dict:
 
 
 def run(args) -> int:
-    from tqdm.auto import tqdm
-
     from vaekit.eval import code_use
-    from vaekit.eval.likelihood import evaluate
-    from vaekit.io import atomic_write_text
 
     if args.fid_samples == 1:
         raise VaekitError("--fid-samples must be 0 (skip) or at least 2: a covariance needs two samples")
@@ -134,50 +130,10 @@ def run(args) -> int:
         print(json.dumps(result) if args.json else eval_table(result))
         _track(args.run_dir, cfg, result)
         return 0
-    x, y = open_split(cfg, args, args.split)
-    if args.limit is not None:
-        x, y = x[: args.limit], y[: args.limit]
-    x, y = x.to(device), y.to(device)
-    labels = y if model.num_labels else None
     text = model.data_kind == "sentences"
-    if text and args.proposal == "prior":
-        raise VaekitError("--proposal prior is for image models; a text run is evaluated with q(z|x) or exactly")
-    # A model with its own measures needs no importance sampling, so no per-image bar; naive Monte Carlo
-    # decodes K prior codes per block of images, so its bar counts codes (images would crawl).
-    desc = f"K={args.iw_samples}" if model.has_prior or not text else "exact"
-    blocks = -(-x.shape[0] // args.batch_size)
-    total, unit = (blocks * args.iw_samples, "code") if args.proposal == "prior" else (x.shape[0], "img")
-    with tqdm(
-        total=total,
-        unit="sentence" if text else unit,
-        unit_scale=True,
-        desc=desc,
-        disable=args.json or model.own_evaluation,
-        file=sys.stderr,
-    ) as bar:
-        if text:  # nats per sentence and perplexity per token, in blocks of like lengths
-            from vaekit.eval.text import evaluate_sentences
-
-            if args.precision != "float32":
-                raise VaekitError("a text run is evaluated in float32 (the adaptive softmax computes in it)")
-            result = evaluate_sentences(
-                model, x, k=args.iw_samples, batch_size=min(args.batch_size, 100), seed=args.seed, progress=bar
-            )
-        else:
-            result = evaluate(
-                model,
-                x,
-                labels,
-                k=args.iw_samples,
-                batch_size=args.batch_size,
-                seed=args.seed,
-                progress=bar,
-                precision=args.precision,
-                proposal=args.proposal,
-            )
     result = {
         "split": args.split,
-        **result,
+        **_measure(model, cfg, args, device, text),
         "precision": args.precision,
         "checkpoint": checkpoint_record(args.run_dir, args.which),
     }
@@ -187,20 +143,7 @@ def run(args) -> int:
     quality = None if text else _sample_quality(model, cfg, args, device)
     if quality is not None:
         result["sample_quality"] = quality
-    name = result_name(args.split, args.which, None if model.own_evaluation else args.iw_samples, args.limit)
-    if args.proposal == "prior":
-        name = name.replace(".json", "-prior.json")
-    try:
-        atomic_write_text(args.run_dir / name, json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.run_dir / name}", file=sys.stderr)
-        from vaekit.report.card import record_command, write_card
-
-        record_command(args.run_dir, args._argv)
-        write_card(args.run_dir)  # the card shows the newest evaluation
-    except OSError as err:  # someone else's run on a read-only disk: the numbers are still printed
-        warnings.warn(
-            f"could not save {err.filename} ({err.strerror}): the result is printed only", VaekitWarning, stacklevel=1
-        )
+    _save(args, result, None if model.own_evaluation else args.iw_samples)
     if args.json:
         print(json.dumps(result))
     elif text:
@@ -221,6 +164,69 @@ def _track(run_dir: Path, cfg, result: dict) -> None:
         from vaekit.tracking import log_evaluation
 
         log_evaluation(run_dir, cfg, result)
+
+
+def _measure(model, cfg, args, device, text: bool) -> dict:
+    """The likelihood measures of the split: importance-sampled for images, per sentence and token for text."""
+    from tqdm.auto import tqdm
+
+    from vaekit.eval.likelihood import evaluate
+
+    x, y = open_split(cfg, args, args.split)
+    if args.limit is not None:
+        x, y = x[: args.limit], y[: args.limit]
+    x, y = x.to(device), y.to(device)
+    labels = y if model.num_labels else None
+    if text and args.proposal == "prior":
+        raise VaekitError("--proposal prior is for image models; a text run is evaluated with q(z|x) or exactly")
+    # A model with its own measures needs no importance sampling, so no per-image bar; naive Monte Carlo
+    # decodes K prior codes per block of images, so its bar counts codes (images would crawl).
+    desc = f"K={args.iw_samples}" if model.has_prior or not text else "exact"
+    blocks = -(-x.shape[0] // args.batch_size)
+    total, unit = (blocks * args.iw_samples, "code") if args.proposal == "prior" else (x.shape[0], "img")
+    disable = args.json or model.own_evaluation
+    with tqdm(
+        total=total, unit="sentence" if text else unit, unit_scale=True, desc=desc, disable=disable, file=sys.stderr
+    ) as bar:
+        if not text:
+            return evaluate(
+                model,
+                x,
+                labels,
+                k=args.iw_samples,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                progress=bar,
+                precision=args.precision,
+                proposal=args.proposal,
+            )
+        from vaekit.eval.text import evaluate_sentences  # nats per sentence, perplexity per token
+
+        if args.precision != "float32":
+            raise VaekitError("a text run is evaluated in float32 (the adaptive softmax computes in it)")
+        return evaluate_sentences(
+            model, x, k=args.iw_samples, batch_size=min(args.batch_size, 100), seed=args.seed, progress=bar
+        )
+
+
+def _save(args, result: dict, k: int | None) -> None:
+    """Writes the result beside the run (eval-SPLIT-WHICH-kK.json) and refreshes its card; a read-only
+    run folder only warns: the numbers are printed anyway."""
+    from vaekit.io import atomic_write_text
+    from vaekit.report.card import record_command, write_card
+
+    name = result_name(args.split, args.which, k, args.limit)
+    if args.proposal == "prior":
+        name = name.replace(".json", "-prior.json")
+    try:
+        atomic_write_text(args.run_dir / name, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {args.run_dir / name}", file=sys.stderr)
+        record_command(args.run_dir, args._argv)
+        write_card(args.run_dir)  # the card shows the newest evaluation
+    except OSError as err:  # someone else's run on a read-only disk: the numbers are still printed
+        warnings.warn(
+            f"could not save {err.filename} ({err.strerror}): the result is printed only", VaekitWarning, stacklevel=1
+        )
 
 
 def _sample_quality(model, cfg, args, device) -> dict | None:

@@ -84,15 +84,18 @@ def load_dataset(
         Unknown name, missing or corrupt file, or unusable user data.
     """
     key = str(name_or_path).strip().lower().replace("_", "-")
-    if key in PAIR_DATASETS:
+    if is_builtin(key):
         directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-        return PAIR_DATASETS[key](directory, options=pairs, download=download, seed=seed)
-    if key in TEXT_DATASETS:
-        directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
-        return TEXT_DATASETS[key](directory, options=text, download=download)
-    if key in DATASETS:
-        directory = Path(data_dir).expanduser() if data_dir is not None else default_data_dir()
+        if key in PAIR_DATASETS:
+            return PAIR_DATASETS[key](directory, options=pairs, download=download, seed=seed)
+        if key in TEXT_DATASETS:
+            return TEXT_DATASETS[key](directory, options=text, download=download)
         return DATASETS[key](directory, image_size=image_size, seed=seed, download=download)
+    return _load_path(name_or_path, image_size, seed, text, pairs)
+
+
+def _load_path(name_or_path, image_size, seed: int, text: TextOptions | None, pairs: PairOptions | None) -> DataSplits:
+    """Your own data: a .tsv of pairs, a .txt of sentences, a folder of images or a .npy / .npz array."""
     path = Path(name_or_path).expanduser()
     if is_pairs_source(str(path)) and path.is_file():
         return load_pairs_file(path, options=pairs, seed=seed)

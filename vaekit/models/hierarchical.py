@@ -25,6 +25,7 @@ from torch.distributions import Distribution, Independent, Normal, constraints
 from vaekit.errors import VaekitError
 from vaekit.nn import GaussianLatentHead, decode_batched, image_backbones
 from vaekit.nn.backbones import activation
+from vaekit.nn.distributions import register_stages
 
 Conditional = Callable[[torch.Tensor], Distribution]  # codes (..., D_in) -> a Gaussian with event (D_out,)
 
@@ -81,6 +82,11 @@ class TwoLayerCode(Distribution):
         `forward`, the latent plots and active units)."""
         a = self.first.mean
         return self._join(a, self.then(a).mean)
+
+
+@register_stages(TwoLayerCode)
+def _stages(d: TwoLayerCode):
+    return d.first, d.then  # what the ONNX export writes as two graphs
 
 
 class HierarchicalVAE(nn.Module):

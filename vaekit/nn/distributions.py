@@ -7,6 +7,9 @@ kl_or_estimate(q, p, estimate)
 tempered(p, T)        a prior made narrower (T < 1) or wider (T > 1): N(mu, sigma^2) -> N(mu, (T sigma)^2);
                       another kind of prior says how it is tempered with `register_tempered`, as
                       torch.distributions says how a KL is computed with `register_kl`
+stages(d)             (the law of the layer drawn first, the conditional of the other given it) for
+                      a code drawn in two stages (the two-layer VAE's z = (z1, z2)), else None; such
+                      a distribution says how it splits with `register_stages`
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from vaekit.errors import VaekitError
 
 _TEMPERED: dict[type, Callable[[Distribution, float], Distribution]] = {}
+Stages = tuple[Distribution, Callable[[torch.Tensor], Distribution]]
+_STAGES: dict[type, Callable[[Distribution], Stages]] = {}
 
 
 def peel(d: Distribution) -> Distribution:
@@ -60,3 +65,22 @@ def tempered(prior: Distribution, temperature: float) -> Distribution:
             validate_args=False,
         )
     raise VaekitError(f"--temperature is defined for Gaussian and code priors, not {type(base).__name__}")
+
+
+def register_stages(cls: type) -> Callable:
+    """Decorator: `fn(d) -> (first, then)` splits distributions of class `cls` (and its subclasses)
+    drawn in two stages: `first` the law of the layer drawn first, `then(a)` that of the other given it."""
+
+    def wrap(fn: Callable[[Distribution], Stages]):
+        _STAGES[cls] = fn
+        return fn
+
+    return wrap
+
+
+def stages(d: Distribution) -> Stages | None:
+    """(first, then) of a distribution drawn in two stages (`register_stages`); None for one drawn at once."""
+    for cls in type(d).__mro__:
+        if cls in _STAGES:
+            return _STAGES[cls](d)
+    return None

@@ -40,19 +40,15 @@ def build_report(
     from vaekit import __version__
     from vaekit.config import RunConfig
     from vaekit.errors import VaekitError
+    from vaekit.io import atomic_write_text
     from vaekit.report.context import open_context
     from vaekit.report.counts import ReportCounts
     from vaekit.report.sections import SECTIONS_BY_KIND
     from vaekit.report.summary import curves_section, run_section
-    from vaekit.train.checkpoint import atomic_write_text
 
     counts = ReportCounts(**counts)  # refuses an unknown name or a count out of its limits
     run_dir = Path(run_dir)
-    out = Path(out) if out is not None else run_dir / "report.html"
-    if out.is_dir():
-        raise VaekitError(f"--out {out} is a folder: give a file name such as {out / 'report.html'}")
-    if not out.parent.is_dir():
-        raise VaekitError(f"the folder of --out {out} does not exist: create it or choose another --out")
+    out = _output_path(run_dir, out)
     if RunConfig.load(run_dir / "config.json").source_vocab_size if (run_dir / "config.json").is_file() else False:
         from vaekit.report.translation import translation_sections
 
@@ -79,6 +75,18 @@ def build_report(
         f"written {now} by vaekit {__version__}; every picture is embedded, the page works offline",
     ]
     atomic_write_text(out, render(f"vaekit report: {ctx.run}", subtitle, sections))
+    return out
+
+
+def _output_path(run_dir: Path, out: str | Path | None) -> Path:
+    """Where the page goes (default RUN_DIR/report.html), refused in one line when it cannot go there."""
+    from vaekit.errors import VaekitError
+
+    out = Path(out) if out is not None else run_dir / "report.html"
+    if out.is_dir():
+        raise VaekitError(f"--out {out} is a folder: give a file name such as {out / 'report.html'}")
+    if not out.parent.is_dir():
+        raise VaekitError(f"the folder of --out {out} does not exist: create it or choose another --out")
     return out
 
 

@@ -270,3 +270,78 @@ def test_seq2seq_keeps_the_model_contract(slice_data):
         model.prior()
     with pytest.raises(VaekitError, match="translate"):
         model.encode(slice_data.val_x[:2])
+
+
+# ---- the quality levers and the bottleneck study's task ------------------------------------------
+
+
+def test_attention_is_a_train_flag_and_set_still_works(pairs_slice, tmp_path, capsys):
+    from vaekit.config import ATTENTION_CHOICES
+    from vaekit.models.seq2seq import ATTENTION_KINDS
+
+    assert ATTENTION_CHOICES == ATTENTION_KINDS  # the flag's choices are the model's decoders
+    base = ["--threads", "1", "train", "seq2seq", "--data", str(pairs_slice), "--epochs", "1", *TINY]
+    for flags, kind in ((["--attention", "none"], "none"), (["--set", "attention=additive"], "additive")):
+        assert main([*base, "--out", str(tmp_path / kind), *flags]) == 0
+        assert json.loads((tmp_path / kind / "config.json").read_text())["model"]["options"]["attention"] == kind
+        assert load_run(tmp_path / kind)[0].attention_kind == kind
+    capsys.readouterr()
+    assert main(["train", "vae", "--data", "digits", "--attention", "dot", "--out", str(tmp_path / "v")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "attention" in err[0] and "'vae'" in err[0] and not (tmp_path / "v").exists()
+    assert main([*base, "--out", str(tmp_path / "x"), "--attention", "luong"]) == 2  # not one of the choices
+    assert "invalid choice: 'luong'" in capsys.readouterr().err and not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize(("attention", "cell"), [("none", "gru"), ("dot", "gru"), ("additive", "lstm")])
+def test_bidirectional_encoder_joins_both_directions(slice_data, attention, cell):
+    torch.manual_seed(0)
+    d = slice_data
+    model = Seq2Seq(len(d.pairs.source_vocab), len(d.vocab), 12, 16, 2, cell, True, attention).eval()
+    x, y = d.val_x[:5], d.val_y[:5]
+    memo = model.remember(y)
+    steps = int((y[:, 1:] != PAD_ID).sum(1).max())
+    assert memo.final.shape == (5, 32)  # the last layer's forward and backward final states, joined
+    assert memo.memory is None if attention == "none" else memo.memory.shape == (5, steps, 32)
+    state = model.initial_state(memo)
+    assert (state[0] if cell == "lstm" else state).shape == (2, 5, 16)  # every decoder layer's first state
+    words = y[0, 1:][y[0, 1:] != PAD_ID]  # the first sentence's w_1 .. w_n <eos>, no padding
+    backward = model.encoder.rnn(model.source_embed(words[None]))[1]
+    backward = (backward[0] if cell == "lstm" else backward)[-1, 0]
+    torch.testing.assert_close(memo.final[0, 16:], backward)  # the backward half has read the whole source
+    logp = model.log_prob(x, y)
+    assert logp.shape == (5,) and bool(torch.isfinite(logp).all()) and bool((logp < 0).all())
+
+
+def test_dropout_acts_only_while_training(slice_data):
+    d = slice_data
+    torch.manual_seed(0)
+    dropped = Seq2Seq(len(d.pairs.source_vocab), len(d.vocab), 12, 16, 1, "gru", True, "dot", dropout=0.5)
+    plain = Seq2Seq(len(d.pairs.source_vocab), len(d.vocab), 12, 16, 1, "gru", True, "dot")
+    plain.load_state_dict(dropped.state_dict())  # dropout adds no parameters: the same checkpoints
+    x, y = d.val_x[:8], d.val_y[:8]
+    with torch.no_grad():
+        assert not torch.equal(dropped.train().log_prob(x, y), dropped.log_prob(x, y))  # word vectors, outputs
+        torch.testing.assert_close(dropped.eval().log_prob(x, y), plain.eval().log_prob(x, y))
+        torch.testing.assert_close(dropped.log_prob(x, y), dropped.log_prob(x, y))
+
+
+@pytest.mark.parametrize("task", ["copy", "reverse"])
+def test_synthetic_task_is_seeded_and_correct(task):
+    from vaekit.data.synthetic import LENGTHS, SYMBOLS, synthetic_pairs
+
+    pairs = synthetic_pairs(task, 3000)
+    assert pairs == synthetic_pairs(task, 3000) and pairs != synthetic_pairs(task, 3000, seed=1)
+    lengths = set()
+    for source, target in pairs:
+        s, t = source.split(), target.split()
+        assert t == (s if task == "copy" else s[::-1]) and set(s) <= set(SYMBOLS)
+        lengths.add(len(s))
+    assert lengths == set(range(LENGTHS[0], LENGTHS[1] + 1))  # every length from 5 to 60, none outside
+    if task == "copy":
+        return  # the loader is the same for both tasks: its split is checked once, on reverse
+    data = load_dataset(f"synthetic-{task}")
+    assert (data.train_x.shape[0], data.val_x.shape[0], data.test_x.shape[0]) == (27_000, 1_000, 2_000)
+    assert "skipped" not in data.notes and data.train_x.shape[1] == LENGTHS[1] + 2  # 60 symbols kept
+    source, refs = data.pairs.test_sources[0], data.pairs.test_references[0]
+    assert refs == [source if task == "copy" else source[::-1]]

@@ -37,6 +37,7 @@ from vaekit.precision import TRAINING_PRECISIONS
 
 _ARCHS = ("mlp", "conv", "gru", "lstm")  # mlp | conv for images, gru | lstm for text
 _FRACTION = real(0.0, 1.0, high_open=True)
+ATTENTION_CHOICES = ("none", "dot", "additive")  # seq2seq's decoders (vaekit.models.seq2seq.ATTENTION_KINDS)
 
 
 @dataclass(frozen=True)
@@ -120,17 +121,23 @@ class ModelConfig:
     )
     # Text networks (vaekit.nn.recurrent)
     embedding_dim: int = option(256, "text: size of the word vectors", type=count(1))
-    bidirectional: bool = option(False, "text: a bidirectional encoder", action="store_true")
+    bidirectional: bool = option(
+        False,
+        "text: a bidirectional encoder (--no-bidirectional: one direction, the default)",
+        action=argparse.BooleanOptionalAction,
+    )
     word_dropout: float = option(  # Bowman et al. 2016
         0.0, "text: replace decoder input words by <unk> with this probability", type=_FRACTION
     )
-    dropout: float = option(0.0, "text: dropout on the decoder states", type=_FRACTION)
+    dropout: float = option(
+        0.0, "text: dropout on the decoder states (seq2seq: and on both sides' word vectors)", type=_FRACTION
+    )
     options: dict[str, Any] = field(default_factory=dict)  # model/objective options, e.g. beta, k (ModelOptions)
 
 
 @dataclass(frozen=True)
 class ModelOptions:
-    """Flags for the model options of the ELBO family (`--beta 4` is `--set beta=4`).
+    """Flags for model options (`--beta 4` is `--set beta=4`): the ELBO family's, and seq2seq's attention.
 
     Their values live in `ModelConfig.options` (None: the model's own default, from its registry entry).
     """
@@ -155,6 +162,12 @@ class ModelOptions:
         "no KL cost below this many nats per latent dimension, Kingma et al. 2016",
         type=non_negative,
         metavar="NATS",
+    )
+    attention: str | None = option(
+        None,
+        "seq2seq: what the decoder sees of the source: none (only the encoder's final state, the "
+        "fixed-size bottleneck), dot (Luong et al. 2015) or additive (Bahdanau et al. 2015)",
+        choices=ATTENTION_CHOICES,
     )
 
 

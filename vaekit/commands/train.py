@@ -14,7 +14,7 @@ examples:
   vaekit train lm --data ptb                                  # the same decoder without z: the baseline
   vaekit train vae --data my_sentences.txt --tokens char      # your own text, one sentence per line
   vaekit train seq2seq --data fra-eng                         # translate English into French, with attention
-  vaekit train seq2seq --data pairs.tsv --reverse --set attention=none   # your own pairs, second column -> first
+  vaekit train seq2seq --data pairs.tsv --reverse --attention none      # your own pairs, second column -> first
   vaekit train vae --data mnist --log tensorboard --log mlflow  # also to TensorBoard and MLflow
 """
 
@@ -91,7 +91,11 @@ class _ModelNames:
 
 def _model_defaults(models, option: str) -> str:
     """'vae 1, beta-vae 4, ...': each model's own default for an option, as its registry entry gives it."""
-    return ", ".join(f"{name} {spec.options[option]:g}" for name, spec in models.items() if option in spec.options)
+
+    def text(value) -> str:
+        return value if isinstance(value, str) else f"{value:g}"
+
+    return ", ".join(f"{name} {text(spec.options[option])}" for name, spec in models.items() if option in spec.options)
 
 
 def _shown(section, entry: str, models) -> dict[str, str]:

@@ -12,6 +12,8 @@ Sources (`--data`):
 - ``fra-eng``: 76,037 English-French pairs from Tatoeba (manythings.org's Anki release), fetched
   from the public GitHub copy the shared data README names; that copy stops inside its last line,
   which is dropped before the SHA-256 check. English is the source (``reverse`` makes it French).
+- ``synthetic-copy``, ``synthetic-reverse``: seeded random strings of 5 to 60 symbols and the same
+  string, or the string reversed (`vaekit.data.synthetic`): the bottleneck study's task.
 - a ``.tsv`` path: UTF-8, one pair a line, two tab-separated columns (source, target) or the three
   of the Tatoeba/Anki files (the third, the attribution, ignored). Blank lines are skipped; a line
   with no tab, more than three columns or an empty side, undecodable bytes and an empty file are
@@ -29,11 +31,15 @@ pairs. For ``fra-eng``: 49,195 source sentences -> 46,195 / 1,000 / 2,000 (71,47
 Every test sentence keeps all its references (`PairInfo.test_references`) for BLEU.
 
 One vocabulary per side from the training pairs (``min_count``, ``vocab_size``, `<unk>` for the
-rest): `DataSplits.vocab` is the target's, `PairInfo.source_vocab` the source's.
+rest): `DataSplits.vocab` is the target's, `PairInfo.source_vocab` the source's. Every training
+word is kept by default: with ``--min-count 2`` the decoder learns to write `<unk>` for the French
+words seen once, which costs BLEU (BENCHMARKS.md, issue 24).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from vaekit.data import synthetic
 from vaekit.data.download import RemoteFile, ensure_file
 from vaekit.data.splits import DataSplits
 from vaekit.data.text import encode_sentences
@@ -235,4 +242,16 @@ def load_pairs_file(path: Path, *, options: PairOptions | None = None, seed: int
     return pair_splits(Path(path).stem, read_pairs(path), options or PairOptions(), seed)
 
 
-PAIR_DATASETS = {"fra-eng": load_fra_eng}
+def load_synthetic(task: str, data_dir: Path | None = None, *, options=None, download=True, seed: int = 0):
+    """A seeded synthetic task (`vaekit.data.synthetic`): strings of 5 to 60 symbols, copied or reversed.
+    Nothing is read from `data_dir`; strings up to the longest are kept unless --max-length says less."""
+    options = options or PairOptions()
+    if options.max_length is None:
+        options = dataclasses.replace(options, max_length=synthetic.LENGTHS[1])
+    return pair_splits(f"synthetic-{task}", synthetic.synthetic_pairs(task), options, seed)
+
+
+PAIR_DATASETS = {
+    "fra-eng": load_fra_eng,
+    **{f"synthetic-{task}": functools.partial(load_synthetic, task) for task in synthetic.TASKS},
+}

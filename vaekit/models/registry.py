@@ -166,8 +166,8 @@ MODELS: dict[str, ModelSpec] = {
     "seq2seq": ModelSpec(
         None,
         TranslationNLL,
-        "encoder-decoder for sentence pairs (translation): GRU/LSTM encoder and decoder; --set "
-        "attention=none (the final state only, Cho et al. 2014), dot (Luong et al. 2015) or additive "
+        "encoder-decoder for sentence pairs (translation): GRU/LSTM encoder and decoder; "
+        "--attention none (the final state only, Cho et al. 2014), dot (Luong et al. 2015) or additive "
         "(Bahdanau et al. 2015); train with --data fra-eng or pairs.tsv, then 'vaekit translate RUN'",
         build_pairs=build_seq2seq,
         # about 15 minutes on one core, the learning rate decaying to a tenth over them: BENCHMARKS.md

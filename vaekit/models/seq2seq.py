@@ -17,7 +17,10 @@ source x; a recurrent decoder (`SentenceDecoder`) writes the target y word by wo
   tanh(W_c [s_t; c_t]). Training steps through the target one token at a time.
 
 With attention the decoder's initial state is tanh(W c) (a "bridge" from the final encoder state)
-and its input is the previous word alone (and, for ``additive``, the context).
+and its input is the previous word alone (and, for ``additive``, the context). With
+``--bidirectional`` the encoder reads the source both ways: c is the two directions' final states
+joined (2H numbers) and attention reads the joined states of every position (B, S, 2H).
+``--dropout p`` drops the word vectors of both sides and the decoder's outputs while training only.
 
 Training is teacher-forced; the loss (`TranslationNLL`) and the evaluation number are the exact
 -log p(y|x) per sentence, summed over the target's words and <eos> (padding never scored).
@@ -42,6 +45,17 @@ from vaekit.nn.sequence import TokenHead
 from vaekit.objectives import LossOutput
 
 ATTENTION_KINDS = ("none", *ATTENTION)
+
+
+class DroppedEmbedding(nn.Embedding):
+    """Word vectors with dropout while training (`--dropout`): the same parameters as nn.Embedding."""
+
+    def __init__(self, vocab: int, dim: int, dropout: float = 0.0):
+        super().__init__(vocab, dim, padding_idx=PAD_ID)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.drop(super().forward(tokens))
 
 
 @dataclass
@@ -87,15 +101,14 @@ class Seq2Seq(nn.Module):
     ):
         super().__init__()
         if attention not in ATTENTION_KINDS:
-            raise VaekitError(
-                f"unknown attention {attention!r}: use {', '.join(ATTENTION_KINDS)} (--set attention=...)"
-            )
-        self.source_embed = nn.Embedding(source_vocab, embedding_dim, padding_idx=PAD_ID)
+            raise VaekitError(f"unknown attention {attention!r}: use --attention {' or '.join(ATTENTION_KINDS)}")
+        self.source_embed = DroppedEmbedding(source_vocab, embedding_dim, dropout)
         self.encoder = SentenceEncoder(self.source_embed, hidden, layers, cell, bidirectional)
         features = self.encoder.out_features
         # the decoder's input: the word and c (none), the word (dot), the word and c_t (additive)
         extra = {"none": features, "dot": 0, "additive": features}[attention]
         self.decoder = SentenceDecoder(target_vocab, embedding_dim, hidden, extra, layers, cell, 0.0, dropout)
+        self.decoder.embed = DroppedEmbedding(target_vocab, embedding_dim, dropout)  # the same weights' shape
         self.attention_kind = attention
         self.attention = None if attention == "none" else ATTENTION[attention](hidden, features)
         self.combine = None if attention == "none" else nn.Linear(hidden + features, hidden)
@@ -210,7 +223,8 @@ class TranslationNLL:
 
 def build_seq2seq(cfg, data_shape, source_vocab: int, target_vocab: int, *, attention: str = "dot") -> Seq2Seq:
     """The network for a ModelConfig: --arch gru|lstm, --hidden (one size per layer, all equal),
-    --embedding-dim, --bidirectional, --dropout; `attention` none | dot | additive (--set attention=...)."""
+    --embedding-dim, --bidirectional, --dropout (on both sides' word vectors and the decoder's outputs);
+    `attention` none | dot | additive (--attention, or --set attention=...)."""
     if cfg.arch not in CELLS:
         raise VaekitError(f"seq2seq needs a recurrent network: --arch {' or '.join(CELLS)} (got {cfg.arch!r})")
     if len(set(cfg.hidden)) != 1:

@@ -30,7 +30,8 @@ def label(run: Path) -> str:
     """'attention=dot, GRU 128 bidirectional' from a run's config.json."""
     model = json.loads((run / "config.json").read_text())["model"]
     both = " bidirectional" if model.get("bidirectional") else ""
-    return f"attention={model['options'].get('attention')}, {model['arch'].upper()} {model['hidden'][0]}{both}"
+    epochs = len(json.loads((run / "metrics.json").read_text())["epochs"])
+    return f"attention={model['options'].get('attention')}, {model['arch'].upper()} {model['hidden'][0]}{both}, {epochs} ep."
 
 
 def exact_by_length(run: Path, beam: int, width: int) -> tuple[list[str], list[float], list[int]]:

@@ -31,7 +31,8 @@ def label(run: Path) -> str:
     model = json.loads((run / "config.json").read_text())["model"]
     both = " bidirectional" if model.get("bidirectional") else ""
     epochs = len(json.loads((run / "metrics.json").read_text())["epochs"])
-    return f"attention={model['options'].get('attention')}, {model['arch'].upper()} {model['hidden'][0]}{both}, {epochs} ep."
+    network = f"{model['arch'].upper()} {model['hidden'][0]}{both}"
+    return f"attention={model['options'].get('attention')}, {network}, {epochs} ep."
 
 
 def exact_by_length(run: Path, beam: int, width: int) -> tuple[list[str], list[float], list[int]]:

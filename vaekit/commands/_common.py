@@ -47,7 +47,7 @@ def open_run(args):
     import torch
 
     from vaekit.models import load_run
-    from vaekit.train.trainer import resolve_device
+    from vaekit.train import resolve_device
 
     check_outputs(args)
     device = resolve_device(args.device)

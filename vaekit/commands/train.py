@@ -331,7 +331,7 @@ def _write_pictures(trainer, data, out: Path) -> None:
     from vaekit.plots import curves_figure, run_title, save_figure
     from vaekit.tracking.pictures import image_figures
     from vaekit.train import checkpoint as ckpt
-    from vaekit.train.trainer import read_metrics
+    from vaekit.train.metrics import read_metrics
 
     history = read_metrics(out)["epochs"]
     if not history:

@@ -29,7 +29,7 @@ def translation_sections(
     from vaekit.generate.translate import Translator
     from vaekit.plots import run_title
     from vaekit.train import load_run, resolve_device
-    from vaekit.train.trainer import read_metrics
+    from vaekit.train.metrics import read_metrics
 
     dev = resolve_device(device)
     torch.manual_seed(seed)

@@ -99,7 +99,7 @@ def log_evaluation(run_dir: Path, cfg, result: dict) -> None:
     names = [n for n in names if not any(f"--log {n} " in line for line in lines)]
     if not names:
         return
-    from vaekit.train.trainer import read_metrics
+    from vaekit.train.metrics import read_metrics
 
     epochs = read_metrics(run_dir)["epochs"]
     step = epochs[-1]["epoch"] if epochs else 0

@@ -32,6 +32,7 @@ from vaekit.io import (
 )
 from vaekit.models.run import BEST, LAST, load_run
 from vaekit.train import distributed, lock
+from vaekit.train.metrics import write_metrics
 
 # The file helpers live in the leaf module vaekit.io, `load_run` and the weight file names beside the
 # model registry (vaekit.models.run); they are re-exported so `vaekit.train.checkpoint.X` keeps working.
@@ -48,6 +49,7 @@ __all__ = [
     "load_tensors",
     "load_weights",
     "prepare_run_dir",
+    "save_epoch",
     "save_optimizer",
     "save_tensors",
     "save_weights",
@@ -160,3 +162,34 @@ def prepare_run_dir(run_dir: Path, overwrite: bool, resume: bool, check_only: bo
             if child.is_file() and child.name != lock.LOCK:
                 child.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
+
+
+def save_epoch(
+    run_dir: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    history: list[dict],
+    best_val: float,
+    improved: bool,
+) -> None:
+    """The checkpoint of the epoch `history[-1]` records: model.safetensors when `improved`, last.safetensors,
+    metrics.json, then the optimizer file. A disk error is one line saying which checkpoint is kept.
+
+    The optimizer file (weights, optimizer, position) is written last: it is what --resume reads, so
+    until it is replaced every other file may be rewritten by the resumed epoch.
+    """
+    epoch = history[-1]["epoch"]
+    try:
+        if improved:
+            save_weights(run_dir / BEST, model)
+        save_weights(run_dir / LAST, model)
+        write_metrics(run_dir, history)
+        save_optimizer(run_dir / OPTIMIZER, optimizer, {"epoch": epoch, "best_val": best_val}, model)
+    except OSError as err:
+        kept = (
+            f"the checkpoint of epoch {history[-2]['epoch']} is kept" if len(history) > 1 else "no earlier checkpoint"
+        )
+        raise VaekitError(
+            f"could not save the checkpoint of epoch {epoch}: {err.strerror} writing "
+            f"{err.filename}; {kept}; free some space, then continue with --resume"
+        ) from None

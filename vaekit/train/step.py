@@ -33,6 +33,36 @@ from vaekit.data.text import trim_padding
 from vaekit.precision import precision
 
 
+def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
+    """The seed of one epoch on one rank: every epoch reproducible from (seed, epoch) alone."""
+    return (seed * 1_000_003 + epoch + rank * 7_919_000_003) % (2**63)
+
+
+class ObjectiveLoss(nn.Module):
+    """The objective as a module, so DistributedDataParallel sees the whole step as one forward."""
+
+    def __init__(self, model: nn.Module, objective):
+        super().__init__()
+        self.model, self.objective = model, objective
+
+    def forward(self, x, y, progress):
+        out = self.objective(self.model, x, y, progress)
+        return out.loss, out.terms
+
+
+def compiled(loss_fn: nn.Module, graphed: bool):
+    """`loss_fn` under torch.compile (--compile).
+
+    Our own graph capture replaces Inductor's CUDA graphs; elsewhere the default mode. On a CPU,
+    random draws go through ATen as in eager mode (Inductor's own generator would draw other
+    numbers): a compiled step computes the eager step's losses, only faster (ELU 300-300 VAE: 1.13x
+    per step on one thread, BENCHMARKS.md).
+    """
+    if graphed:
+        return torch.compile(loss_fn, mode="max-autotune-no-cudagraphs", dynamic=False)
+    return torch.compile(loss_fn, dynamic=False, options={"fallback_random": True})
+
+
 def make_optimizer(params, lr: float, device: torch.device, capturable: bool) -> torch.optim.Adam:
     """Adam, fused into one kernel per step (on the CPU too, where it is ~30% of a small model's step).
 

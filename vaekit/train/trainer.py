@@ -14,11 +14,8 @@ rank with DistributedDataParallel (see `vaekit.train.distributed`).
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import math
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -29,44 +26,25 @@ from vaekit.config import RunConfig
 from vaekit.data.pairs import SOURCE_VOCAB
 from vaekit.data.splits import DataSplits
 from vaekit.data.text import bucketed_order, pair_lengths, sentence_lengths, trim_padding
-from vaekit.errors import VaekitError, VaekitWarning
-from vaekit.models import build_model, build_objective
-from vaekit.precision import TRAINING_PRECISIONS, precision
+from vaekit.errors import VaekitError
+from vaekit.models import build_objective
+from vaekit.precision import precision
 from vaekit.train import checkpoint as ckpt
 from vaekit.train import distributed, lock, tracking
-from vaekit.train.step import GraphedStep, StepProgram, log_linear_lr, make_optimizer, set_lr
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise VaekitError(f"--device {name} asked for, but PyTorch sees no CUDA device: use --device cpu or auto")
-    if name == "cuda" and local_rank:
-        name = f"cuda:{local_rank}"
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise VaekitError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
-
+from vaekit.train.metrics import read_metrics
+from vaekit.train.setup import network, resolve_device, training_config
+from vaekit.train.step import (
+    GraphedStep,
+    ObjectiveLoss,
+    StepProgram,
+    compiled,
+    epoch_seed,
+    log_linear_lr,
+    make_optimizer,
+    set_lr,
+)
 
 VOCAB = "vocab.json"  # a text run's vocabulary (vaekit.data.vocab.Vocabulary); a translation run's target one
-
-
-def _epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
-    return (seed * 1_000_003 + epoch + rank * 7_919_000_003) % (2**63)
-
-
-class _Loss(nn.Module):
-    """The objective as a module, so DistributedDataParallel sees the whole step as one forward."""
-
-    def __init__(self, model: nn.Module, objective):
-        super().__init__()
-        self.model, self.objective = model, objective
-
-    def forward(self, x, y, progress):
-        out = self.objective(self.model, x, y, progress)
-        return out.loss, out.terms
 
 
 class Trainer:
@@ -91,19 +69,7 @@ class Trainer:
         model: nn.Module | None = None,
         hooks: tuple[tracking.TrainHook, ...] = (),
     ):
-        from vaekit.data import dataset_key
-
-        cfg = _fit_batch(cfg.check().for_data(data), data.train_x.shape[0])
-        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, name=dataset_key(cfg.data.name)))
-        if cfg.model.fused:
-            raise VaekitError(
-                "this run's blocks are fused (written by 'vaekit export --fuse') and are for inference: "
-                "train or resume the source run it names in export.json instead"
-            )
-        if cfg.train.precision not in TRAINING_PRECISIONS:
-            raise VaekitError(
-                f"training precision {cfg.train.precision!r} is not one of {', '.join(TRAINING_PRECISIONS)}"
-            )
+        cfg = training_config(cfg, data)  # checked, with what depends on the data filled in
         self.cfg, self.data, self.run_dir = cfg, data, Path(run_dir)
         self.overwrite, self.resumed, self.locked = overwrite, False, False
         self.world = distributed.current_world()
@@ -113,9 +79,9 @@ class Trainer:
         self.device = resolve_device(cfg.train.device, self.world.local_rank)
         self.local_batch = distributed.shard_size(self.world, cfg.train.batch_size)
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
-        self.model = _network(cfg, model).to(self.device)
+        self.model = network(cfg, model).to(self.device)
         self.objective = build_objective(cfg.model)
-        self.step_fn = _Loss(self.model, self.objective)
+        self.step_fn = ObjectiveLoss(self.model, self.objective)
         if self.world.active:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.step_fn = nn.parallel.DistributedDataParallel(self.step_fn, device_ids=ids)
@@ -129,7 +95,12 @@ class Trainer:
         self.history: list[dict] = []
         self.start_epoch, self.best_val = 0, math.inf
         self.elapsed_before = 0.0  # training seconds of earlier invocations (a resumed run)
-        # The dataset lives on the device from here on.
+        self._place_data(data)
+        self.program = self._make_program(cfg, data)
+        self.run_step = GraphedStep(self.program) if self.graphed else self.program
+
+    def _place_data(self, data: DataSplits) -> None:
+        """The dataset on the device, from here on; sentences sorted by length for validation."""
         self.train_x, self.train_y = data.train_x.to(self.device), data.train_y.to(self.device)
         self.val_x, self.val_y = data.val_x.to(self.device), data.val_y.to(self.device)
         self.lengths, self.vocab, self.pairs = None, data.vocab, data.pairs
@@ -138,18 +109,11 @@ class Trainer:
             self.lengths = lengths(self.train_x, self.train_y)
             by_length = torch.argsort(lengths(self.val_x, self.val_y))
             self.val_x, self.val_y = self.val_x[by_length], self.val_y[by_length]
-        loss_fn = self.step_fn
-        if cfg.train.compile:
-            # Our own graph capture replaces Inductor's CUDA graphs; elsewhere the default mode.
-            # On a CPU, random draws go through ATen as in eager mode (Inductor's own generator would
-            # draw other numbers): a compiled step computes the eager step's losses, only faster
-            # (ELU 300-300 VAE: 1.13x per step on one thread, BENCHMARKS.md).
-            if self.graphed:
-                loss_fn = torch.compile(self.step_fn, mode="max-autotune-no-cudagraphs", dynamic=False)
-            else:
-                loss_fn = torch.compile(self.step_fn, dynamic=False, options={"fallback_random": True})
-        self.program = StepProgram(
-            loss_fn,
+
+    def _make_program(self, cfg: RunConfig, data: DataSplits) -> StepProgram:
+        """The training step over the device-resident data (compiled when asked)."""
+        return StepProgram(
+            compiled(self.step_fn, self.graphed) if cfg.train.compile else self.step_fn,
             self.model,
             self.optimizer,
             self.train_x,
@@ -162,7 +126,6 @@ class Trainer:
             precision_name=cfg.train.precision,
             trim_padding=data.is_text,
         )
-        self.run_step = GraphedStep(self.program) if self.graphed else self.program
 
     # -- schedule ---------------------------------------------------------------------------
     def lr_at(self, epoch: int, elapsed: float = 0.0) -> float:
@@ -207,11 +170,11 @@ class Trainer:
         """One pass over the training split; at a log point past `deadline` (perf_counter seconds)
         it stops early, and the record's 'steps' says how far it got."""
         seed, rank, program = self.cfg.train.seed, self.world.rank, self.program
-        order = torch.Generator(self.device).manual_seed(_epoch_seed(seed, epoch))  # alike on every rank
+        order = torch.Generator(self.device).manual_seed(epoch_seed(seed, epoch))  # alike on every rank
         perm = torch.randperm(self.train_x.shape[0], device=self.device, generator=order)
         if self.lengths is not None:
             perm = bucketed_order(perm, self.lengths, program.global_batch, order)
-        torch.manual_seed(_epoch_seed(seed, epoch, rank))  # this rank's own binarization and noise
+        torch.manual_seed(epoch_seed(seed, epoch, rank))  # this rank's own binarization and noise
         program.start_epoch(perm, epoch)
         steps, every = program.steps_per_epoch, self.cfg.train.log_every
         self.model.train()
@@ -364,65 +327,6 @@ class Trainer:
         self.history.append(record)
         improved = val["loss"] < self.best_val
         self.best_val = min(self.best_val, val["loss"])
-        if not self.world.is_main:
-            return
-        # The optimizer file (weights, optimizer, position) is written last: it is what --resume
-        # reads, so until it is replaced every other file may be rewritten by the resumed epoch.
-        try:
-            if improved:
-                ckpt.save_weights(self.run_dir / ckpt.BEST, self.model)
-            ckpt.save_weights(self.run_dir / ckpt.LAST, self.model)
-            write_metrics(self.run_dir, self.history)
-            ckpt.save_optimizer(
-                self.run_dir / ckpt.OPTIMIZER,
-                self.optimizer,
-                {"epoch": epoch + 1, "best_val": self.best_val},
-                self.model,
-            )
-        except OSError as err:
-            done = len(self.history) - 1
-            kept = f"the checkpoint of epoch {self.history[-2]['epoch']} is kept" if done else "no earlier checkpoint"
-            raise VaekitError(
-                f"could not save the checkpoint of epoch {epoch + 1}: {err.strerror} writing "
-                f"{err.filename}; {kept}; free some space, then continue with --resume"
-            ) from None
+        if self.world.is_main:
+            ckpt.save_epoch(self.run_dir, self.model, self.optimizer, self.history, self.best_val, improved)
         tracking.notify(self.hooks, "on_epoch", self, record)
-
-
-def _network(cfg: RunConfig, model: nn.Module | None) -> nn.Module:
-    """The network to train: the one `cfg.model` builds, or `model` when it is that network too."""
-    built = build_model(cfg.model, cfg.image_shape, cfg.num_classes, cfg.vocab_size, cfg.source_vocab_size)
-    if model is None:
-        return built
-    shapes = [{k: tuple(v.shape) for k, v in m.state_dict().items()} for m in (built, model)]
-    if shapes[0] != shapes[1]:
-        raise VaekitError(
-            f"the model given to Trainer is not the network that model.name {cfg.model.name!r} builds, so its "
-            "run could not be opened again (a run holds weights, never pickled code): set ModelConfig(name="
-            "'package.module:build_fn') to the build function that makes it"
-        )
-    return model
-
-
-def _fit_batch(cfg: RunConfig, n_train: int) -> RunConfig:
-    """A batch larger than the training split is clamped to it, with a warning, and recorded so."""
-    if cfg.train.batch_size <= n_train:
-        return cfg
-    warnings.warn(
-        f"--batch-size {cfg.train.batch_size} is more than the {n_train} training images: "
-        f"using {n_train} (config.json records it)",
-        VaekitWarning,
-        stacklevel=3,
-    )
-    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=n_train))
-
-
-def write_metrics(run_dir: Path, history: list[dict]) -> None:
-    best = min(history, key=lambda r: r["val_loss"]) if history else None
-    payload = {"best_epoch": best and best["epoch"], "best_val_loss": best and best["val_loss"], "epochs": history}
-    ckpt.atomic_write_text(Path(run_dir) / "metrics.json", json.dumps(payload, indent=2) + "\n")
-
-
-def read_metrics(run_dir: Path) -> dict:
-    path = Path(run_dir) / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else {"epochs": []}

@@ -25,7 +25,14 @@ def _trainer(run: Path, *extra: str) -> subprocess.Popen:
     """`vaekit train` in a child process, training (practically) for ever into `run`."""
     argv = [sys.executable, "-m", "vaekit", "--threads", "1", "train", "vae", "--out", str(run), *TINY]
     return subprocess.Popen(
-        [*argv, "--epochs", "100000", *extra], env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*argv, "--epochs", "100000", *extra],
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # a test run started in the background (`make test &`) ignores SIGINT, and the child would inherit
+        # that: give it the default action back, so Python turns Ctrl-C into KeyboardInterrupt as in a terminal
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 

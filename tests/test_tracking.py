@@ -205,7 +205,7 @@ def test_text_runs_send_sentences_and_translation_runs_translations(model, words
 
 def test_tensorboard_serves_the_run_and_the_browser_shows_its_curves(tracked, browser, tmp_path):
     """`tensorboard --logdir` on a free loopback port, opened in headless Chromium: the run's tags are listed."""
-    from tests.browser import free_port
+    from tests.browser import free_port, stop
 
     port = free_port()
     runs = tracked["runs"]  # the folder of runs, as one would compare them: this run is vae/tensorboard
@@ -235,9 +235,4 @@ def test_tensorboard_serves_the_run_and_the_browser_shows_its_curves(tracked, br
             assert time.monotonic() < deadline, f"the page did not show the val/loss card with {shown}: {page[:500]}"
             time.sleep(0.5)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)

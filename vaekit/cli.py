@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "reconstruct": "vaekit.commands.reconstruct",
     "interpolate": "vaekit.commands.interpolate",
     "latents": "vaekit.commands.latents",
+    "encode": "vaekit.commands.encode",
     "kl": "vaekit.commands.kl",
     "train-prior": "vaekit.commands.train_prior",
     "report": "vaekit.commands.report",

@@ -72,8 +72,8 @@ def check_outputs(args) -> None:
         if Path(path).is_dir():
             raise VaekitError(f"{flag} {path} is a folder: give a file name inside it")
         check_writable(Path(path).parent, flag, shown=Path(path))
-    # eval's JSON record is optional; translate writes to stdout without --out
-    if outs["--out"] is None and getattr(args, "command", None) not in ("eval", "translate"):
+    # eval's JSON record is optional; translate and encode write to stdout without --out
+    if outs["--out"] is None and getattr(args, "command", None) not in ("eval", "translate", "encode"):
         check_writable(Path(args.run_dir), "RUN_DIR")
 
 

@@ -36,11 +36,12 @@ def decode_rule(args, greedy: bool = True):
     return rule
 
 
-def say_unknown(vocab, text: str, flag: str) -> None:
-    """Names the words of a typed sentence that the run's vocabulary lacks (they are read as <unk>)."""
+def say_unknown(vocab, text: str | list[str], flag: str) -> None:
+    """Names the words of typed sentences that the run's vocabulary lacks (they are read as <unk>)."""
     from vaekit.generate.text import unknown_words
 
-    unknown = unknown_words(vocab, text)
+    texts = [text] if isinstance(text, str) else text
+    unknown = list(dict.fromkeys(w for t in texts for w in unknown_words(vocab, t)))
     if unknown:
         more = f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""
         words = ", ".join(repr(w) for w in unknown[:20]) + more

@@ -127,3 +127,24 @@ def _read_rgb_images(files: list[Path], size: tuple[int, int] | None) -> list[np
             )
         arrays.append(np.asarray(rgb))
     return arrays
+
+
+def read_images(paths: list[Path], shape: tuple[int, int, int]) -> tuple[torch.Tensor, list[str]]:
+    """Image files, and the image files directly in folders, as (N, C, H, W) float32 in [0, 1] of a
+    run's `shape` (resized, grey or RGB), with the name of each file; for `vaekit encode`."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = _image_files(path)
+            if not found:
+                raise VaekitError(f"no images ({', '.join(sorted(IMAGE_SUFFIXES))}) directly in the folder {path}")
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise VaekitError(f"{path}: no such image file or folder")
+    channels, height, width = shape
+    pixels = np.stack(_read_rgb_images(files, (height, width))).astype(np.float32) / 255  # (N, H, W, 3)
+    if channels == 1:  # the run's images are grey: luminance, as Pillow's "L" mode computes it
+        pixels = pixels @ np.array([[0.299], [0.587], [0.114]], dtype=np.float32)
+    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(0, 3, 1, 2))), [str(f) for f in files]

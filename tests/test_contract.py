@@ -64,6 +64,10 @@ def test_every_model_keeps_the_contract(name):
     if not model.has_prior:
         with pytest.raises(NoPrior, match="vaekit"):
             model.prior()
+    assert (model.prior_words == "none") == (not model.has_prior)  # titles say what samples came from
+    expected = {"hvae": "p(z2) p(z1|z2)", "hiwae": "p(z2) p(z1|z2)", "vampprior": "VampPrior", "cvae": "p(z|y)"}
+    if name in expected:  # not the standard normal: a title saying N(0, I) would be wrong
+        assert expected[name] in model.prior_words
     assert model.data_kind == "images"
     assert (model.code_kind, model.trainable_prior) == (("grid", True) if name == "vqvae" else ("continuous", False))
     if model.code_kind == "grid":  # the codes(x) the contract promises fill the declared grid

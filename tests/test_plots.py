@@ -65,7 +65,7 @@ def test_reconstructions_say_when_the_split_is_shorter_than_asked():
 
 
 def test_samples_title_names_model_data_prior_and_temperature():
-    fig = samples_figure(_images(10), run_title("vae", "mnist", "last"), prior_title("standard", 0.7), ncol=4)
+    fig = samples_figure(_images(10), run_title("vae", "mnist", "last"), prior_title("N(0, I)", 0.7), ncol=4)
     title = fig.get_suptitle()
     for words in ("vae on mnist", "last checkpoint", "10 samples", "N(0, I)", "temperature 0.7"):
         assert words in title

@@ -101,10 +101,8 @@ def _gmm_prior(model, cfg, args, device):
 
 
 def prior_words(model, prior: str) -> str:
-    """'standard', 'gmm:K', or what a VQ-VAE's own prior is."""
-    if prior == "standard" and model.has_prior and model.trainable_prior:
-        return f"autoregressive code prior over {model.code_grid.words()} codes"
-    return prior
+    """'gmm:K', or for --prior standard what the model's own prior is ("N(0, I)", a VampPrior, a code prior)."""
+    return model.prior_words if prior == "standard" else prior
 
 
 def run(args) -> int:

@@ -12,6 +12,7 @@ the trainer rely on and nothing more:
     data_kind                        "images", "sentences" or "pairs" (a target sequence given a source)
     code_kind                        "continuous", "grid" (discrete codes: code_grid, codes(x)) or "none"
     trainable_prior                  a code prior is fitted after training (`vaekit train-prior`)
+    prior_words                      what prior() is, in words, for picture titles ("N(0, I)", "none", ...)
 
 Every model is listed once, in `vaekit.models.registry.MODELS`; a person's own model comes from an
 installed package's entry point or a package.module:build_fn (vaekit.models.plugins). `load_run`

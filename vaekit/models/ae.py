@@ -38,6 +38,10 @@ class Autoencoder(nn.Module):
     own_evaluation = True  # a point-mass q(z|x) has no density: `evaluate_split` reports reconstruction errors
     data_kind, code_kind, trainable_prior = "images", "continuous", False
 
+    @property
+    def prior_words(self) -> str:
+        return "N(0, I)" if self.has_prior else "none"
+
     def __init__(
         self,
         encoder: nn.Module,

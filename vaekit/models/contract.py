@@ -29,6 +29,8 @@ with `isinstance`, `hasattr` or by peeking at its networks:
                                      language model, whose decode(z) for z of shape (..., 0) is p(x))
     trainable_prior                  True: a prior over the codes is fitted after training
                                      (`vaekit train-prior`, the VQ-VAE's code prior)
+    prior_words                      what prior() is, in words, for titles ("N(0, I)", "p(z2) p(z1|z2),
+                                     N(0, I) on z2", "none"): pictures say what their codes came from
 
 A model is an `nn.Module` that has these members; it need not inherit from anything but
 `nn.Module`. `check_model` says which member a new model is missing.
@@ -76,6 +78,7 @@ class LatentVariableModel(Protocol):
     data_kind: str
     code_kind: str
     trainable_prior: bool
+    prior_words: str
 
     @property
     def has_prior(self) -> bool: ...
@@ -100,8 +103,9 @@ _MEMBERS = (
     "data_kind",
     "code_kind",
     "trainable_prior",
+    "prior_words",
 )
-_TYPES = {"has_prior": bool, "own_evaluation": bool, "trainable_prior": bool, "num_labels": int}
+_TYPES = {"has_prior": bool, "own_evaluation": bool, "trainable_prior": bool, "num_labels": int, "prior_words": str}
 
 
 def check_model(model) -> None:

@@ -96,6 +96,7 @@ class HierarchicalVAE(nn.Module):
     own_evaluation = False
     num_labels = 0
     data_kind, code_kind, trainable_prior = "images", "continuous", False
+    prior_words = "p(z2) p(z1|z2), N(0, I) on z2"
 
     def __init__(
         self,

@@ -102,6 +102,7 @@ class EncoderDecoderVAE(nn.Module):
     data_kind = "images"  # x is (B, C, H, W)
     code_kind = "continuous"  # z is a vector of latent_dim
     trainable_prior = False  # the prior is N(0, I), nothing to fit after training
+    prior_words = "N(0, I)"
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, latent_dim: int):
         super().__init__()

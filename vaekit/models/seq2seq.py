@@ -85,6 +85,7 @@ class Seq2Seq(nn.Module):
     data_kind = "pairs"  # a conditional model of a target sentence given a source sentence
     code_kind = "none"  # no latent variable: what the decoder reads is the encoder's states
     trainable_prior = False
+    prior_words = "none"
 
     def __init__(
         self,

@@ -37,6 +37,10 @@ class SentenceAutoencoder(nn.Module):
     own_evaluation = False
     data_kind, code_kind, trainable_prior = "sentences", "continuous", False
 
+    @property
+    def prior_words(self) -> str:
+        return "N(0, I)" if self.variational else "none"
+
     def __init__(
         self,
         encoder: SentenceEncoder,
@@ -97,6 +101,7 @@ class LanguageModel(nn.Module):
     num_labels = 0
     own_evaluation = False  # scored exactly by vaekit.eval.text
     data_kind, code_kind, trainable_prior = "sentences", "none", False  # decode(z (..., 0)) is p(x)
+    prior_words = "none"
 
     def __init__(self, decoder: SentenceDecoder, head: TokenHead, max_length: int):
         super().__init__()

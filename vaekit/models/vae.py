@@ -52,6 +52,10 @@ class VAE(nn.Module):
     own_evaluation = False  # q(z|x) is a density: vaekit.eval.likelihood estimates log p(x) by importance sampling
     data_kind, code_kind, trainable_prior = "images", "continuous", False
 
+    @property
+    def prior_words(self) -> str:
+        return "N(0, I)" if self.label_prior_loc is None else "p(z|y), a learned Gaussian per label"
+
     def _labels(self, y: torch.Tensor | None) -> torch.Tensor | None:
         if not self.num_labels:
             return None

@@ -71,6 +71,10 @@ class VampPriorVAE(VAE):
         super().__init__(encoder, latent_head, decoder, likelihood, latent_dim)
         self.pseudo_raw = nn.Parameter(0.05 + 0.01 * torch.randn(pseudo_inputs, *image_shape))  # (K, C, H, W)
 
+    @property
+    def prior_words(self) -> str:
+        return f"VampPrior, the mixture of q(z|u) over {len(self.pseudo_raw)} learned pseudo-inputs u"
+
     def pseudo_inputs(self) -> torch.Tensor:
         """The K pseudo-inputs, (K, C, H, W) in [0, 1]."""
         return nn.functional.hardtanh(self.pseudo_raw, 0.0, 1.0)

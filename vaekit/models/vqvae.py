@@ -163,6 +163,10 @@ class VQVAE(nn.Module):
     def has_prior(self) -> bool:
         return self.code_prior is not None
 
+    @property
+    def prior_words(self) -> str:
+        return f"the autoregressive code prior over {self.code_grid.words()} codes" if self.has_prior else "none"
+
     def prior(self, y: torch.Tensor | None = None) -> CodeGridPrior:
         """The attached code prior as a distribution over flattened code vectors, event (D*h*w,)."""
         if self.code_prior is None:

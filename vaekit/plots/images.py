@@ -21,12 +21,15 @@ def run_title(model: str, data: str, checkpoint: str | None = None) -> str:
     return f"{model} on {data}" + (f", {checkpoint} checkpoint" if checkpoint and checkpoint != "best" else "")
 
 
-def prior_title(prior: str = "standard", temperature: float = 1.0, label: int | None = None) -> str:
-    """What the codes were drawn from, in words: 'prior N(0, I), temperature 0.7'."""
-    if prior == "standard":
-        words = "prior N(0, I)"
-    elif prior.startswith("gmm:"):
+def prior_title(prior: str = "N(0, I)", temperature: float = 1.0, label: int | None = None) -> str:
+    """What the codes were drawn from, in words: 'prior N(0, I), temperature 0.7'.
+
+    `prior` is 'gmm:K' (a mixture fitted to the training codes) or the model's `prior_words`.
+    """
+    if prior.startswith("gmm:"):
         words = f"prior: {prior[4:]}-component Gaussian mixture fitted to the training codes"
+    elif prior.startswith("N("):
+        words = f"prior {prior}"
     else:
         words = f"prior: {prior}"
     words += f", temperature {temperature:g}"

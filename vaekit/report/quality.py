@@ -61,7 +61,7 @@ def sample_quality_section(ctx: ReportContext) -> Section:
         ("FID: real training vs real test images (the floor)", f"{result['fid_real']:.2f}"),
         ("classifier score of the samples", f"{result['inception_score']:.2f}"),
         ("classifier score of real test images", f"{result['inception_score_real']:.2f}"),
-        ("prior samples compared", f"{result['samples']:,} (prior N(0, I), temperature 1{per_label})"),
+        ("prior samples compared", f"{result['samples']:,} (prior: {ctx.model.prior_words}, temperature 1{per_label})"),
         ("real test images compared", f"{result['real_images']:,}"),
         ("classifier (features: its 128 penultimate activations)", result["classifier"]),
         ("the classifier's test accuracy", accuracy),

@@ -46,7 +46,7 @@ def samples_section(ctx: ReportContext) -> Section:
     except VaekitError as err:
         section.missing = str(err)
         return section
-    prior = prior_title("the code prior fitted by vaekit train-prior" if ctx.discrete else "standard")
+    prior = prior_title(ctx.model.prior_words)
     fig = samples_figure(images, ctx.run, prior)
     section.figures.append(Figure(figure_png(fig), "64 codes drawn from the prior, decoded"))
     return section
@@ -54,9 +54,9 @@ def samples_section(ctx: ReportContext) -> Section:
 
 def _samples_per_label(ctx: ReportContext, section: Section) -> Section:
     from vaekit.generate.images import sample
-    from vaekit.plots import class_names, labelled_grid
+    from vaekit.plots import class_names, labelled_grid, prior_title
 
-    per_row = 10
+    per_row, words = 10, ctx.model.prior_words
     names = class_names(Path(ctx.cfg.data.name).name, ctx.num_labels)
     rows = [
         sample(ctx.model, per_row, labels=torch.full((per_row,), k, dtype=torch.long, device=ctx.device))
@@ -64,16 +64,16 @@ def _samples_per_label(ctx: ReportContext, section: Section) -> Section:
     ]
     section.title = "Prior samples, one row per label"
     section.intro = (
-        "The conditional VAE decodes a code z ~ N(0, I) together with a label y: each row draws "
+        f"The conditional VAE decodes a code z (prior: {words}) together with a label y: each row draws "
         f"{per_row} codes for one label, so the label sets the class and z the style."
     )
     fig = labelled_grid(
         rows,
-        f"{ctx.run}: {per_row} samples per label (decoded means E[x|z, y])\nprior N(0, I), temperature 1",
+        f"{ctx.run}: {per_row} samples per label (decoded means E[x|z, y])\n{prior_title(words)}",
         [f"label {name}" for name in names],
         xlabel="independent draws of z, each decoded with the row's label",
     )
-    section.figures.append(Figure(figure_png(fig), f"row k: {per_row} codes z ~ N(0, I) decoded with label k"))
+    section.figures.append(Figure(figure_png(fig), f"row k: {per_row} codes z (prior: {words}) decoded with label k"))
     return section
 
 

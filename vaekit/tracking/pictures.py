@@ -33,7 +33,7 @@ def image_figures(
     labels = torch.arange(n, device=x.device) % k if conditional else None
     figures = {}
     if model.has_prior:
-        words = prior_title() + (", column c shows label c" if conditional else "")
+        words = prior_title(model.prior_words) + (", column c shows label c" if conditional else "")
         figures["samples"] = samples_figure(sample(model, n, labels=labels), run, words, ncol)
     recon = reconstruct(model, x, y if conditional else None)
     figures["reconstructions"] = reconstructions_figure(x, recon, run, split)

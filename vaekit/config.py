@@ -132,6 +132,18 @@ class ModelConfig:
     dropout: float = option(
         0.0, "text: dropout on the decoder states (seq2seq: and on both sides' word vectors)", type=_FRACTION
     )
+    softmax: str = option(  # vaekit.nn.sequence.TokenHead
+        "adaptive",
+        "text: the output layer, adaptive (Grave et al. 2017: fast over a large vocabulary) or full "
+        "(one softmax over every word, one output matrix)",
+        choices=("adaptive", "full"),
+    )
+    tie_embeddings: bool = option(
+        False,
+        "text: the output matrix is the word vectors (Press & Wolf 2017; a projection from the state "
+        "size when it differs); implies --softmax full",
+        action="store_true",
+    )
     options: dict[str, Any] = field(default_factory=dict)  # model/objective options, e.g. beta, k (ModelOptions)
 
 

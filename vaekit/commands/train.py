@@ -150,6 +150,8 @@ def config_from_args(args) -> RunConfig:
     model_values = given(args, ModelConfig)
     if "block" in model_values:  # --block implies the conv networks
         model_values.setdefault("arch", "conv")
+    if model_values.get("tie_embeddings"):  # tying needs the one output matrix of a full softmax
+        model_values.setdefault("softmax", "full")
     if text:  # the image defaults do not fit sentences
         model_values = {**text_defaults(ModelConfig), **model_values}
     # ModelConfig's defaults, with the model's own where its registry entry has them (on text too)

@@ -6,7 +6,8 @@
 
 so the ELBO, beta-VAE, IWAE and reconstruction objectives, the trainer and the importance-sampled
 evaluation run on text unchanged. `--arch gru|lstm` picks the cell, `--hidden 256` (one size per
-layer, all equal) the state size, `--embedding-dim` the word vectors, `--bidirectional` the encoder.
+layer, all equal) the state size, `--embedding-dim` the word vectors, `--bidirectional` the encoder,
+`--softmax adaptive|full` the output layer and `--tie-embeddings` makes the word vectors its matrix.
 
 `LanguageModel` is the baseline that answers "does the latent variable help?": the same decoder
 with no z (latent_dim 0, initial state zero), trained on -log p(x) and scored exactly.
@@ -159,7 +160,8 @@ def _decoder(cfg, vocab_size: int, latent_dim: int) -> tuple[SentenceDecoder, To
     decoder = SentenceDecoder(
         vocab_size, cfg.embedding_dim, hidden, latent_dim, layers, cfg.arch, cfg.word_dropout, cfg.dropout
     )
-    return decoder, TokenHead(hidden, vocab_size - 2)  # <pad> and <bos> are never predicted
+    tied = decoder.embed if cfg.tie_embeddings else None  # Press & Wolf 2017: one matrix in and out
+    return decoder, TokenHead(hidden, vocab_size - 2, cfg.softmax, tied)  # <pad> and <bos> are never predicted
 
 
 def build_sentence_model(cfg, data_shape, vocab_size: int, variational: bool = True) -> SentenceAutoencoder:

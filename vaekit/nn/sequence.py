@@ -6,10 +6,18 @@ Only real tokens are scored: the words and the end-of-sentence token; <bos> is n
 padding is never computed at all (the hidden states of padded positions are dropped before the
 output layer). That is also what perplexity counts (`vaekit.eval.text`).
 
-The output layer (`TokenHead`) is PyTorch's adaptive softmax (Grave et al. 2017) for large
-vocabularies: frequent tokens in a head softmax, rare ones in smaller tail clusters reached through
-the head. It is a properly normalised distribution over all classes (not a sampled approximation),
-so the likelihood stays exact, while training scores the tail only for the tokens that occur.
+The output layer (`TokenHead`) is, by default (`softmax="adaptive"`), PyTorch's adaptive softmax
+(Grave et al. 2017) for large vocabularies: frequent tokens in a head softmax, rare ones in smaller
+tail clusters reached through the head. It is a properly normalised distribution over all classes
+(not a sampled approximation), so the likelihood stays exact, while training scores the tail only
+for the tokens that occur. `softmax="full"` is one softmax over every class (one matrix, classes x
+hidden), and with `tied` the input word vectors are that matrix (Press & Wolf 2017):
+
+    logits = E[2:] W h + b        E (vocab, emb) the word vectors, W (emb, hidden) a projection
+                                  (none when emb == hidden), rows 2.. of E the predicted tokens
+
+so the output layer adds only W and b to the parameters, and every word's vector is trained by
+both its uses. The head reads E through its owner (the decoder), so it is saved once.
 """
 
 from __future__ import annotations
@@ -22,34 +30,74 @@ from torch import nn
 from torch.distributions import Distribution, constraints
 
 from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID, UNK_ID
+from vaekit.errors import VaekitError
 
 ADAPTIVE_MIN_CLASSES = 2000  # below this a plain softmax is as fast
+SOFTMAX_KINDS = ("adaptive", "full")
 
 
 class TokenHead(nn.Module):
-    """Hidden states (M, H) -> log-probabilities over the `classes` predicted tokens."""
+    """Hidden states (M, H) -> log-probabilities over the `classes` predicted tokens.
 
-    def __init__(self, hidden: int, classes: int):
+    softmax: "adaptive" (an adaptive softmax from ADAPTIVE_MIN_CLASSES classes on, a plain one
+    below) or "full" (always one softmax over every class). tied: the word vectors `tied` (an
+    nn.Embedding whose rows FIRST_OUTPUT_ID.. are the classes) are the output matrix; needs "full".
+    """
+
+    def __init__(self, hidden: int, classes: int, softmax: str = "adaptive", tied: nn.Embedding | None = None):
         super().__init__()
-        self.classes = classes
-        if classes >= ADAPTIVE_MIN_CLASSES:
+        if softmax not in SOFTMAX_KINDS:
+            raise VaekitError(f"unknown output layer {softmax!r}: use --softmax adaptive or full")
+        if tied is not None and softmax != "full":
+            raise VaekitError(
+                "--tie-embeddings needs one output matrix, which the adaptive softmax does not have: "
+                "add --softmax full (or drop --tie-embeddings)"
+            )
+        self.classes, self.softmax = classes, softmax
+        self.adaptive = self.linear = self.proj = self.bias = None
+        self._tied = (tied,) if tied is not None else ()  # a tuple: not a submodule, saved by its owner
+        if tied is not None:
+            if tied.num_embeddings != classes + FIRST_OUTPUT_ID:
+                raise VaekitError(f"tied word vectors have {tied.num_embeddings} rows for {classes} classes")
+            dim = tied.embedding_dim
+            self.proj = nn.Linear(hidden, dim, bias=False) if dim != hidden else None
+            self.bias = nn.Parameter(torch.zeros(classes))
+        elif softmax == "adaptive" and classes >= ADAPTIVE_MIN_CLASSES:
             cutoffs = [c for c in (2000, 10000) if c < classes - 1]  # PTB: 2000 in the head, 8000 in one tail
             self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(hidden, classes, cutoffs, div_value=4.0)
-            self.linear = None
         else:
-            self.adaptive, self.linear = None, nn.Linear(hidden, classes)
+            self.linear = nn.Linear(hidden, classes)
+
+    @property
+    def tied(self) -> bool:
+        return bool(self._tied)
+
+    def output_weight(self) -> torch.Tensor:
+        """The (classes, emb) output matrix of a tied head: a view of the word vectors, not a copy."""
+        return self._tied[0].weight[FIRST_OUTPUT_ID:]
+
+    def reset_parameters(self) -> None:
+        """A fresh output bias (the projection and the layers reset themselves; tied word vectors stay)."""
+        if self.bias is not None:
+            nn.init.zeros_(self.bias)
+
+    def _logits(self, h: torch.Tensor) -> torch.Tensor:
+        if not self.tied:
+            return self.linear(h)
+        h = self.proj(h) if self.proj is not None else h  # (M, E)
+        return nn.functional.linear(h, self.output_weight(), self.bias)  # (M, classes)
 
     def target_log_prob(self, h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """log p(target | h): h (M, H), target (M,) classes -> (M,)."""
         if self.adaptive is not None:
             return self.adaptive(h.float(), target).output
-        return torch.log_softmax(self.linear(h).float(), dim=-1).gather(1, target[:, None])[:, 0]
+        return torch.log_softmax(self._logits(h).float(), dim=-1).gather(1, target[:, None])[:, 0]
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """All classes: (M, H) -> (M, classes)."""
         if self.adaptive is not None:
             return self.adaptive.log_prob(h.float())
-        return torch.log_softmax(self.linear(h).float(), dim=-1)
+        return torch.log_softmax(self._logits(h).float(), dim=-1)
 
 
 def banned_tokens(logp: torch.Tensor, tokens: torch.Tensor, no_repeat: int, allow_unk: bool) -> torch.Tensor:

@@ -1,0 +1,95 @@
+"""The sentence models' output layer and regularisers: adaptive or full softmax, tied input and output
+word vectors (Press & Wolf 2017), dropout on the word vectors and on the decoder's outputs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from vaekit.cli import main
+from vaekit.config import ModelConfig
+from vaekit.data.text import sentence_lengths
+from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID
+from vaekit.models import build_model
+from vaekit.train import load_run
+
+TINY_TEXT = ["--hidden", "16", "--embedding-dim", "8", "--latent-dim", "4", "--batch-size", "32", "--quiet"]
+X = torch.tensor([[BOS_ID, 7, 9, 4, 25, EOS_ID, PAD_ID], [BOS_ID, 11, EOS_ID, PAD_ID, PAD_ID, PAD_ID, PAD_ID]])
+
+
+def tiny(name: str = "vae", vocab_size: int = 60, hidden: int = 16, **fields):
+    torch.manual_seed(0)
+    cfg = ModelConfig(name=name, arch="gru", hidden=(hidden,), embedding_dim=8, latent_dim=4, **fields)
+    return build_model(cfg, (40,), 0, vocab_size)
+
+
+@pytest.mark.parametrize("name, hidden", [("vae", 16), ("lm", 8)])  # with a projection 16 -> 8, and without
+def test_tied_output_matrix_is_the_word_vectors_one_parameter(name, hidden):
+    model = tiny(name, hidden=hidden, softmax="full", tie_embeddings=True)
+    embed, head = model.decoder.embed.weight, model.head
+    assert head.output_weight().data_ptr() == embed[FIRST_OUTPUT_ID:].data_ptr()  # a view, not a copy
+    assert all(p.shape[0] != 58 or p.dim() == 1 for p in head.parameters())  # no (classes, .) matrix of its own
+    assert (head.proj is not None) == (hidden != 8)
+    untied = tiny(name, hidden=hidden, softmax="full")
+    count = sum(p.numel() for p in model.parameters())
+    projection = hidden * 8 if hidden != 8 else 0
+    assert count == sum(p.numel() for p in untied.parameters()) - 58 * hidden + projection
+    z = torch.randn(2, 4) if name == "vae" else torch.zeros(2, 0)
+    model.decode(z).log_prob(X).sum().backward()
+    out_rows = embed.grad[FIRST_OUTPUT_ID:]  # every output class gets a gradient through the softmax,
+    assert (out_rows.abs().sum(1) > 0).all()  # input rows or not: the one matrix is trained by both uses
+    assert "head.bias" in model.state_dict() and not any(k.startswith("head._tied") for k in model.state_dict())
+
+
+@pytest.mark.parametrize("fields", [{"softmax": "full"}, {"softmax": "full", "tie_embeddings": True}])
+def test_log_prob_is_the_sum_of_per_token_log_probs_by_hand(fields):
+    model = tiny("vae", vocab_size=3000, **fields).eval()  # 3000 classes: adaptive unless full is asked
+    assert model.head.adaptive is None
+    z = torch.randn(2, 4)
+    with torch.no_grad():
+        got = model.decode(z).log_prob(X)
+        for row in range(2):
+            state, total = model.decoder.initial_state(z[row : row + 1], 1), 0.0
+            for t in range(int(sentence_lengths(X[row : row + 1])) - 1):  # words + <eos>
+                h, state = model.decoder.step(X[row : row + 1, t], z[row : row + 1], state)
+                logp = model.head.log_probs(h)[0]
+                assert math.isclose(float(logp.exp().sum()), 1.0, rel_tol=1e-5)
+                total += float(logp[X[row, t + 1] - FIRST_OUTPUT_ID])
+            assert math.isclose(float(got[row]), total, rel_tol=1e-5, abs_tol=1e-4)
+
+
+def test_a_tied_run_trains_saves_once_and_reloads_tied(ptb_slice_file, tmp_path, capsys):
+    run = tmp_path / "tied"
+    args = ["train", "lm", "--data", str(ptb_slice_file), "--epochs", "1", "--tie-embeddings", *TINY_TEXT]
+    assert main([*args, "--out", str(run)]) == 0
+    model_cfg = json.loads((run / "config.json").read_text())["model"]
+    assert model_cfg["tie_embeddings"] and model_cfg["softmax"] == "full"  # --tie-embeddings implies full
+    with safe_open(str(run / "model.safetensors"), "pt") as f:
+        assert sorted(k for k in f.keys() if k.startswith("head.")) == ["head.bias", "head.proj.weight"]
+    model, _ = load_run(run)
+    assert model.head.output_weight().data_ptr() == model.decoder.embed.weight[FIRST_OUTPUT_ID:].data_ptr()
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json"]) == 0
+    assert math.isfinite(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["nll"])
+
+
+def test_tying_with_the_adaptive_head_or_off_text_is_a_one_line_error(ptb_slice_file, tmp_path, capsys):
+    text = ["--data", str(ptb_slice_file), "--epochs", "1", *TINY_TEXT]
+    assert main(["train", "vae", *text, "--tie-embeddings", "--softmax", "adaptive", "--out", str(tmp_path / "a")]) == 2
+    assert "adaptive softmax does not have" in capsys.readouterr().err
+    assert main(["train", "vae", "--data", "digits", "--tie-embeddings", "--quiet", "--out", str(tmp_path / "b")]) == 2
+    assert "for the sentence models on text" in capsys.readouterr().err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b" / "config.json").exists()
+
+
+def test_resetting_the_decoder_keeps_tied_word_vectors():
+    model = tiny("vae", softmax="full", tie_embeddings=True)
+    with torch.no_grad():
+        model.head.bias.fill_(1.0)
+    vectors = model.decoder.embed.weight.detach().clone()
+    model.reset_decoder()
+    assert torch.equal(model.decoder.embed.weight, vectors) and torch.equal(model.head.bias, torch.zeros(58))

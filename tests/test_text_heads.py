@@ -83,6 +83,8 @@ def test_tying_with_the_adaptive_head_or_off_text_is_a_one_line_error(ptb_slice_
     assert "adaptive softmax does not have" in capsys.readouterr().err
     assert main(["train", "vae", "--data", "digits", "--tie-embeddings", "--quiet", "--out", str(tmp_path / "b")]) == 2
     assert "for the sentence models on text" in capsys.readouterr().err
+    digits = ["train", "vae", "--data", "digits", "--quiet", "--out", str(tmp_path / "c")]
+    assert main([*digits, "--embedding-dropout", "0.5"]) == 2 and not (tmp_path / "c" / "config.json").exists()
     assert not (tmp_path / "a").exists() and not (tmp_path / "b" / "config.json").exists()
 
 
@@ -93,3 +95,23 @@ def test_resetting_the_decoder_keeps_tied_word_vectors():
     vectors = model.decoder.embed.weight.detach().clone()
     model.reset_decoder()
     assert torch.equal(model.decoder.embed.weight, vectors) and torch.equal(model.head.bias, torch.zeros(58))
+
+
+def test_dropout_on_word_vectors_and_on_outputs_are_separate_and_train_only():
+    plain = tiny("vae")
+    words = tiny("vae", embedding_dropout=0.5)  # the same weights (seed 0), dropout on the word vectors
+    outputs = tiny("vae", dropout=0.5)  # ... on the decoder's outputs only
+    z = torch.randn(2, 4)
+    for model in (plain.eval(), words.eval(), outputs.eval()):
+        with torch.no_grad():  # evaluation: no dropout anywhere, the same numbers
+            torch.testing.assert_close(model.decode(z).log_prob(X), plain.decode(z).log_prob(X))
+            torch.testing.assert_close(model.encode(X).mean, plain.encode(X).mean)
+    words.train(), outputs.train()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        assert not torch.equal(words.encode(X).mean, words.encode(X).mean)  # the encoder's word vectors dropped
+        assert torch.equal(outputs.encode(X).mean, outputs.encode(X).mean)  # output dropout leaves the encoder
+        for model in (words, outputs):
+            assert not torch.equal(model.decode(z).log_prob(X), model.decode(z).log_prob(X))
+    assert words.decoder.embedding_dropout.p == words.encoder.embedding_dropout.p == 0.5
+    assert words.decoder.dropout.p == 0.0 and outputs.decoder.embedding_dropout.p == 0.0

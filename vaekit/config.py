@@ -130,7 +130,12 @@ class ModelConfig:
         0.0, "text: replace decoder input words by <unk> with this probability", type=_FRACTION
     )
     dropout: float = option(
-        0.0, "text: dropout on the decoder states (seq2seq: and on both sides' word vectors)", type=_FRACTION
+        0.0,
+        "text: dropout on the decoder's outputs, before the softmax (seq2seq: and on both sides' word vectors)",
+        type=_FRACTION,
+    )
+    embedding_dropout: float = option(
+        0.0, "text: dropout on the word vectors the encoder and decoder read (seq2seq: see --dropout)", type=_FRACTION
     )
     softmax: str = option(  # vaekit.nn.sequence.TokenHead
         "adaptive",

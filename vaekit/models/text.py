@@ -158,7 +158,15 @@ def _sizes(cfg, vocab_size: int) -> tuple[int, int]:
 def _decoder(cfg, vocab_size: int, latent_dim: int) -> tuple[SentenceDecoder, TokenHead]:
     hidden, layers = _sizes(cfg, vocab_size)
     decoder = SentenceDecoder(
-        vocab_size, cfg.embedding_dim, hidden, latent_dim, layers, cfg.arch, cfg.word_dropout, cfg.dropout
+        vocab_size,
+        cfg.embedding_dim,
+        hidden,
+        latent_dim,
+        layers,
+        cfg.arch,
+        cfg.word_dropout,
+        cfg.dropout,
+        cfg.embedding_dropout,
     )
     tied = decoder.embed if cfg.tie_embeddings else None  # Press & Wolf 2017: one matrix in and out
     return decoder, TokenHead(hidden, vocab_size - 2, cfg.softmax, tied)  # <pad> and <bos> are never predicted
@@ -168,7 +176,7 @@ def build_sentence_model(cfg, data_shape, vocab_size: int, variational: bool = T
     """A sentence VAE (or AE) for padded sentences of `data_shape` (T,) over `vocab_size` token ids."""
     hidden, layers = _sizes(cfg, vocab_size)
     decoder, head = _decoder(cfg, vocab_size, cfg.latent_dim)
-    encoder = SentenceEncoder(decoder.embed, hidden, layers, cfg.arch, cfg.bidirectional)
+    encoder = SentenceEncoder(decoder.embed, hidden, layers, cfg.arch, cfg.bidirectional, cfg.embedding_dropout)
     return SentenceAutoencoder(encoder, decoder, head, cfg.latent_dim, data_shape[0] - 2, variational)
 
 

@@ -14,6 +14,9 @@ Sentences arrive as padded rows of token ids (`vaekit.data.text`): <bos> w_1 .. 
                       word by <unk> with probability `word_dropout` while training, so the decoder
                       must lean on z to predict the next word.
 
+Dropout while training, as the anchors use it (0.5 in Texar's PTB VAE): `embedding_dropout` on the
+word vectors both networks read, `dropout` on the decoder's outputs before the softmax.
+
 The output layer is `vaekit.nn.sequence.TokenHead`: an adaptive softmax for large vocabularies.
 """
 
@@ -49,9 +52,11 @@ class SentenceEncoder(nn.Module):
         layers: int = 1,
         cell: str = "gru",
         bidirectional: bool = False,
+        embedding_dropout: float = 0.0,
     ):
         super().__init__()
         self._embedding = (shared_embedding,)  # a tuple: not a submodule, so saved once, by its owner
+        self.embedding_dropout = nn.Dropout(embedding_dropout)  # on the word vectors, in training only
         embedding_dim = shared_embedding.embedding_dim
         self.rnn = _cell(cell)(embedding_dim, hidden, layers, batch_first=True, bidirectional=bidirectional)
         self.directions = 2 if bidirectional else 1
@@ -66,7 +71,7 @@ class SentenceEncoder(nn.Module):
         tokens = x[:, 1:]  # (B, T-1) w_1 .. w_n <eos>, no <bos>
         lengths = (tokens != PAD_ID).sum(1).clamp(min=1)  # (B,)
         tokens = tokens[:, : int(lengths.max())]  # (B, S)
-        vectors = self._embedding[0](tokens)  # (B, S, E)
+        vectors = self.embedding_dropout(self._embedding[0](tokens))  # (B, S, E)
         packed = pack_padded_sequence(vectors, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, state = self.rnn(packed)
         h = state[0] if isinstance(state, tuple) else state  # (layers * dirs, B, H); an LSTM's c is not used
@@ -88,17 +93,19 @@ class SentenceDecoder(nn.Module):
         cell: str = "gru",
         word_dropout: float = 0.0,
         dropout: float = 0.0,
+        embedding_dropout: float = 0.0,
     ):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise VaekitError(f"--word-dropout must be in [0, 1), got {word_dropout}")
+        self.embedding_dropout = nn.Dropout(embedding_dropout)  # on the input word vectors
         self.embed = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.rnn = _cell(cell)(embedding_dim + latent_dim, hidden, layers, batch_first=True)
         self.is_lstm, self.layers, self.hidden = cell == "lstm", layers, hidden
         self.latent_dim, self.word_dropout = latent_dim, word_dropout
         # z -> every layer's initial state (and an LSTM's initial cell); no z: learned-free zeros.
         self.init = nn.Linear(latent_dim, layers * hidden * (2 if self.is_lstm else 1)) if latent_dim else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(dropout)  # on the outputs (the last layer's states), before the softmax
         self.out_features = hidden
 
     def initial_state(self, z: torch.Tensor | None, batch: int):
@@ -113,7 +120,7 @@ class SentenceDecoder(nn.Module):
         if self.training and self.word_dropout > 0:
             drop = (torch.rand(tokens.shape, device=tokens.device) < self.word_dropout) & (tokens != BOS_ID)
             tokens = tokens.masked_fill(drop & (tokens != PAD_ID), UNK_ID)
-        e = self.embed(tokens)  # (B, T, E)
+        e = self.embedding_dropout(self.embed(tokens))  # (B, T, E)
         if z is None:
             return e
         return torch.cat([e, z[:, None, :].expand(-1, tokens.shape[1], -1)], dim=2)  # (B, T, E + D)

@@ -138,14 +138,24 @@ class Seq2Seq(nn.Module):
         return self.decoder.dropout(self._output(h, context)), weights
 
     def _step_through(self, target: torch.Tensor, memo: SourceMemory):
-        """Bahdanau's decoder, teacher-forced one step at a time."""
+        """Bahdanau's decoder, teacher-forced one step at a time. The target's word vectors are looked
+        up once for all steps: a lookup per step made a dense gradient of the whole table per step in
+        the backward pass (a fill and an add of 16,281 x 256 numbers each), 45% of the step's CPU time."""
         state = self.initial_state(memo)
+        vectors = self.decoder.embedded(target[:, :-1])  # (B, Tt-1, E)
         outs, weights = [], []
-        for t in range(target.shape[1] - 1):
-            out, state, w = self._advance(target[:, t], memo, state)
+        for t in range(vectors.shape[1]):
+            out, state, w = self._attend_and_step(vectors[:, t], memo, state)
             outs.append(out)
             weights.append(w)
         return self.decoder.dropout(torch.stack(outs, 1)), torch.stack(weights, 1)
+
+    def _attend_and_step(self, vectors: torch.Tensor, memo: SourceMemory, state):
+        """Bahdanau's step from the previous words' vectors (B, E): context from s_{t-1}, then the RNN."""
+        top = (state[0] if self.decoder.is_lstm else state)[-1]  # (B, H) s_{t-1}
+        context, weights = self.attention(top, memo.keys, memo.memory, memo.mask)
+        h, state = self.decoder.step_embedded(vectors, context, state)
+        return self._output(h, context), state, weights
 
     def _output(self, h: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.combine(torch.cat([h, context], dim=-1)))
@@ -186,10 +196,7 @@ class Seq2Seq(nn.Module):
 
     def _advance(self, tokens: torch.Tensor, memo: SourceMemory, state):
         if self.attention_kind == "additive":
-            top = (state[0] if self.decoder.is_lstm else state)[-1]  # (B, H) s_{t-1}
-            context, weights = self.attention(top, memo.keys, memo.memory, memo.mask)
-            h, state = self.decoder.step(tokens, context, state)
-            return self._output(h, context), state, weights
+            return self._attend_and_step(self.decoder.embedded(tokens), memo, state)
         if self.attention is None:
             h, state = self.decoder.step(tokens, memo.final, state)
             return h, state, None

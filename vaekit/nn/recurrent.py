@@ -116,11 +116,15 @@ class SentenceDecoder(nn.Module):
         s = torch.tanh(self.init(z)).view(batch, -1, self.layers, self.hidden).permute(1, 2, 0, 3)  # (1|2, L, B, H)
         return (s[0].contiguous(), s[1].contiguous()) if self.is_lstm else s[0].contiguous()
 
-    def _inputs(self, tokens: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+    def embedded(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Word vectors (..., E) of input tokens (...), with word and embedding dropout while training."""
         if self.training and self.word_dropout > 0:
             drop = (torch.rand(tokens.shape, device=tokens.device) < self.word_dropout) & (tokens != BOS_ID)
             tokens = tokens.masked_fill(drop & (tokens != PAD_ID), UNK_ID)
-        e = self.embedding_dropout(self.embed(tokens))  # (B, T, E)
+        return self.embedding_dropout(self.embed(tokens))
+
+    def _inputs(self, tokens: torch.Tensor, z: torch.Tensor | None) -> torch.Tensor:
+        e = self.embedded(tokens)  # (B, T, E)
         if z is None:
             return e
         return torch.cat([e, z[:, None, :].expand(-1, tokens.shape[1], -1)], dim=2)  # (B, T, E + D)
@@ -135,4 +139,10 @@ class SentenceDecoder(nn.Module):
     def step(self, tokens: torch.Tensor, z: torch.Tensor | None, state):
         """One step: last tokens (B,) -> (hidden (B, H), new state)."""
         out, state = self.rnn(self._inputs(tokens[:, None], z), state)
+        return out[:, 0], state
+
+    def step_embedded(self, vectors: torch.Tensor, z: torch.Tensor | None, state):
+        """One step from the last tokens' word vectors (B, E) (`embedded`) -> (hidden (B, H), new state)."""
+        inputs = vectors if z is None else torch.cat([vectors, z], dim=1)  # (B, E + D)
+        out, state = self.rnn(inputs[:, None, :], state)
         return out[:, 0], state

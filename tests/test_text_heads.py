@@ -115,3 +115,16 @@ def test_dropout_on_word_vectors_and_on_outputs_are_separate_and_train_only():
             assert not torch.equal(model.decode(z).log_prob(X), model.decode(z).log_prob(X))
     assert words.decoder.embedding_dropout.p == words.encoder.embedding_dropout.p == 0.5
     assert words.decoder.dropout.p == 0.0 and outputs.decoder.embedding_dropout.p == 0.0
+
+
+def test_a_tied_model_starts_near_the_uniform_distribution():
+    # N(0, 1) word vectors as output rows made the first logits ~16 wide: 17 nats per token at the
+    # start instead of log(2998) = 8.0, and the first epoch went to undoing that (BENCHMARKS.md)
+    torch.manual_seed(0)
+    cfg = ModelConfig(name="lm", arch="gru", hidden=(64,), embedding_dim=64, softmax="full", tie_embeddings=True)
+    model = build_model(cfg, (40,), 0, 3000).eval()  # no projection: the state meets the word vectors as they are
+    x = torch.cat([torch.full((8, 1), BOS_ID), torch.randint(4, 3000, (8, 20)), torch.full((8, 1), EOS_ID)], 1)
+    with torch.no_grad():
+        per_token = float(-model.log_prob(x).sum()) / (8 * 21)
+    assert abs(per_token - math.log(2998)) < 0.5
+    assert float(model.decoder.embed.weight.abs().max()) <= 0.1 and not model.decoder.embed.weight[PAD_ID].any()

@@ -142,6 +142,8 @@ class SentenceNLL:
 
 # ---- builders from a ModelConfig --------------------------------------------------------------
 
+TIED_INIT = 0.1  # tied word vectors start in U(-0.1, 0.1), as PyTorch's word_language_model and AWD-LSTM start them
+
 
 def _sizes(cfg, vocab_size: int) -> tuple[int, int]:
     if cfg.arch not in CELLS:
@@ -169,6 +171,10 @@ def _decoder(cfg, vocab_size: int, latent_dim: int) -> tuple[SentenceDecoder, To
         cfg.embedding_dropout,
     )
     tied = decoder.embed if cfg.tie_embeddings else None  # Press & Wolf 2017: one matrix in and out
+    if tied is not None:  # N(0, 1) vectors as logits start far from uniform: the first epoch is lost (BENCHMARKS.md)
+        with torch.no_grad():
+            tied.weight.uniform_(-TIED_INIT, TIED_INIT)
+            tied.weight[tied.padding_idx].zero_()
     return decoder, TokenHead(hidden, vocab_size - 2, cfg.softmax, tied)  # <pad> and <bos> are never predicted
 
 

@@ -175,12 +175,13 @@ def test_padding_is_never_scored(slice_data):
 
 @pytest.mark.parametrize("attention", ["none", "dot", "additive"])
 def test_beam_one_is_greedy_and_a_beam_never_scores_below_greedy(translation_run, slice_data, attention):
-    model = _model(slice_data, attention) if attention != "dot" else load_run(translation_run)[0]
+    trained = load_run(translation_run)[0]  # the default's attention, trained; the others untrained
+    model = trained if trained.attention_kind == attention else _model(slice_data, attention)
     source = slice_data.test_y[:24]
     with torch.no_grad():
         g = greedy(model, source)
         one = beam_search(model, source, beam=1)
-        assert [h.ids for h in one] == [h.ids for h in g]
+        _same_up_to_float_ties(model, source, one, g)
         for alpha in (0.0, 1.0):
             wide = beam_search(model, source, beam=4, alpha=alpha)
             assert all(w.score(alpha) >= h.score(alpha) - 1e-5 for w, h in zip(wide, g))
@@ -191,6 +192,20 @@ def test_beam_one_is_greedy_and_a_beam_never_scores_below_greedy(translation_run
         done = torch.tensor([h.finished for h in wide])
         scored = model.log_prob(rows, source)
     torch.testing.assert_close(scored[done], torch.tensor([h.log_prob for h in wide])[done], rtol=1e-4, atol=1e-3)
+
+
+def _same_up_to_float_ties(model, source, beam_one, greedy_hyps):
+    """Beam 1 chooses argmax(score + log p), greedy argmax(log p): the same token, unless two tokens'
+    log-probabilities are equal in float32 once added to a long prefix's score (a trained tiny model's
+    repetition loops). Where the two differ, the first differing tokens must be such a tie."""
+    differ = [i for i, (b, g) in enumerate(zip(beam_one, greedy_hyps)) if b.ids != g.ids]
+    assert len(differ) <= 2, f"beam 1 and greedy differ on rows {differ}"
+    for i in differ:
+        b, g = beam_one[i].ids, greedy_hyps[i].ids
+        j = next(t for t in range(min(len(b), len(g))) if b[t] != g[t])
+        rows = torch.tensor([[1, *b[: j + 1], 2], [1, *g[: j + 1], 2]])
+        logp = model.token_log_probs(rows, source[i : i + 1].expand(2, -1))[:, j]  # each chosen token's
+        torch.testing.assert_close(logp[0], logp[1], rtol=0, atol=1e-4)
 
 
 def test_bleu_of_references_against_themselves_is_100(slice_data):

@@ -183,7 +183,7 @@ class ModelOptions:
     attention: str | None = option(
         None,
         "seq2seq: what the decoder sees of the source: none (only the encoder's final state, the "
-        "fixed-size bottleneck), dot (Luong et al. 2015) or additive (Bahdanau et al. 2015)",
+        "fixed-size bottleneck), dot (Luong et al. 2015) or additive (Bahdanau et al. 2015; the default)",
         choices=ATTENTION_CHOICES,
     )
 

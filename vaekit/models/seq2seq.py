@@ -14,7 +14,8 @@ source x; a recurrent decoder (`SentenceDecoder`) writes the target y word by wo
   tanh(W_c [h_t; c_t]). Training runs the teacher-forced target through one fused RNN call.
 - ``additive``: Bahdanau et al. (2015): the previous decoder state s_{t-1} scores every encoder
   state (v^T tanh(W s + U m)), the context c_t joins the RNN's input, and the output is
-  tanh(W_c [s_t; c_t]). Training steps through the target one token at a time.
+  tanh(W_c [s_t; c_t]). Training steps through the target one token at a time. The default: it
+  costs ~1.4x the CPU of ``dot`` per batch and learns more per CPU second (BENCHMARKS.md).
 
 With attention the decoder's initial state is tanh(W c) (a "bridge" from the final encoder state)
 and its input is the previous word alone (and, for ``additive``, the context). With
@@ -96,7 +97,7 @@ class Seq2Seq(nn.Module):
         layers: int = 1,
         cell: str = "gru",
         bidirectional: bool = False,
-        attention: str = "dot",
+        attention: str = "additive",
         dropout: float = 0.0,
         max_length: int = 50,
     ):
@@ -229,10 +230,11 @@ class TranslationNLL:
         return LossOutput(nll.mean(), {"nll": nll})
 
 
-def build_seq2seq(cfg, data_shape, source_vocab: int, target_vocab: int, *, attention: str = "dot") -> Seq2Seq:
+def build_seq2seq(cfg, data_shape, source_vocab: int, target_vocab: int, *, attention: str = "additive") -> Seq2Seq:
     """The network for a ModelConfig: --arch gru|lstm, --hidden (one size per layer, all equal),
     --embedding-dim, --bidirectional, --dropout (on both sides' word vectors and the decoder's outputs);
-    `attention` none | dot | additive (--attention, or --set attention=...)."""
+    `attention` none | dot | additive (--attention, or --set attention=...; additive unless given: per CPU
+    second it learns the most, BENCHMARKS.md "Translation: fra-eng")."""
     if cfg.arch not in CELLS:
         raise VaekitError(f"seq2seq needs a recurrent network: --arch {' or '.join(CELLS)} (got {cfg.arch!r})")
     if len(set(cfg.hidden)) != 1:

@@ -15,7 +15,7 @@ source x; a recurrent decoder (`SentenceDecoder`) writes the target y word by wo
 - ``additive``: Bahdanau et al. (2015): the previous decoder state s_{t-1} scores every encoder
   state (v^T tanh(W s + U m)), the context c_t joins the RNN's input, and the output is
   tanh(W_c [s_t; c_t]). Training steps through the target one token at a time. The default: it
-  costs ~1.4x the CPU of ``dot`` per batch and learns more per CPU second (BENCHMARKS.md).
+  costs ~1.25x the CPU of ``dot`` per batch and learns more per CPU second (BENCHMARKS.md).
 
 With attention the decoder's initial state is tanh(W c) (a "bridge" from the final encoder state)
 and its input is the previous word alone (and, for ``additive``, the context). With
@@ -141,7 +141,7 @@ class Seq2Seq(nn.Module):
     def _step_through(self, target: torch.Tensor, memo: SourceMemory):
         """Bahdanau's decoder, teacher-forced one step at a time. The target's word vectors are looked
         up once for all steps: a lookup per step made a dense gradient of the whole table per step in
-        the backward pass (a fill and an add of 16,281 x 256 numbers each), 45% of the step's CPU time."""
+        the backward pass (a fill and an add of 16,281 x 256 numbers each), ~23% of the step's CPU time."""
         state = self.initial_state(memo)
         vectors = self.decoder.embedded(target[:, :-1])  # (B, Tt-1, E)
         outs, weights = [], []

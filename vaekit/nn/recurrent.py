@@ -138,8 +138,7 @@ class SentenceDecoder(nn.Module):
 
     def step(self, tokens: torch.Tensor, z: torch.Tensor | None, state):
         """One step: last tokens (B,) -> (hidden (B, H), new state)."""
-        out, state = self.rnn(self._inputs(tokens[:, None], z), state)
-        return out[:, 0], state
+        return self.step_embedded(self.embedded(tokens), z, state)
 
     def step_embedded(self, vectors: torch.Tensor, z: torch.Tensor | None, state):
         """One step from the last tokens' word vectors (B, E) (`embedded`) -> (hidden (B, H), new state)."""

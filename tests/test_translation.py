@@ -12,7 +12,7 @@ import torch
 from vaekit.cli import main
 from vaekit.data import PairOptions, load_dataset
 from vaekit.data.pairs import FRA_ENG, load_pairs_file
-from vaekit.data.vocab import PAD_ID, UNK_ID
+from vaekit.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from vaekit.eval.translation import corpus_scores
 from vaekit.generate.translate import beam_search, greedy
 from vaekit.models import load_run
@@ -67,6 +67,7 @@ def test_fra_eng_is_the_documented_file_and_split(fra_file):
     test_rows = {tuple(r[r != PAD_ID].tolist()) for r in data.test_y}
     assert not train_sources & test_rows  # no test English sentence is a training sentence
     assert sum(map(len, info.test_references)) == data.test_x.shape[0]  # every reference kept
+    assert len(info.val_sources) == 1000 and sum(map(len, info.val_references)) == data.val_x.shape[0] == 1578
 
 
 def test_fra_eng_is_fetched_from_its_public_home_without_its_partial_last_line():
@@ -75,19 +76,22 @@ def test_fra_eng_is_fetched_from_its_public_home_without_its_partial_last_line()
     assert FRA_ENG.sha256 == "0054ea2102484f4800d0b2cca57460b6b4a2e05328e6954240601065b001b1a6"
 
 
-def test_split_is_by_source_sentence_and_keeps_every_reference(slice_data):
+@pytest.mark.parametrize("split", ["test", "val"])
+def test_split_is_by_source_sentence_and_keeps_every_reference(slice_data, split):
     d, info = slice_data, slice_data.pairs
+    targets, sources = d.split(split)
+    held, references, group = info.held_out(split)
 
     def sentences(rows):
         return {tuple(r[r != PAD_ID].tolist()) for r in rows}
 
-    assert not sentences(d.train_y) & sentences(d.test_y)
-    assert not sentences(d.train_y) & sentences(d.val_y)
-    assert len(info.test_group) == d.test_x.shape[0] == sum(map(len, info.test_references))
-    # the test rows of one source sentence are its references, in order
-    for g, refs in enumerate(info.test_references[:50]):
-        rows = d.test_x[info.test_group == g]
-        assert [d.vocab.decode(r[1:]).split() for r in rows] == [
+    assert not sentences(d.train_y) & sentences(sources)
+    assert len(held) == len(references) == int(group.max()) + 1
+    assert len(group) == targets.shape[0] == sum(map(len, references))
+    # the rows of one source sentence are that sentence and its references, in order
+    for g, refs in enumerate(references[:50]):
+        assert sentences(sources[group == g]) == {(BOS_ID, *info.source_vocab.encode(held[g]), EOS_ID)}
+        assert [d.vocab.decode(r[1:]).split() for r in targets[group == g]] == [
             [w if w in d.vocab.index else "<unk>" for w in ref] for ref in refs
         ]
 
@@ -243,6 +247,23 @@ def test_every_command_on_a_translation_run(translation_run, tmp_path, capsys):
     assert main(["report", run, "--limit", "20"]) == 0
     page = (translation_run / "report.html").read_text()
     assert "Test translations" in page and "BLEU by source length" in page and page.count("data:image/png") == 3
+
+
+def test_eval_on_the_validation_sentences_chooses_the_decoding(translation_run, slice_data, capsys):
+    run = str(translation_run)
+    assert main(["eval", run, "--split", "val", "--beam", "3", "--alpha", "0.5", "--limit", "30", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    saved = json.loads((translation_run / "eval-val-best-beam3-alpha0.5-first30.json").read_text())
+    assert record["split"] == saved["split"] == "val" and record["sentences"] == 30
+    assert record["decoding"] == {"beam": 3, "alpha": 0.5} and record["pairs"] >= 30
+    tsv = (translation_run / "translations-val-best-beam3-alpha0.5.tsv").read_text().splitlines()
+    first_val_sentence, its_references = (part[0] for part in slice_data.pairs.held_out("val")[:2])
+    assert len(tsv) == 31 and tsv[1].split("\t")[0] == " ".join(first_val_sentence)
+    assert tsv[1].split("\t")[2] == " | ".join(" ".join(r) for r in its_references)
+    before = sorted(p.name for p in translation_run.iterdir())
+    assert main(["eval", run, "--split", "train"]) == 2  # no references kept for training sentences
+    assert "--split val or test" in capsys.readouterr().err
+    assert sorted(p.name for p in translation_run.iterdir()) == before
 
 
 def test_resume_replays_the_same_epochs(pairs_slice, tmp_path):

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from vaekit.errors import VaekitError
 
-TRANSLATIONS = "translations-{split}-{which}-beam{beam}.tsv"  # source, translation, references (" | "), exact
+DEFAULT_BEAM, DEFAULT_ALPHA = 5, 1.0  # `vaekit translate` and `vaekit eval` (BENCHMARKS.md, issue 24)
+TRANSLATIONS = "translations-{split}-{decoding}.tsv"  # source, translation, references (" | "), exact
 
 
 def open_translator(model, cfg, run_dir: Path):
@@ -27,14 +28,16 @@ def evaluate_run(model, cfg, device, args, checkpoint: dict) -> dict:
     from vaekit.eval.translation import evaluate_translation
 
     data = open_data(cfg, args)
-    if args.split != "test":
-        raise VaekitError("a translation run is evaluated on its test sentences (every reference kept): drop --split")
+    if args.split not in ("val", "test"):
+        raise VaekitError(
+            "a translation run is evaluated on held-out sentences, whose references are all kept: --split val or test"
+        )
     info, translator = data.pairs, open_translator(model, cfg, args.run_dir)
-    targets, sources = data.test_x.to(device), data.test_y.to(device)
-    sentences, references = info.test_sources, info.test_references
+    targets, sources = (t.to(device) for t in data.split(args.split))
+    sentences, references, group = info.held_out(args.split)
     if args.limit is not None:
         sentences, references = sentences[: args.limit], references[: args.limit]
-        keep = info.test_group < args.limit
+        keep = group < args.limit
         targets, sources = targets[keep.to(device)], sources[keep.to(device)]
     with tqdm(
         total=targets.shape[0] + len(sentences), unit="sentence", desc=f"beam {args.beam}", disable=args.json
@@ -50,8 +53,8 @@ def evaluate_run(model, cfg, device, args, checkpoint: dict) -> dict:
             batch_size=min(args.batch_size, 100),
             progress=bar,
         )
-    result = {"split": "test", **result, "checkpoint": checkpoint}
-    stem = f"eval-test-{args.which}-beam{args.beam}" + (f"-first{args.limit}" if args.limit else "")
+    result = {"split": args.split, **result, "checkpoint": checkpoint}
+    stem = f"eval-{args.split}-{_decoding(args)}" + (f"-first{args.limit}" if args.limit else "")
     _save(args.run_dir / f"{stem}.json", json.dumps(result, indent=2) + "\n")
     rows = ["source\ttranslation\treferences\texact"]
     for t, refs in zip(done, references):
@@ -59,8 +62,13 @@ def evaluate_run(model, cfg, device, args, checkpoint: dict) -> dict:
         rows.append(
             "\t".join([" ".join(t.source_tokens), " ".join(t.tokens), " | ".join(joined), str(t.tokens in refs)])
         )
-    _save(args.run_dir / TRANSLATIONS.format(split="test", which=args.which, beam=args.beam), "\n".join(rows) + "\n")
+    _save(args.run_dir / TRANSLATIONS.format(split=args.split, decoding=_decoding(args)), "\n".join(rows) + "\n")
     return result
+
+
+def _decoding(args) -> str:
+    """best-beam5 (alpha 1, as these names always meant), best-beam10-alpha0.5: two decodings' files never collide."""
+    return f"{args.which}-beam{args.beam}" + ("" if args.alpha == 1.0 else f"-alpha{args.alpha:g}")
 
 
 def _save(path: Path, text: str) -> None:
@@ -79,9 +87,9 @@ def _save(path: Path, text: str) -> None:
 def eval_table(r: dict) -> str:
     """The measures as a few readable lines."""
     lines = [
-        f"test split: {r['sentences']} source sentences ({r['pairs']} pairs, {r['references_per_sentence']:.2f} "
-        f"references each), {r['checkpoint']['which']} checkpoint, beam {r['decoding']['beam']}, "
-        f"alpha {r['decoding']['alpha']:g}",
+        f"{r['split']} split: {r['sentences']} source sentences ({r['pairs']} pairs, "
+        f"{r['references_per_sentence']:.2f} references each), {r['checkpoint']['which']} checkpoint, "
+        f"beam {r['decoding']['beam']}, alpha {r['decoding']['alpha']:g}",
         f"  BLEU            {r['bleu']:8.2f}   ({r['bleu_signature']})",
         f"  chrF            {r['chrf']:8.2f}   ({r['chrf_signature']})",
         f"  NLL             {r['nll']:8.3f}   nats per sentence, exact -log p(y|x), mean over pairs",

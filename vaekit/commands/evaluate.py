@@ -8,7 +8,8 @@ latents whose posterior mean varies across the data (Cov > 0.01).
 A translation run (seq2seq) reports corpus BLEU and chrF (sacrebleu, every reference of each test
 sentence, its signature printed), the exact NLL per sentence and perplexity per token, the share of
 exact matches and BLEU by source length; --beam and --alpha choose the decoding (see
-vaekit.eval.translation). Its translations go to RUN_DIR/translations-test-CHECKPOINT-beamN.tsv.
+vaekit.eval.translation), --split val or test the sentences (choose the decoding on val). Its
+translations go to RUN_DIR/translations-SPLIT-CHECKPOINT-beamN[-alphaA].tsv.
 
 A text run reports nats per sentence and perplexity per predicted token, counting the words and
 the end-of-sentence token of every sentence (see `vaekit.eval.text`); a language model's NLL
@@ -45,6 +46,7 @@ from vaekit.commands._common import (
     open_run,
     open_split,
 )
+from vaekit.commands._translation import DEFAULT_ALPHA, DEFAULT_BEAM
 from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.precision import PRECISIONS
 
@@ -85,12 +87,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "real test images (whatever --limit says); 0 skips it",
     )
     p.add_argument(
-        "--beam", type=count(1, 100), default=5, help="translation runs: beam width of the decoding (1: greedy)"
+        "--beam",
+        type=count(1, 100),
+        default=DEFAULT_BEAM,
+        help="translation runs: beam width of the decoding (1: greedy)",
     )
     p.add_argument(
         "--alpha",
         type=non_negative,
-        default=1.0,
+        default=DEFAULT_ALPHA,
         help="translation runs: length normalisation of the beam, log p(y|x) / length^alpha",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")

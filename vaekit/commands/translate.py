@@ -18,10 +18,10 @@ import sys
 from pathlib import Path
 
 from vaekit.commands._common import add_run_arguments, count, non_negative
+from vaekit.commands._translation import DEFAULT_ALPHA, DEFAULT_BEAM
 from vaekit.errors import VaekitError
 
 HELP = "translate a sentence (or a file, line by line) with a trained seq2seq run"
-DEFAULT_BEAM = 5
 BATCH = 64
 
 
@@ -34,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--alpha",
         type=non_negative,
-        default=1.0,
+        default=DEFAULT_ALPHA,
         help="length normalisation: a hypothesis scores log p(y|x) / length^alpha (0: none)",
     )
     p.add_argument(

@@ -28,7 +28,8 @@ The split (seeded, by the *source sentence*, so no test source sentence is seen 
 permuted by numpy PCG64 seeded with ``seed`` (default 0); the first min(2000, n // 10) are the test
 sentences, the next min(1000, n // 10) the validation sentences, the rest train, each with all of its
 pairs. For ``fra-eng``: 49,195 source sentences -> 46,195 / 1,000 / 2,000 (71,472 / 1,578 / 2,987 pairs).
-Every test sentence keeps all its references (`PairInfo.test_references`) for BLEU.
+Every test and validation sentence keeps all its references (`PairInfo.test_references`,
+`PairInfo.val_references`, or `PairInfo.held_out(split)`) for BLEU.
 
 One vocabulary per side from the training pairs (``min_count``, ``vocab_size``, `<unk>` for the
 rest): `DataSplits.vocab` is the target's, `PairInfo.source_vocab` the source's. Every training
@@ -108,6 +109,15 @@ class PairInfo:
     test_sources: list[list[str]]  # the distinct test source sentences, as tokens
     test_references: list[list[list[str]]]  # every reference translation of each, as tokens
     test_group: torch.Tensor  # (N_test,) which test source sentence each test pair belongs to
+    val_sources: list[list[str]] = field(default_factory=list)  # the same three for the validation split
+    val_references: list[list[list[str]]] = field(default_factory=list)
+    val_group: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.long))
+
+    def held_out(self, split: str) -> tuple[list[list[str]], list[list[list[str]]], torch.Tensor]:
+        """(distinct source sentences, every reference of each, the sentence of each pair) of 'val' or 'test'."""
+        if split not in ("val", "test"):
+            raise VaekitError(f"only the held-out splits keep every reference (val, test), not {split!r}")
+        return getattr(self, f"{split}_sources"), getattr(self, f"{split}_references"), getattr(self, f"{split}_group")
 
 
 def language_pair(name: str, reverse: bool = False) -> tuple[str | None, str | None]:
@@ -206,15 +216,8 @@ def pair_splits(
         target, _ = encode_sentences([t for _, t in pairs], target_vocab, limit, "cut")  # (N, Tt)
         source, _ = encode_sentences([s for s, _ in pairs], source_vocab, limit, "cut")  # (N, Ts)
         tensors[split] = (target, source)
-    sizes = [len(groups[k]) for k in chosen["test"]]
-    info = PairInfo(
-        source_vocab,
-        tok,
-        tuple(languages),
-        [list(k) for k in chosen["test"]],
-        [[t for _, t in (kept[i] for i in groups[k])] for k in chosen["test"]],
-        torch.repeat_interleave(torch.arange(n_test), torch.tensor(sizes)),
-    )
+    held = {split: _held_out(kept, groups, chosen[split]) for split in ("test", "val")}
+    info = PairInfo(source_vocab, tok, tuple(languages), *held["test"], *held["val"])
     (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = tensors["train"], tensors["val"], tensors["test"]
     data = DataSplits(name, tr_x, tr_y, va_x, va_y, te_x, te_y, likelihood="categorical", vocab=target_vocab)
     data.pairs = info
@@ -224,6 +227,14 @@ def pair_splits(
         + (f"; {skipped:,} pairs skipped (a side over {limit} tokens)" if skipped else "")
     )
     return data
+
+
+def _held_out(kept, groups, keys) -> tuple[list[list[str]], list[list[list[str]]], torch.Tensor]:
+    """(sources, references, group of each pair) of a held-out split's source sentences `keys`, whose
+    pairs are encoded in this order (`pair_splits`)."""
+    sizes = torch.tensor([len(groups[k]) for k in keys], dtype=torch.long)
+    references = [[kept[i][1] for i in groups[k]] for k in keys]
+    return [list(k) for k in keys], references, torch.repeat_interleave(torch.arange(len(keys)), sizes)
 
 
 # ---- sources ----------------------------------------------------------------------------------

@@ -240,9 +240,9 @@ def test_every_command_on_a_translation_run(translation_run, tmp_path, capsys):
     assert main(["eval", run, "--beam", "2", "--limit", "40"]) == 0
     table = capsys.readouterr().out
     assert "BLEU" in table and "chrF" in table and "perplexity" in table and "<eos>" in table
-    record = json.loads((translation_run / "eval-test-best-beam2-first40.json").read_text())
+    record = json.loads((translation_run / "eval-test-best-beam2-alpha0-first40.json").read_text())  # alpha 0: default
     assert 0 <= record["bleu"] <= 100 and record["nll"] > 0 and record["sentences"] == 40
-    assert (translation_run / "translations-test-best-beam2.tsv").read_text().count("\n") == 41
+    assert (translation_run / "translations-test-best-beam2-alpha0.tsv").read_text().count("\n") == 41
     assert main(["translate", run]) == 2  # neither a sentence nor --file: one line, exit 2
     assert main(["report", run, "--limit", "20"]) == 0
     page = (translation_run / "report.html").read_text()

@@ -38,6 +38,9 @@ from vaekit.precision import TRAINING_PRECISIONS
 _ARCHS = ("mlp", "conv", "gru", "lstm")  # mlp | conv for images, gru | lstm for text
 _FRACTION = real(0.0, 1.0, high_open=True)
 ATTENTION_CHOICES = ("none", "dot", "additive")  # seq2seq's decoders (vaekit.models.seq2seq.ATTENTION_KINDS)
+# Decoding of `vaekit translate`, `eval` and `report` on seq2seq runs: chosen on the validation sentences of the
+# 15- and 60-minute fra-eng runs (BENCHMARKS.md, "Beam and length normalisation chosen on validation").
+DEFAULT_BEAM, DEFAULT_ALPHA = 5, 0.0
 
 
 @dataclass(frozen=True)

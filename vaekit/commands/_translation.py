@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from vaekit.config import DEFAULT_ALPHA, DEFAULT_BEAM  # noqa: F401 (the flags' defaults, here for the commands)
 from vaekit.errors import VaekitError
 
-DEFAULT_BEAM, DEFAULT_ALPHA = 5, 1.0  # `vaekit translate` and `vaekit eval` (BENCHMARKS.md, issue 24)
 TRANSLATIONS = "translations-{split}-{decoding}.tsv"  # source, translation, references (" | "), exact
 
 

@@ -9,7 +9,7 @@ A translation run (seq2seq) reports corpus BLEU and chrF (sacrebleu, every refer
 sentence, its signature printed), the exact NLL per sentence and perplexity per token, the share of
 exact matches and BLEU by source length; --beam and --alpha choose the decoding (see
 vaekit.eval.translation), --split val or test the sentences (choose the decoding on val). Its
-translations go to RUN_DIR/translations-SPLIT-CHECKPOINT-beamN[-alphaA].tsv.
+translations go to RUN_DIR/translations-SPLIT-CHECKPOINT-beamN-alphaA.tsv (no -alphaA at alpha 1).
 
 A text run reports nats per sentence and perplexity per predicted token, counting the words and
 the end-of-sentence token of every sentence (see `vaekit.eval.text`); a language model's NLL

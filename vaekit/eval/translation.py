@@ -20,6 +20,7 @@ import math
 
 import torch
 
+from vaekit.config import DEFAULT_ALPHA, DEFAULT_BEAM
 from vaekit.data.text import pair_lengths, trim_padding
 from vaekit.generate.translate import Translator
 
@@ -86,8 +87,8 @@ def evaluate_translation(
     source_sentences: list[list[str]],
     references: list[list[list[str]]],
     *,
-    beam: int = 5,
-    alpha: float = 1.0,
+    beam: int = DEFAULT_BEAM,
+    alpha: float = DEFAULT_ALPHA,
     batch_size: int = 100,
     progress=None,
 ) -> tuple[dict, list]:

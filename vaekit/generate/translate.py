@@ -4,11 +4,12 @@
     beam search  keeps the `beam` best partial translations by log p(y_<=t | x); a hypothesis ends
                  at <eos>. A sentence is done when `beam` hypotheses have ended (or the length limit
                  is reached: then the unfinished ones compete too). The winner maximises
-                 log p(y|x) / |y|^alpha (|y| counts the words and <eos>): alpha = 0 is the plain
-                 log-likelihood, which favours short translations; alpha = 1 (the default) the
-                 per-token average. Greedy's translation is always among the candidates, so a beam
-                 never returns a translation its score ranks below greedy's (plain beam search can,
-                 when greedy's prefix falls out of the beam); with beam 1 it is greedy.
+                 log p(y|x) / |y|^alpha (|y| counts the words and <eos>): alpha = 0 (the default,
+                 vaekit.config.DEFAULT_ALPHA) is the plain log-likelihood, which favours short
+                 translations; alpha = 1 the per-token average. Greedy's translation is always among
+                 the candidates, so a beam never returns a translation its score ranks below greedy's
+                 (plain beam search can, when greedy's prefix falls out of the beam); with beam 1 it
+                 is greedy.
 
 The length limit is `max_length` target tokens, by default 2 * (source tokens) + 10.
 Every hypothesis carries its attention weights (one row per target token, <eos> included, one
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 import torch
 
+from vaekit.config import DEFAULT_ALPHA, DEFAULT_BEAM
 from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID
 from vaekit.errors import VaekitError
 
@@ -76,7 +78,7 @@ def greedy(model, source: torch.Tensor, max_length: int | None = None) -> list[H
 
 @torch.no_grad()
 def beam_search(
-    model, source: torch.Tensor, beam: int = 5, alpha: float = 1.0, max_length: int | None = None
+    model, source: torch.Tensor, beam: int = DEFAULT_BEAM, alpha: float = DEFAULT_ALPHA, max_length: int | None = None
 ) -> list[Hypothesis]:
     """The best hypothesis for each source row (B, Ts) by beam search (module docstring)."""
     if beam < 1:
@@ -202,8 +204,8 @@ class Translator:
     def translate_tokens(
         self,
         tokens: list[list[str]],
-        beam: int = 5,
-        alpha: float = 1.0,
+        beam: int = DEFAULT_BEAM,
+        alpha: float = DEFAULT_ALPHA,
         max_length: int | None = None,
         device="cpu",
         batch: int = 64,

@@ -5,6 +5,7 @@ source's length, one line per `vaekit train seq2seq` run, from what `vaekit eval
            by source length in bins of --bin tokens, from RUN/translations-test-best-beamB.tsv
            (the synthetic copy/reverse tasks: one reference, exact match is the measure)
     bleu   corpus BLEU by source length, the buckets of `vaekit eval`, from RUN/eval-test-best-beamB.json
+           (RUN/eval-test-best-beamB-alphaA.json with --alpha A other than 1)
 
     python benchmarks/bottleneck.py exact OUT.png RUN_DIR [RUN_DIR ...] [--beam 1] [--bin 5] [--title TEXT]
     python benchmarks/bottleneck.py bleu OUT.png RUN_DIR [RUN_DIR ...] [--beam 5] [--title TEXT]
@@ -30,9 +31,11 @@ def label(run: Path) -> str:
     """'attention=dot, GRU 128 bidirectional' from a run's config.json."""
     model = json.loads((run / "config.json").read_text())["model"]
     both = " bidirectional" if model.get("bidirectional") else ""
-    epochs = len(json.loads((run / "metrics.json").read_text())["epochs"])
+    epochs = json.loads((run / "metrics.json").read_text())["epochs"]
+    steps = epochs[-1].get("steps")  # the clock stopped this epoch after `steps` batches
+    trained = f"{len(epochs) - 1} ep. + {steps} steps" if steps else f"{len(epochs)} ep."
     network = f"{model['arch'].upper()} {model['hidden'][0]}{both}"
-    return f"attention={model['options'].get('attention')}, {network}, {epochs} ep."
+    return f"attention={model['options'].get('attention')}, {network}, {trained}"
 
 
 def exact_by_length(run: Path, beam: int, width: int) -> tuple[list[str], list[float], list[int]]:
@@ -49,8 +52,9 @@ def exact_by_length(run: Path, beam: int, width: int) -> tuple[list[str], list[f
     return names, [sum(e for _, e in g) / len(g) for g in groups], [len(g) for g in groups]
 
 
-def bleu_by_length(run: Path, beam: int) -> tuple[list[str], list[float], list[int]]:
-    rows = json.loads((run / f"eval-test-best-beam{beam}.json").read_text())["bleu_by_length"]
+def bleu_by_length(run: Path, beam: int, alpha: float) -> tuple[list[str], list[float], list[int]]:
+    name = f"eval-test-best-beam{beam}" + ("" if alpha == 1.0 else f"-alpha{alpha:g}")  # as `vaekit eval` names it
+    rows = json.loads((run / f"{name}.json").read_text())["bleu_by_length"]
     return [r["source_tokens"] for r in rows], [r["bleu"] for r in rows], [r["sentences"] for r in rows]
 
 
@@ -60,6 +64,7 @@ def main() -> None:
     p.add_argument("out", type=Path)
     p.add_argument("runs", nargs="+", type=Path)
     p.add_argument("--beam", type=int, default=None, help="the eval's beam (default: 1 for exact, 5 for bleu)")
+    p.add_argument("--alpha", type=float, default=1.0, help="bleu: the eval's length normalisation (default 1)")
     p.add_argument("--bin", type=int, default=5, help="exact: source tokens per bin")
     p.add_argument("--min-sentences", type=int, default=20, help="draw only bins with this many sentences")
     p.add_argument("--title", default=None)
@@ -71,7 +76,7 @@ def main() -> None:
             names, values, counts = exact_by_length(run, beam, args.bin)
             values = [100 * v for v in values]
         else:
-            names, values, counts = bleu_by_length(run, beam)
+            names, values, counts = bleu_by_length(run, beam, args.alpha)
         print(f"{run}: {label(run)}")
         print("  " + ", ".join(f"{n}: {v:.1f} ({c})" for n, v, c in zip(names, values, counts)))
         kept = [(n, v) for n, v, c in zip(names, values, counts) if c >= args.min_sentences]
@@ -81,10 +86,10 @@ def main() -> None:
     ax.set_ylabel(measure)
     ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2, fontsize=8, frameon=False)  # below the lines
     ax.set_title(args.title or f"{measure} by source length, beam {beam}")
     fig.tight_layout()
-    fig.savefig(args.out, dpi=110)
+    fig.savefig(args.out, dpi=110, bbox_inches="tight")
     print(f"wrote {args.out}")
 
 

@@ -7,7 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from vaekit.config import DEFAULT_ALPHA, DEFAULT_BEAM  # noqa: F401 (the flags' defaults, here for the commands)
 from vaekit.errors import VaekitError
 
 TRANSLATIONS = "translations-{split}-{decoding}.tsv"  # source, translation, references (" | "), exact

@@ -46,7 +46,7 @@ from vaekit.commands._common import (
     open_run,
     open_split,
 )
-from vaekit.commands._translation import DEFAULT_ALPHA, DEFAULT_BEAM
+from vaekit.config import DEFAULT_ALPHA, DEFAULT_BEAM
 from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.precision import PRECISIONS
 

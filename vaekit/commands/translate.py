@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from vaekit.commands._common import add_run_arguments, count, non_negative
-from vaekit.commands._translation import DEFAULT_ALPHA, DEFAULT_BEAM
+from vaekit.config import DEFAULT_ALPHA, DEFAULT_BEAM
 from vaekit.errors import VaekitError
 
 HELP = "translate a sentence (or a file, line by line) with a trained seq2seq run"

@@ -11,13 +11,11 @@ from pathlib import Path
 
 import torch
 
-from vaekit.config import DEFAULT_ALPHA, DEFAULT_BEAM
 from vaekit.report.html import Figure, Section, TextTable
 
 ARTICLE = "They are watching."  # the articles' own example, shown first when the run reads English
 SHOWN = 25  # test translations in the table
 MAPS = 3  # test sentences drawn as attention maps, besides the article's
-BEAM, ALPHA = DEFAULT_BEAM, DEFAULT_ALPHA
 
 
 def translation_sections(
@@ -42,7 +40,7 @@ def translation_sections(
     keep = info.test_group < limit
     sentences, refs = info.test_sources[:limit], info.test_references[:limit]
     result, done = evaluate_translation(
-        translator, data.test_x[keep].to(dev), data.test_y[keep].to(dev), sentences, refs, beam=BEAM, alpha=ALPHA
+        translator, data.test_x[keep].to(dev), data.test_y[keep].to(dev), sentences, refs
     )
     run = run_title(cfg.model.name, Path(cfg.data.name).name, which)
     history = read_metrics(run_dir)["epochs"]
@@ -80,7 +78,8 @@ def _run_section(cfg, model, history, result, notes: str) -> Section:
     )
     section.tables.append(
         (
-            f"Test measures ({result['sentences']} source sentences, beam {BEAM}, alpha {ALPHA:g})",
+            f"Test measures ({result['sentences']} source sentences, "
+            f"beam {result['decoding']['beam']}, alpha {result['decoding']['alpha']:g})",
             [
                 ("BLEU (all references)", f"{result['bleu']:.2f}  [{result['bleu_signature']}]"),
                 ("chrF", f"{result['chrf']:.2f}  [{result['chrf_signature']}]"),
@@ -153,9 +152,7 @@ def _attention_section(translator, done, run: str, device) -> Section:
         )
         return section
     chosen = [t for t in done if 4 <= len(t.source_tokens) <= 9][:MAPS]
-    article = (
-        translator.translate([ARTICLE], beam=BEAM, alpha=ALPHA, device=device)[0] if translator.english_source else None
-    )
+    article = translator.translate([ARTICLE], device=device)[0] if translator.english_source else None
     shown = [t for t in [article, *chosen] if t is not None and t.hypothesis is not None]
     fig = attention_figure(
         [t.hypothesis.attention for t in shown],

@@ -125,7 +125,9 @@ def test_unknown_words_of_from_and_to_are_named(text_use_run, capsys):
         ["interpolate", str(text_use_run), "--from", "The Cat eats a red apple.", "--to", "the company", "--steps", "3"]
     )
     assert code == 0
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    err = captured.err
+    assert (captured.out + err).count("decoding:") == 1  # the rule said once, on stderr
     assert "--from: " in err and "'The'" in err and "'Cat'" in err and "'apple.'" in err
     assert "--to:" not in err  # every word of "the company" is in PTB's vocabulary
     assert "decoding: no 3-word sequence repeated" in err

@@ -89,7 +89,7 @@ def reconstruct(args, model, cfg) -> int:
     lines = [f"({rule.describe()})", ""]
     for original, decoded in zip(originals, decodes):
         lines += [f"  in:  {original}", f"  out: {decoded}", ""]
-    print("\n".join(lines))
+    print("\n".join(lines[2:]))  # the rule was said on stderr; the file keeps it
     _write_lines(default_out(args, "reconstructions.txt"), lines)
     return 0
 
@@ -117,7 +117,7 @@ def interpolate(args, model, cfg) -> int:
         path = homotopy(model, vocab, a, b, args.steps, rule)
         lines += [f"  {t:4.2f}  {text}" for t, text in zip(_fractions(args.steps), path)]
         lines.append("")
-    print("\n".join(lines))
+    print("\n".join(lines[2:]))  # the rule was said on stderr; the file keeps it
     _write_lines(default_out(args, "interpolations.txt"), lines)
     return 0
 

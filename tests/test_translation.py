@@ -4,6 +4,7 @@ split, the seq2seq model's likelihood, greedy and beam decoding, BLEU, and every
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -263,6 +264,16 @@ def test_eval_on_the_validation_sentences_chooses_the_decoding(translation_run, 
     before = sorted(p.name for p in translation_run.iterdir())
     assert main(["eval", run, "--split", "train"]) == 2  # no references kept for training sentences
     assert "--split val or test" in capsys.readouterr().err
+    assert sorted(p.name for p in translation_run.iterdir()) == before
+
+
+def test_eval_without_sacrebleu_is_one_line_before_decoding(translation_run, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)  # what `import sacrebleu` meets where it is not installed
+    monkeypatch.setitem(sys.modules, "sacrebleu.metrics", None)
+    before = sorted(p.name for p in translation_run.iterdir())
+    assert main(["eval", str(translation_run), "--limit", "5"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'sacrebleu>=2.3'" in err and "Traceback" not in err
     assert sorted(p.name for p in translation_run.iterdir()) == before
 
 

@@ -22,6 +22,7 @@ import torch
 
 from vaekit.config import DEFAULT_ALPHA, DEFAULT_BEAM
 from vaekit.data.text import pair_lengths, trim_padding
+from vaekit.errors import VaekitError
 from vaekit.generate.translate import Translator
 
 LENGTH_BUCKETS = (1, 4, 6, 8, 10, 13, 16, 21, 31, 61)  # source-token bucket starts: 1-3, 4-5, ... 61+
@@ -47,6 +48,18 @@ def pair_nll(model, targets: torch.Tensor, sources: torch.Tensor, batch_size: in
         "perplexity": math.exp(total / tokens),
         "perplexity_counts": TOKENS_COUNTED,
     }
+
+
+def require_sacrebleu() -> None:
+    """One line, before minutes of decoding, when the scorer is missing (an environment from before it
+    was a dependency)."""
+    try:
+        import sacrebleu  # noqa: F401
+    except ImportError:
+        raise VaekitError(
+            "BLEU and chrF need sacrebleu, which this environment lacks: pip install 'sacrebleu>=2.3' "
+            "(or reinstall vaekit, which depends on it)"
+        ) from None
 
 
 def corpus_scores(hypotheses: list[list[str]], references: list[list[list[str]]]) -> dict:
@@ -93,6 +106,7 @@ def evaluate_translation(
     progress=None,
 ) -> tuple[dict, list]:
     """(the measures of the module docstring, the `Translated` of every source sentence)."""
+    require_sacrebleu()
     likelihood = pair_nll(translator.model, targets, sources, batch_size, progress)
     done = translator.translate_tokens(
         source_sentences, beam=beam, alpha=alpha, device=sources.device, batch=batch_size

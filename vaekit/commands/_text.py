@@ -86,11 +86,11 @@ def reconstruct(args, model, cfg) -> int:
     x = x[: args.n].to(next(model.parameters()).device)
     rule = decode_rule(args)
     originals, decodes = decode_texts(vocab, x), reconstruct_sentences(model, vocab, x, rule)
-    lines = [f"({rule.describe()})", ""]
+    lines = []
     for original, decoded in zip(originals, decodes):
         lines += [f"  in:  {original}", f"  out: {decoded}", ""]
-    print("\n".join(lines[2:]))  # the rule was said on stderr; the file keeps it
-    _write_lines(default_out(args, "reconstructions.txt"), lines)
+    print("\n".join(lines))  # the rule was said on stderr; the file keeps it
+    _write_lines(default_out(args, "reconstructions.txt"), [f"({rule.describe()})", "", *lines])
     return 0
 
 
@@ -110,15 +110,15 @@ def interpolate(args, model, cfg) -> int:
         x, _ = open_split(cfg, args, "test")
         x = x[: 2 * args.pairs].to(device)
         pairs = [(x[i : i + 1], x[i + 1 : i + 2]) for i in range(0, x.shape[0] - 1, 2)]
-    lines = [f"({rule.describe()})", ""]
+    lines = []
     for a, b in pairs:
         ends = decode_texts(vocab, a) + decode_texts(vocab, b)
         lines += [f"from: {ends[0]}", f"to:   {ends[1]}"]
         path = homotopy(model, vocab, a, b, args.steps, rule)
         lines += [f"  {t:4.2f}  {text}" for t, text in zip(_fractions(args.steps), path)]
         lines.append("")
-    print("\n".join(lines[2:]))  # the rule was said on stderr; the file keeps it
-    _write_lines(default_out(args, "interpolations.txt"), lines)
+    print("\n".join(lines))  # the rule was said on stderr; the file keeps it
+    _write_lines(default_out(args, "interpolations.txt"), [f"({rule.describe()})", "", *lines])
     return 0
 
 

@@ -104,6 +104,8 @@ def _shown(section, entry: str, models) -> dict[str, str]:
     shown = {}
     for f, flag in flagged(type(section)):
         own = [(m, getattr(spec, entry)[f.name]) for m, spec in models.items() if f.name in getattr(spec, entry)]
+        on_data = [(f"{m} on {d}", v) for m, spec in models.items() for d, v in spec.data_defaults.items()]
+        own += [(where, values[f.name]) for where, values in on_data if f.name in values]
         if own:
             more = ", ".join(f"{m} {render(v, flag.type)}" for m, v in own)
             shown[f.name] = f"{render(getattr(section, f.name), flag.type)}; {more}"
@@ -135,7 +137,7 @@ def config_from_args(args) -> RunConfig:
     """A RunConfig from the flags: given flags override each dataclass's own defaults (and, for a
     model, its registry entry's; for text data, the fields' text defaults)."""
     from vaekit.data import dataset_key, is_pairs_source, is_text_source
-    from vaekit.models import default_config, default_train_config, resolve_options
+    from vaekit.models import data_defaults, default_config, default_train_config, resolve_options
 
     values = given(args, DataConfig)
     if "name" in values:  # a path is stored resolved, so the run can be opened from any folder
@@ -154,8 +156,10 @@ def config_from_args(args) -> RunConfig:
         model_values.setdefault("softmax", "full")
     if text:  # the image defaults do not fit sentences
         model_values = {**text_defaults(ModelConfig), **model_values}
-    # ModelConfig's defaults, with the model's own where its registry entry has them (on text too)
-    model = dataclasses.replace(default_config(args.model, text), **model_values)
+    # ModelConfig's defaults, with the model's own where its registry entry has them (on text, on a dataset too)
+    model = default_config(args.model, text)
+    on_data, train_on_data = data_defaults(args.model, data.name, model_values.get("arch", model.arch))
+    model = dataclasses.replace(model, **{**on_data, **model_values})
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args), text))
     base = default_train_config(args.model)  # TrainConfig's defaults, with the model's own (seq2seq's)
     if args.epochs is not None and args.time_budget is None:  # --epochs alone: that many epochs, no clock
@@ -163,7 +167,7 @@ def config_from_args(args) -> RunConfig:
     train_values = given(args, TrainConfig)
     if text and not pairs:  # sentence pairs keep the model's own batch
         train_values = {**text_defaults(TrainConfig), **train_values}
-    train = dataclasses.replace(base, **train_values)
+    train = dataclasses.replace(base, **{**train_on_data, **train_values})
     if args.epochs is None and args.time_budget is not None:
         train = dataclasses.replace(train, epochs=EPOCH_CAP)
     cfg = RunConfig(data=data, model=model, train=train)

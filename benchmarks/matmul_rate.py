@@ -12,7 +12,8 @@ the optimizer, drawing and binarizing the batch, per-op dispatch) is overhead. F
 5. ratio = step / (matmul + adam), measured in alternating rounds (median), so that the load of a
    shared machine hits all alike; then the profile's self time by category says where the rest goes.
 
-    VAEKIT_DATA_DIR=../shared/data python benchmarks/matmul_rate.py [--threads 1 2] [--models ref elu hvae burda vamp]
+    VAEKIT_DATA_DIR=../shared/data python benchmarks/matmul_rate.py [--threads 1 2] \
+        [--models ref elu hvae burda vamp] [--compile]
 """
 
 from __future__ import annotations
@@ -44,11 +45,11 @@ MATMULS = ("aten::mm", "aten::addmm")
 clock = time.thread_time
 
 
-def make_trainer(name: str, data, batch: int = 100) -> Trainer:
+def make_trainer(name: str, data, batch: int = 100, compile: bool = False) -> Trainer:
     model, fields = MODELS[name]
     cfg = RunConfig(
         model=ModelConfig(name=model, likelihood="bernoulli", **fields),
-        train=TrainConfig(epochs=1, batch_size=batch, device="cpu"),
+        train=TrainConfig(epochs=1, batch_size=batch, device="cpu", compile=compile),
     )
     trainer = Trainer(cfg, data, tempfile.mkdtemp(prefix="vaekit-matmul-"), show_progress=False)
     perm = torch.randperm(trainer.train_x.shape[0])
@@ -128,11 +129,19 @@ def category(op: str) -> str:
     return "python / dispatch (" + op.split("::")[0] + ")"
 
 
-def measure(name: str, data, rounds: int, steps: int, steps_per_epoch: int) -> None:
-    """Alternating rounds of: the step's matmuls alone, its fused Adam alone, the whole step; medians."""
+def measure(name: str, data, rounds: int, steps: int, steps_per_epoch: int, compile: bool = False) -> None:
+    """Alternating rounds of: the step's matmuls alone, its fused Adam alone, the whole step; medians.
+    compile: the step under --compile (torch.compile of the objective, forward and backward); the
+    matmul shapes and the profile are the eager step's, the compile time is reported apart."""
     torch.manual_seed(0)
     trainer = make_trainer(name, data)
     shapes, self_us = step_profile(trainer)
+    if compile:
+        trainer = make_trainer(name, data, compile=True)
+        began = time.perf_counter()
+        for _ in range(3):  # the first call compiles (Inductor's cache on disk makes a repeat quicker)
+            trainer.program()
+        print(f"\n{name}: compiled in {time.perf_counter() - began:.0f} s wall-clock (first 3 steps)")
     inputs = matmul_inputs(shapes)
     time_matmuls(inputs, 5)
     t = defaultdict(list)
@@ -146,7 +155,8 @@ def measure(name: str, data, rounds: int, steps: int, steps_per_epoch: int) -> N
     )
     med = {k: statistics.median(v) for k, v in t.items()}
     print(
-        f"\n{name} ({MODELS[name][0]}), {torch.get_num_threads()} thread(s): {len(shapes)} matmuls per step, "
+        f"\n{name} ({MODELS[name][0]}{', --compile' if compile else ''}), {torch.get_num_threads()} thread(s): "
+        f"{len(shapes)} matmuls per step, "
         f"{flops / 1e6:.0f} MFLOP, {flops / med['mm'] / 1e9:.1f} GFLOP/s in torch.mm; medians of {rounds} rounds:"
     )
     print(f"  matmuls {med['mm'] * 1e3:.2f} ms + fused Adam {med['adam'] * 1e3:.2f} ms per step")
@@ -173,6 +183,7 @@ def main() -> None:
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--steps", type=int, default=50, help="training steps timed per round")
+    p.add_argument("--compile", action="store_true", help="also time each model's step under --compile")
     args = p.parse_args()
     data = load_dataset("binarized-mnist")
     steps_per_epoch = data.train_x.shape[0] // 100
@@ -184,6 +195,8 @@ def main() -> None:
         print(f"\n{threads} thread(s), timed by {'CPU time of the thread' if threads == 1 else 'wall-clock'}")
         for name in args.models:
             measure(name, data, args.rounds, args.steps, steps_per_epoch)
+            if args.compile:
+                measure(name, data, args.rounds, args.steps, steps_per_epoch, compile=True)
 
 
 if __name__ == "__main__":

@@ -72,7 +72,7 @@ def main() -> None:
     ax.set_ylim(*(args.ylim or (84, min(max(lows), min(lows) + 40))))
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower left" if args.target else "best")  # below the curves, beside the target line
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")

@@ -102,9 +102,9 @@ def _shown(section, entry: str, models) -> dict[str, str]:
     """{field: 'its default; cvae 4'} for the fields of `section` (a settings object) that some model's
     registry entry starts elsewhere (`entry`: config_defaults for ModelConfig, train_defaults for TrainConfig)."""
     shown = {}
+    on_data = [(f"{m} on {d}", v) for m, spec in models.items() for d, v in spec.data_defaults.items()]
     for f, flag in flagged(type(section)):
         own = [(m, getattr(spec, entry)[f.name]) for m, spec in models.items() if f.name in getattr(spec, entry)]
-        on_data = [(f"{m} on {d}", v) for m, spec in models.items() for d, v in spec.data_defaults.items()]
         own += [(where, values[f.name]) for where, values in on_data if f.name in values]
         if own:
             more = ", ".join(f"{m} {render(v, flag.type)}" for m, v in own)

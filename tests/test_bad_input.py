@@ -609,6 +609,7 @@ TEXT_REFUSED = [
     ("text-max-length", _text(SENTENCES.encode()), on("s.txt", "--max-length", "2"), ["--max-length", "raise it"]),
     ("text-vocab-size", _text(SENTENCES.encode()), on("s.txt", "--vocab-size", "0"), ["--vocab-size", "at least 1"]),
     ("text-word-dropout", _text(SENTENCES.encode()), on("s.txt", "--word-dropout", "1"), ["--word-dropout", "[0, 1)"]),
+    ("text-compile", _text(SENTENCES.encode()), on("s.txt", "--compile"), ["sentence models", "drop --compile"]),
     ("text-run-vocab-garbage", "edit", ["eval", "run", "-k", "2"], ["vocab.json", "cannot read the vocabulary"]),
     ("text-run-vocab-pickle", "pickle", ["sample", "run", "-n", "2"], ["vocab.json", "cannot read the vocabulary"]),
 ]

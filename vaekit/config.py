@@ -226,7 +226,7 @@ class TrainConfig:
     )
     compile: bool = option(
         False,
-        "torch.compile the objective (first steps slower while it compiles)",
+        "torch.compile the objective (first steps slower while it compiles; images and arrays, not sentences)",
         action="store_true",
         resume=True,
         group="speed",

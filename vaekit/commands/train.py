@@ -243,7 +243,7 @@ def _train(args, cfg: RunConfig) -> int:
         text=text_options(cfg.data, args.out if args.resume else None),
         pairs=pair_options(cfg.data, args.out if args.resume else None),
     )
-    if cfg.train.compile and data.is_text:  # measured on a PTB slice: BENCHMARKS.md, "cyclical annealing and --compile"
+    if cfg.train.compile and data.is_text:  # BENCHMARKS.md: "Cyclical annealing and `--compile` at equal CPU seconds"
         raise VaekitError(
             "--compile does not speed up sentence models: every batch length is a new shape, so torch "
             "recompiles for the first 8 and then runs eager (first epoch 9x slower, none faster after): drop --compile"

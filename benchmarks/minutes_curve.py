@@ -28,6 +28,7 @@ def main() -> None:
     p.add_argument("--ylim", type=float, nargs=2, metavar=("LOW", "HIGH"), help="the plotted nats range")
     p.add_argument("--target", type=float, default=86.76, help="a test-NLL line to draw (nats; 0: none)")
     p.add_argument("--target-label", default="target: Burda et al.'s VAE")
+    p.add_argument("--legend", help="matplotlib's legend place (default: lower left with a target, else best)")
     args = p.parse_args()
     fig, ax = plt.subplots(figsize=(7, 4.2))
     for i, item in enumerate(args.runs):
@@ -72,7 +73,8 @@ def main() -> None:
     ax.set_ylim(*(args.ylim or (84, min(max(lows), min(lows) + 40))))
     ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower left" if args.target else "best")  # below the curves, beside the target line
+    loc = args.legend or ("lower left" if args.target else "best")  # below the curves, beside the target line
+    ax.legend(fontsize=8, loc=loc)
     fig.tight_layout()
     fig.savefig(args.out, dpi=110)
     print(f"wrote {args.out}")

@@ -209,6 +209,7 @@ def _default_out(cfg: RunConfig) -> Path:
 
 
 def run(args) -> int:
+    from vaekit.data import is_pairs_source, is_text_source
     from vaekit.train import checkpoint as ckpt
     from vaekit.train import distributed, lock
 
@@ -221,6 +222,12 @@ def run(args) -> int:
         cfg = config_from_args(args)
         args.out = args.out or _default_out(cfg)
         ckpt.prepare_run_dir(args.out, args.overwrite, resume=False, check_only=True)
+    if cfg.train.compile and (is_text_source(cfg.data.name) or is_pairs_source(cfg.data.name)):
+        # before the data loads or the folder is touched; BENCHMARKS.md: "Cyclical annealing and `--compile` ..."
+        raise VaekitError(
+            "--compile does not speed up sentence models: every batch length is a new shape, so torch "
+            "recompiles for the first 8 and then runs eager (first epoch 9x slower, none faster after): drop --compile"
+        )
     if cfg.train.log:
         from vaekit.tracking import require
 
@@ -243,11 +250,6 @@ def _train(args, cfg: RunConfig) -> int:
         text=text_options(cfg.data, args.out if args.resume else None),
         pairs=pair_options(cfg.data, args.out if args.resume else None),
     )
-    if cfg.train.compile and data.is_text:  # BENCHMARKS.md: "Cyclical annealing and `--compile` at equal CPU seconds"
-        raise VaekitError(
-            "--compile does not speed up sentence models: every batch length is a new shape, so torch "
-            "recompiles for the first 8 and then runs eager (first epoch 9x slower, none faster after): drop --compile"
-        )
     world = distributed.current_world()
     hook = _tracking_hook(cfg, args.out, world)
     hooks = () if hook is None else (hook,)

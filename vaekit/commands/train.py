@@ -257,13 +257,8 @@ def _train(args, cfg: RunConfig) -> int:
     if args.resume:
         trainer.resume()
     if world.is_main:
-        how = ", ".join(
-            [
-                "CUDA graph" if trainer.graphed else "eager steps",
-                *(["compiled"] if cfg.train.compile else []),
-                cfg.train.precision,
-            ]
-        )
+        steps = "compiled steps" if cfg.train.compile else "eager steps"
+        how = ", ".join([*(["CUDA graph"] if trainer.graphed else []), steps, cfg.train.precision])
         if data.notes:
             print(f"{data.name}: {data.notes}", file=sys.stderr)
         what = "sentence pairs" if data.is_pairs else "sentences" if data.is_text else "images"

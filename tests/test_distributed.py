@@ -65,3 +65,20 @@ def test_uneven_global_batch_is_a_clear_error(tmp_path):
     )
     assert done.returncode != 0
     assert "must divide evenly over 2 processes" in done.stderr
+
+
+def test_two_ranks_stop_together_at_the_time_budget(tmp_path):
+    # each rank's clock starts when its own setup ends; if each decided alone when the budget was
+    # spent, one would stop an epoch before the other and leave it waiting in an all-reduce for ever
+    args = [a if a != "3" else "100000" for a in ARGS]  # epochs: a cap the clock reaches first
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "vaekit"]
+    done = subprocess.run(
+        [*launcher, *args, "--time", "10s", "--out", str(tmp_path / "timed")],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((tmp_path / "timed" / "metrics.json").read_text())["epochs"]
+    assert 2 <= len(metrics) < 100000 and metrics[-1]["elapsed"] < 10.0

@@ -118,3 +118,54 @@ def test_log_prob_of_its_own_draw_reuses_the_conditional_with_the_same_value_and
     for a, b in zip(g_reused, g_recomputed):
         assert (a is None) == (b is None) and (a is None or torch.allclose(a, b, rtol=1e-10, atol=1e-12))
     assert any(g is not None and g.abs().sum() > 0 for g in g_reused)
+
+
+class _KPerEpoch:
+    """A training hook that records the objective's k in each epoch's record."""
+
+    def __init__(self):
+        self.ks: list[int] = []
+
+    def on_log(self, trainer, epoch, step, values) -> None:
+        pass
+
+    def on_epoch(self, trainer, record) -> None:
+        self.ks.append(trainer.objective.k)
+
+
+def test_late_k_raises_the_bound_samples_for_the_last_part_of_the_run(tmp_path):
+    from vaekit.config import RunConfig, TrainConfig
+    from vaekit.data import load_dataset
+    from vaekit.train.trainer import Trainer
+
+    options = {"top_dim": 2, "top_hidden": "8", "k": 2, "late_k": 4, "late_from": 0.5}
+    cfg = RunConfig(
+        model=ModelConfig(name="hiwae", hidden=(16,), latent_dim=2, options=options),
+        train=TrainConfig(epochs=4, lr=3e-3),
+    )
+    seen = _KPerEpoch()
+    Trainer(cfg, load_dataset("digits"), tmp_path, show_progress=False, hooks=(seen,)).fit()
+    assert seen.ks == [2, 2, 4, 4]  # epochs 3-4 start at half the run or later
+
+
+def test_a_run_resumed_past_late_from_trains_on_late_k(tmp_path):
+    # the split run must pick k up from where the run is, or its weights part from the straight run's
+    from tests.conftest import TINY
+    from vaekit.cli import main
+    from vaekit.train import checkpoint as ckpt
+
+    flags = ["--set", "k=2", "--set", "late_k=3", "--set", "late_from=0.5", *TINY]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert main(["train", "iwae", "--epochs", "4", "--out", str(straight), *flags]) == 0
+    assert main(["train", "iwae", "--epochs", "3", "--out", str(split), *flags]) == 0
+    assert main(["train", "iwae", "--epochs", "4", "--out", str(split), "--resume", "--quiet"]) == 0
+    a, _ = ckpt.load_tensors(straight / ckpt.LAST)
+    b, _ = ckpt.load_tensors(split / ckpt.LAST)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("bad", ["late_k=-1", "late_from=1.5"])
+def test_a_bad_late_k_schedule_is_refused(bad):
+    with pytest.raises(VaekitError, match="late_k must be >= 0"):
+        build_objective(ModelConfig(name="hiwae", options={"top_dim": 2, bad.split("=")[0]: float(bad.split("=")[1])}))

@@ -131,6 +131,32 @@ def test_compiled_and_bf16_training_reach_the_plain_loss(tmp_path):
     assert cfg["train"]["compile"] is True and cfg["train"]["precision"] == "float32"
 
 
+@pytest.mark.slow
+def test_a_compiled_step_follows_late_k(tmp_path):
+    # k rises from 2 to 4 for the second epoch: a compiled step that kept its first graph (k = 2)
+    # would train another model than the eager step does
+    base = [
+        "train",
+        "iwae",
+        "--epochs",
+        "2",
+        "--lr",
+        "3e-3",
+        "--set",
+        "k=2",
+        "--set",
+        "late_k=4",
+        "--set",
+        "late_from=0.5",
+    ]
+    assert main([*base, *TINY, "--out", str(tmp_path / "plain")]) == 0
+    assert main([*base, *TINY, "--out", str(tmp_path / "compiled"), "--compile"]) == 0
+    assert main([*base[:-6], *TINY, "--out", str(tmp_path / "k2")]) == 0  # k = 2 throughout
+    plain = _val_loss(tmp_path / "plain")
+    assert _val_loss(tmp_path / "compiled") == pytest.approx(plain, rel=1e-4)
+    assert _val_loss(tmp_path / "k2") != pytest.approx(plain, rel=1e-3)  # the change is visible at all
+
+
 # -- CUDA graphs (run on a GPU machine; skipped elsewhere) ------------------------------------
 
 
@@ -153,6 +179,22 @@ def test_the_captured_step_trains_like_the_eager_step(tmp_path):
     assert graphed.run_step.graph is not None
     for (name, a), (_, b) in zip(graphed.model.state_dict().items(), eager.model.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4, msg=name)
+    assert graphed.history[-1]["val_loss"] == pytest.approx(eager.history[-1]["val_loss"], rel=1e-4)
+
+
+@pytest.mark.gpu
+def test_a_captured_step_is_captured_again_when_late_k_changes_k(tmp_path):
+    data = load_dataset("digits")
+    runs = []
+    for graph in (True, False):
+        cfg = RunConfig(
+            model=ModelConfig(name="iwae", hidden=(64,), latent_dim=8, options={"k": 2, "late_k": 4, "late_from": 0.5}),
+            train=TrainConfig(epochs=2, lr=3e-3, device="cuda", cuda_graph=graph),
+        )
+        runs.append(Trainer(cfg, data, tmp_path / f"iwae-{graph}", show_progress=False))
+        runs[-1].fit()
+    graphed, eager = runs
+    assert graphed.objective.k == 4 and graphed.run_step.graph is not None
     assert graphed.history[-1]["val_loss"] == pytest.approx(eager.history[-1]["val_loss"], rel=1e-4)
 
 

@@ -170,10 +170,24 @@ class IWAE:
     gradient weights each draw by its normalized importance weight, which keeps the encoder from
     having to cover all of p(z|x) with one Gaussian. Logged terms (B,): 'iwae' = L_k, 'elbo' =
     the mean of log w_i (the k-sample ELBO estimate), 'recon' = mean -log p(x|z_i), 'kl' closed form.
+
+    late_k > 0 raises k to late_k once `late_from` of the run (its epochs, or its --time clock) is
+    done: small k while the networks are far from a good q, a tighter bound late (Burda et al. train
+    at one k throughout; this spends the dearer steps where they pay). The trainer calls `at_fraction`
+    at each epoch start; validation then reports the late_k bound, so the curve steps up there.
     """
 
-    def __init__(self, k: int = 5):
-        self.k = int(k)
+    def __init__(self, k: int = 5, late_k: int = 0, late_from: float = 0.75):
+        self.base_k, self.late_k, self.late_from = int(k), int(late_k), float(late_from)
+        self.k = self.base_k
+
+    def at_fraction(self, fraction: float) -> str | None:
+        """Sets k for a run `fraction` (0..1) done; says so when that changed it (a captured step then
+        holds the old k and must be captured again; a compiled one recompiles by itself)."""
+        k = self.late_k if self.late_k and fraction >= self.late_from else self.base_k
+        said = None if k == self.k else f"the bound's samples k {self.k} -> {k} ({fraction:.0%} of the run done)"
+        self.k = k
+        return said
 
     def log_weights(self, model, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, object]:
         """(log w, log p(x|z)) each (k, B) for z_i ~ q(z|x) drawn by rsample, and q itself."""

@@ -56,7 +56,13 @@ def build_cvae(cfg, image_shape, num_classes: int, *, label_layers: str = "all",
     )
 
 
-def iwae_objective(k: int = 5):
+def iwae_objective(k: int = 5, late_k: int = 0, late_from: float = 0.75):
+    """The k-sample bound; late_k > 0 trains on late_k samples from `late_from` of the run on."""
     if k < 1:
         raise VaekitError(f"--set k must be at least 1 (importance samples), got {k}")
-    return IWAE(k)
+    if late_k < 0 or not 0.0 <= late_from <= 1.0:
+        raise VaekitError(
+            f"--set late_k must be >= 0 (0: k throughout) and late_from in [0, 1] (the share of the run "
+            f"trained at k), got late_k={late_k}, late_from={late_from}"
+        )
+    return IWAE(k, late_k, late_from)

@@ -154,7 +154,8 @@ MODELS: dict[str, ModelSpec] = {
     "hiwae": ModelSpec(
         build_hierarchical,
         iwae_objective,
-        "the two-stochastic-layer VAE trained on the k-sample importance-weighted bound (Burda et al. 2015)",
+        "the two-stochastic-layer VAE trained on the k-sample importance-weighted bound (Burda et al. 2015); "
+        "--set late_k=K raises k to K for the run's last quarter (late_from=0.75)",
     ),
     "vqvae": ModelSpec(
         build_vqvae,

@@ -73,6 +73,15 @@ def all_mean(world: World, values: torch.Tensor) -> torch.Tensor:
     return values / world.size
 
 
+def all_max(world: World, values: torch.Tensor) -> torch.Tensor:
+    """The largest of each entry over all ranks (itself when alone)."""
+    if not world.active:
+        return values
+    values = values.clone()
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return values
+
+
 def shutdown() -> None:
     if dist.is_initialized():
         dist.destroy_process_group()

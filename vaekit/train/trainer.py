@@ -136,6 +136,22 @@ class Trainer:
             return t.lr * (self.lr_end / t.lr) ** min(1.0, elapsed / t.time_budget)
         return log_linear_lr(t.lr, t.lr_end, epoch, t.epochs)
 
+    def _schedule_objective(self, epoch: int, elapsed: float) -> None:
+        """Tells an objective that changes over the run (IWAE's late_k) how far the run is: the share of
+        its epochs, or with a time budget of its clock, as the learning rate's schedule counts it."""
+        at_fraction = getattr(self.objective, "at_fraction", None)
+        if at_fraction is None:
+            return
+        t = self.cfg.train
+        fraction = min(1.0, elapsed / t.time_budget) if t.time_budget is not None else epoch / t.epochs
+        said = at_fraction(fraction)
+        if said is None:
+            return
+        if self.graphed:  # the captured graph replays the old shapes: capture the step again
+            self.run_step = GraphedStep(self.program)
+        if self.show_progress:
+            tqdm.write(f"epoch {epoch + 1}: {said}")
+
     @property
     def lr_end(self) -> float:
         """Where the schedule ends: --lr-end, or with a time budget and none given, a tenth of --lr."""
@@ -259,20 +275,22 @@ class Trainer:
         chunk = 0.0  # seconds between two deadline checks (log points) in the last epoch
         try:
             for epoch in range(self.start_epoch, t.epochs):
-                elapsed = time.perf_counter() - started
+                elapsed, closing, chunk = self._agreed(time.perf_counter() - started, closing, chunk)
                 if elapsed + 2 * (closing + chunk) >= budget:  # not even one stretch to a check would fit, with margin
                     break
                 clock = f"{epoch + 1} ({elapsed / 60:.1f}/{budget / 60:.1f} min)"
                 bar.set_description(f"epoch {clock if t.time_budget else f'{epoch + 1}/{t.epochs}'}", refresh=False)
                 lr = self.lr_at(epoch, elapsed)
                 set_lr(self.optimizer, lr)
+                self._schedule_objective(epoch, elapsed)
                 began = time.perf_counter()
                 deadline = started + budget - 2 * closing - chunk  # past it at a log point the next stretch may not fit
                 train = self.train_epoch(epoch, bar if self.show_progress else None, deadline=deadline)
                 seconds = time.perf_counter() - began
                 chunk = seconds * min(1.0, self.cfg.train.log_every / self.program.steps_per_epoch)
                 cut_short = train.get("steps", self.program.steps_per_epoch) < self.program.steps_per_epoch
-                out_of_time = cut_short or time.perf_counter() - started + 2 * (closing + chunk) >= budget
+                now, closing, chunk = self._agreed(time.perf_counter() - started, closing, chunk)
+                out_of_time = cut_short or now + 2 * (closing + chunk) >= budget
                 if (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs or out_of_time:
                     self._end_epoch(epoch, train, self.validate(), seconds, lr, started)
                     closing = time.perf_counter() - began - seconds
@@ -282,6 +300,14 @@ class Trainer:
             bar.close()
         distributed.barrier(self.world)
         return self.history
+
+    def _agreed(self, *seconds: float) -> list[float]:
+        """Clock readings every rank shares: under torchrun each rank's clock reads a little differently,
+        and a rank that stopped at the time budget one epoch before the others would leave them waiting
+        in an all-reduce for ever. So the budget, the schedule and the stop read the slowest rank's."""
+        if not self.world.active:
+            return list(seconds)
+        return distributed.all_max(self.world, torch.tensor(seconds, dtype=torch.float64, device=self.device)).tolist()
 
     def _diverged(self, where: str) -> None:
         t = self.cfg.train

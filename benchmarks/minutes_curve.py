@@ -44,7 +44,8 @@ def main() -> None:
         if model["name"] in ("hvae", "hiwae"):
             label += f", z2={options.get('top_dim', 50)}"
         if model["name"] in ("iwae", "hiwae"):
-            label += f", k={options.get('k', 5)} (its bound is the k-sample one)"
+            late = f" -> {options['late_k']} from {options.get('late_from', 0.75):.0%}" if options.get("late_k") else ""
+            label += f", k={options.get('k', 5)}{late} (k-sample bound)"
         label += f" ({len(history)} epoch{'s' if len(history) > 1 else ''})"
         if i < len(args.notes):
             label += f" {args.notes[i]}"

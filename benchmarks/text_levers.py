@@ -36,6 +36,11 @@ SETTINGS = {
     "tied-dropout0.5": ["--tie-embeddings", "--embedding-dropout", "0.5", "--dropout", "0.5"],
     "cyclical": ["--kl-cycle", "4"],  # Fu et al. 2019: the 2-epoch warm-up restarts every 4 epochs, free bits kept
     "compile": ["--compile"],  # torch.compile of the objective: its compile time counts in the CPU budget
+    "bow": ["--set", "bow_weight=1"],  # Zhao et al. 2017: every word of the sentence predicted from z alone
+    "bow0.3": ["--set", "bow_weight=0.3"],
+    "fb0.5": ["--free-bits", "0.5"],  # a floor of 0.5 nats per latent (16 nats for z of 32) instead of 0.2
+    "fb1": ["--free-bits", "1.0"],
+    "fb0.5-bow": ["--free-bits", "0.5", "--set", "bow_weight=1"],
 }
 
 
@@ -52,10 +57,10 @@ def epochs_done(run: Path) -> list[dict]:
         return []
 
 
-def train(corpus: Path, setting: str, budget: float, out: Path) -> dict:
+def train(corpus: Path, setting: str, budget: float, out: Path, extra: list[str] = ()) -> dict:
     run = out / corpus.stem / setting
     cmd = [sys.executable, "-m", "vaekit", "--threads", "1", "train", "vae", "--data", str(corpus)]
-    cmd += ["--epochs", "1000", "--out", str(run), "--overwrite", "--quiet", *SETTINGS[setting]]
+    cmd += ["--epochs", "1000", "--out", str(run), "--overwrite", "--quiet", *SETTINGS[setting], *extra]
     shutil.rmtree(run, ignore_errors=True)  # an old run's metrics.json would be read as this run's epochs
     loads, began = [os.getloadavg()[0]], time.perf_counter()
     # SIGINT stops the trainer cleanly; a job started in the background (`cmd &`) inherits SIGINT ignored,
@@ -108,12 +113,13 @@ def main(argv=None) -> None:
     p.add_argument("--setting", nargs="+", choices=list(SETTINGS), default=list(SETTINGS))
     p.add_argument("--budget", type=float, default=240.0, help="CPU seconds per run")
     p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--extra", default="", help="flags for every run, e.g. '--lower --split-punct'")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     print("| corpus | setting | epochs in budget | CPU s / epoch | val -ELBO | KL | AU | IS-NLL | ppl | overlap (own)")
     for setting in args.setting:
-        r = {"corpus": args.corpus.stem, "setting": setting, "budget": args.budget}
-        r |= train(args.corpus, setting, args.budget, args.out)
+        r = {"corpus": args.corpus.stem, "setting": setting, "budget": args.budget, "extra": args.extra}
+        r |= train(args.corpus, setting, args.budget, args.out, args.extra.split())
         r |= measure(Path(r["run"]))
         with (args.out / "levers.jsonl").open("a") as f:
             f.write(json.dumps(r) + "\n")

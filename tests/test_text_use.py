@@ -100,6 +100,53 @@ def test_pretraining_is_an_autoencoder_then_one_decoder_reset():
     assert not torch.equal(snapshot(), after)
 
 
+def test_the_bag_of_words_term_scores_every_word_from_z_alone():
+    torch.manual_seed(0)
+    for arch in ("gru", "lstm"):
+        cfg = ModelConfig(name="vae", arch=arch, hidden=(16, 16), embedding_dim=8, latent_dim=4)
+        model = build_model(cfg, (12,), 0, 60).train()
+        x = torch.tensor([[BOS_ID, 5, 6, 7, 5, EOS_ID, 0], [BOS_ID, 8, 9, EOS_ID, 0, 0, 0]])
+        z = torch.randn(2, 4)
+        state = model.decoder.initial_state(z, 2)
+        first = (state[0] if arch == "lstm" else state)[-1]  # the last layer's first state
+        log_p = model.head.log_probs(first).detach()  # (2, classes)
+        by_hand = [
+            -sum(float(log_p[i, t - FIRST_OUTPUT_ID]) for t in row if t > 0 and t != BOS_ID)
+            for i, row in enumerate(x.tolist())
+        ]  # words and <eos>, a repeated word twice
+        bow = model.bag_of_words_nll(z, x)
+        assert torch.allclose(bow, torch.tensor(by_hand), atol=1e-5)
+        shuffled = torch.tensor([[BOS_ID, 7, 5, 5, 6, EOS_ID, 0], [BOS_ID, 9, 8, EOS_ID, 0, 0, 0]])
+        assert torch.allclose(model.bag_of_words_nll(z, shuffled), bow, atol=1e-5)  # a bag: order does not count
+
+    torch.manual_seed(1)
+    plain, with_bow = ELBO(), ELBO(bow_weight=2.0)
+    torch.manual_seed(1)
+    a = plain(model, x, None, torch.tensor(5.0))
+    torch.manual_seed(1)
+    b = with_bow(model, x, None, torch.tensor(5.0))
+    assert torch.allclose(b.terms["elbo"], a.terms["elbo"])  # the bound logged is the model's own
+    assert torch.allclose(b.loss, a.loss + 2.0 * b.terms["bow"].mean())
+    model.zero_grad()
+    b.terms["bow"].sum().backward()
+    assert model.encoder.rnn.weight_ih_l0.grad.abs().sum() > 0  # the term trains the encoder, through z
+    with pytest.raises(Exception, match="bow_weight"):
+        ELBO(bow_weight=-1.0)
+    image_vae = build_model(ModelConfig(name="vae", hidden=(8,), latent_dim=2, likelihood="bernoulli"), (1, 4, 4), 0)
+    for option in ({"bow_weight": 1.0}, {"pretrain_epochs": 1.0}):
+        with pytest.raises(Exception, match="for text runs"):
+            ELBO(**option).check(image_vae)
+        ELBO(**option).check(model)
+
+
+def test_a_text_only_option_on_images_is_refused_before_the_run_is_made(tmp_path, capsys):
+    run = tmp_path / "run"
+    args = ["train", "vae", "--data", "digits", "--epochs", "1", "--set", "bow_weight=1", "--out", str(run)]
+    assert main(args) == 2
+    assert "--set bow_weight predicts a sentence's words from z: it is for text runs" in capsys.readouterr().err
+    assert not run.exists()  # nothing to clear away before the corrected command can run
+
+
 def test_collapse_is_a_warning_with_what_to_try():
     used = CodeUse(kl=6.2, active=32, latent_dim=32, text=True)
     assert not used.collapsed and used.warning() is None

@@ -56,6 +56,12 @@ class ELBO:
       decoder is reset to fresh weights (`model.reset_decoder()`, sentence models) and the KL
       schedule above starts: the encoder already carries the sentence when the decoder meets it.
       The reset happens once, at the first step past pretrain_epochs (a run resumed exactly there too).
+    - bow_weight > 0 (sentence models; Zhao et al. 2017, "Learning discourse-level diversity for
+      neural dialog models using conditional VAEs"): adds bow_weight * -log p_bow(words of x | z), every
+      word of the sentence predicted from z alone, in no order (`bag_of_words_nll`). A strong
+      autoregressive decoder predicts the next word from the words before it and needs z for little
+      else; this term makes z carry which words the sentence holds. It is not part of the bound: the
+      logged 'elbo' and every likelihood stay the model's own; 'bow' is logged beside them.
     """
 
     def __init__(
@@ -65,9 +71,12 @@ class ELBO:
         cycle_epochs: float = 0.0,
         free_bits: float = 0.0,
         pretrain_epochs: float = 0.0,
+        bow_weight: float = 0.0,
     ):
-        if min(cycle_epochs, free_bits, warmup_epochs, pretrain_epochs) < 0:
-            raise VaekitError("--kl-warmup, --kl-cycle, --free-bits and --set pretrain_epochs must be >= 0")
+        if min(cycle_epochs, free_bits, warmup_epochs, pretrain_epochs, bow_weight) < 0:
+            raise VaekitError(
+                "--kl-warmup, --kl-cycle, --free-bits, --set pretrain_epochs and --set bow_weight must be >= 0"
+            )
         if cycle_epochs > 0 and not 0 < warmup_epochs <= cycle_epochs:
             raise VaekitError(
                 f"cyclical annealing needs 0 < --kl-warmup <= --kl-cycle ({cycle_epochs:g}): "
@@ -75,7 +84,7 @@ class ELBO:
             )
         self.beta, self.warmup_epochs = beta, warmup_epochs
         self.cycle_epochs, self.free_bits = cycle_epochs, free_bits
-        self.pretrain_epochs = pretrain_epochs
+        self.pretrain_epochs, self.bow_weight = pretrain_epochs, bow_weight
         self._seen: float | None = None  # the last training progress seen (pretraining: when to reset)
 
     def kl_weight(self, progress: torch.Tensor) -> torch.Tensor:
@@ -87,12 +96,17 @@ class ELBO:
             weight = self.beta * torch.clamp(within / self.warmup_epochs, max=1.0)
         return weight if self.pretrain_epochs <= 0 else torch.where(after < 0, torch.zeros_like(weight), weight)
 
+    def check(self, model) -> None:
+        """Refuses what `model` cannot do, before a run folder is made (the trainer calls it)."""
+        if self.pretrain_epochs > 0 and not hasattr(model, "reset_decoder"):
+            raise VaekitError("--set pretrain_epochs resets a sentence model's decoder: it is for text runs; drop it")
+        if self.bow_weight > 0 and not hasattr(model, "bag_of_words_nll"):
+            raise VaekitError("--set bow_weight predicts a sentence's words from z: it is for text runs; drop it")
+
     def _end_pretraining(self, model, progress: torch.Tensor) -> None:
         """Resets the decoder once, at the first training step past pretrain_epochs."""
         if self.pretrain_epochs <= 0 or not model.training:
             return
-        if not hasattr(model, "reset_decoder"):
-            raise VaekitError("pretrain_epochs resets a sentence model's decoder: it is for text runs; drop it")
         now, end = float(progress), self.pretrain_epochs
         crossed = now == end if self._seen is None else self._seen < end <= now  # None: a run resumed at `now`
         if crossed:
@@ -115,8 +129,12 @@ class ELBO:
         recon = -model.decode(z, y).log_prob(x)  # (B,)
         prior = model.prior(y)  # p(z), or p(z|y) for a conditional model with a learned label prior
         kl = kl_term(q, prior, z)  # (B,)
-        loss = (recon + self.kl_weight(progress) * self.kl_cost(q, prior, kl)).mean()
-        return LossOutput(loss, {"elbo": -(recon + kl), "recon": recon, "kl": kl})
+        loss = recon + self.kl_weight(progress) * self.kl_cost(q, prior, kl)
+        terms = {"elbo": -(recon + kl), "recon": recon, "kl": kl}
+        if self.bow_weight > 0:
+            terms["bow"] = model.bag_of_words_nll(z, x)
+            loss = loss + self.bow_weight * terms["bow"]
+        return LossOutput(loss.mean(), terms)
 
 
 class CapacityELBO:

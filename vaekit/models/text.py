@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.distributions import Distribution, Independent, Normal
 
+from vaekit.data.vocab import FIRST_OUTPUT_ID, PAD_ID
 from vaekit.errors import NoPrior, VaekitError
 from vaekit.nn import GaussianLatentHead
 from vaekit.nn.heads import PointMass
@@ -88,6 +89,20 @@ class SentenceAutoencoder(nn.Module):
         for module in (self.decoder.rnn, self.decoder.init, *self.head.modules()):
             if module is not None and hasattr(module, "reset_parameters"):
                 module.reset_parameters()
+
+    def bag_of_words_nll(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """-sum_t log p_bow(x_t | z) over each sentence's words and <eos>, (B,): every word predicted
+        from z alone, in no order (Zhao et al. 2017's bag-of-words loss). The decoder's first state
+        tanh(W z) is read by its own output layer, so the term adds no parameters; the decoder still
+        reads z at every step, and the loss pushes z to name the sentence's words, which the decoder's
+        own history would otherwise supply (`--set bow_weight`, `vaekit.objectives.ELBO`)."""
+        state = self.decoder.initial_state(z, z.shape[0])
+        first = (state[0] if isinstance(state, tuple) else state)[-1]  # (B, H) the last layer's first state
+        log_p = self.head.log_probs(first)  # (B, classes)
+        targets = x[:, 1:]  # (B, T-1) w_1 .. w_n <eos> <pad>...
+        scored = targets != PAD_ID
+        picked = log_p.gather(1, (targets - FIRST_OUTPUT_ID).clamp(min=0))  # (B, T-1)
+        return -(picked * scored).sum(1)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Greedy decodes of the posterior means, (B, T') padded token ids."""

@@ -81,10 +81,9 @@ class Trainer:
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
         self.model = network(cfg, model).to(self.device)
         self.objective = build_objective(cfg.model)
-        if hasattr(
-            self.objective, "check"
-        ):  # an objective that needs something of the model: said before any run is made
-            self.objective.check(self.model)
+        check = getattr(self.objective, "check", None)  # what it needs of the model, said before any run is made
+        if check is not None:
+            check(self.model)
         self.step_fn = ObjectiveLoss(self.model, self.objective)
         if self.world.active:
             ids = [self.device.index] if self.device.type == "cuda" else None

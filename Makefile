@@ -25,11 +25,12 @@ demo: venv
 # Tests read real data from the offline copies beside the checkout unless VAEKIT_DATA_DIR says otherwise.
 # Lint first: ruff (style and layout, pyproject's [tool.ruff]) and the layer contracts of docs/architecture.md
 # (lint-imports, pyproject's [tool.importlinter]).
+# --durations names the slowest tests at the end: the suite should stay near 10 minutes on 2 cores.
 test: venv
 	$(VENV)/bin/ruff check vaekit tests benchmarks examples
 	$(VENV)/bin/ruff format --check vaekit tests benchmarks examples
 	$(VENV)/bin/lint-imports
-	VAEKIT_DATA_DIR=$${VAEKIT_DATA_DIR:-$(abspath ../shared/data)} $(PY) -m pytest -q
+	VAEKIT_DATA_DIR=$${VAEKIT_DATA_DIR:-$(abspath ../shared/data)} $(PY) -m pytest -q --durations=15
 
 clean:
 	rm -rf $(VENV) runs

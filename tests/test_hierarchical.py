@@ -4,6 +4,7 @@ samplers, and the bounds it is trained and evaluated on keep their order."""
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -169,3 +170,18 @@ def test_a_run_resumed_past_late_from_trains_on_late_k(tmp_path):
 def test_a_bad_late_k_schedule_is_refused(bad):
     with pytest.raises(VaekitError, match="late_k must be >= 0"):
         build_objective(ModelConfig(name="hiwae", options={"top_dim": 2, bad.split("=")[0]: float(bad.split("=")[1])}))
+
+
+def test_eval_counts_active_units_out_of_both_layers(tmp_path, capsys):
+    # --latent-dim is z1's size; the active units are counted over z1 and z2 together, so the
+    # line that says them must count out of both (a 2-layer run once said "41 of 40")
+    from tests.conftest import TINY
+    from vaekit.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "hvae", "--set", "top_dim=3", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(run), "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    z1 = int(TINY[TINY.index("--latent-dim") + 1])
+    assert re.search(rf"\b\d+ of {z1 + 3} latents active", out), out

@@ -142,7 +142,7 @@ def run(args) -> int:
         "precision": args.precision,
         "checkpoint": checkpoint_record(args.run_dir, args.which),
     }
-    use = code_use.from_results(result, cfg.model.latent_dim, text)
+    use = code_use.from_results(result, code_use.code_size(model, cfg), text)
     if use is not None:
         result["collapsed"] = use.collapsed  # the code unused: see vaekit.eval.code_use
     quality = None if text else _sample_quality(model, cfg, args, device)

@@ -60,6 +60,12 @@ class CodeUse:
         )
 
 
+def code_size(model, cfg) -> int:
+    """How many latents a model's code has: the model's own count (z1 and z2 together for a
+    two-layer model, whose --latent-dim is z1's alone), else the configured --latent-dim."""
+    return int(getattr(model, "latent_dim", None) or cfg.model.latent_dim)
+
+
 def from_results(r: dict, latent_dim: int, text: bool = False) -> CodeUse | None:
     """The CodeUse of an evaluation's results (needs 'kl' and 'active_units'); None without them."""
     if "kl" not in r or "active_units" not in r:

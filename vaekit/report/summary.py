@@ -103,7 +103,7 @@ def run_section(ctx: ReportContext) -> Section:
             [(names.get(k, k), _number(v)) for k, v in results.items()],
         ),
     )
-    use = code_use.from_results(results, cfg.model.latent_dim, ctx.is_text)
+    use = code_use.from_results(results, code_use.code_size(ctx.model, cfg), ctx.is_text)
     if use is not None and use.collapsed:
         section.warnings.append(use.warning())
     section.folded.append(("Every setting (config.json)", _flat("", cfg.to_dict())))
@@ -129,7 +129,7 @@ def _model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
         ),
         (
             "latent code",
-            f"{cfg.model.latent_dim} dimensions"
+            _code_dimensions(ctx.model, cfg)
             if not ctx.discrete
             else f"a {ctx.model.code_grid.words()} grid of codes from a codebook of "
             f"{ctx.model.code_grid.num_codes} vectors of {cfg.model.latent_dim} dimensions",
@@ -141,6 +141,15 @@ def _model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
     if options:
         rows.append(("options", options))
     return rows
+
+
+def _code_dimensions(model, cfg) -> str:
+    """'60 dimensions (z1 40, z2 20)' for a two-layer code, '32 dimensions' otherwise."""
+    from vaekit.eval import code_use
+
+    total = code_use.code_size(model, cfg)
+    layers = getattr(model, "z1_dim", None), getattr(model, "z2_dim", None)
+    return f"{total} dimensions" + (f" (z1 {layers[0]}, z2 {layers[1]})" if None not in layers else "")
 
 
 def _text_model_rows(ctx: ReportContext) -> list[tuple[str, str]]:

@@ -22,6 +22,7 @@ from vaekit.io import atomic_write_text
 from vaekit.options import (
     Extend,
     absolute_path,
+    batch_schedule,
     check_fields,
     count,
     duration,
@@ -195,6 +196,14 @@ class ModelOptions:
 class TrainConfig:
     epochs: int = option(50, "passes over the training split", type=count(1), resume=True)
     batch_size: int = option(100, "examples per step", type=count(1), text=32)  # text: BENCHMARKS.md, issue 20
+    batch_schedule: str | None = option(  # e.g. "0.6:100"; see batch_schedule in vaekit.options
+        None,
+        "change the batch size part-way: FRACTION:SIZE[,FRACTION:SIZE] (0.6:100: batches of 100 from 60%% "
+        "of the run, its epochs or its --time clock); the learning rate then scales with the square root "
+        "of SIZE / --batch-size, so the schedule of --lr goes on at the new batch's rate (default: none)",
+        type=batch_schedule,
+        metavar="SCHEDULE",
+    )
     lr: float = option(1e-3, "Adam learning rate", type=positive)
     lr_end: float | None = option(  # decay log-linearly to this by the last epoch (or the budget's end)
         None, "decay the learning rate log-linearly to this by the last epoch (default: constant)", type=positive

@@ -151,6 +151,11 @@ def check_fields(obj, section: str | None = None) -> None:
         elif hasattr(flag.type, "names"):
             if not (isinstance(value, (tuple, list)) and value and set(value) <= set(flag.type.names)):
                 raise VaekitError(f"{where} must be a list of {', '.join(flag.type.names)}, got {value!r}")
+        elif getattr(flag.type, "reparse", False):  # text with a grammar of its own: parsed again
+            try:
+                flag.type(value)
+            except (argparse.ArgumentTypeError, TypeError, AttributeError) as err:
+                raise VaekitError(f"{where}: {err}") from None
         elif getattr(flag.type, "__name__", "") == "whole number":
             _check_whole(value, flag.type, where)
         elif hasattr(flag.type, "bounds"):
@@ -285,6 +290,35 @@ def duration(text: str) -> float:
 
 
 duration.show = lambda seconds: f"{seconds / 60:g}m"  # how --help shows a default budget
+
+
+def batch_schedule(text: str) -> str:
+    """'0.6:100' or '0.3:150,0.6:100' (--batch-schedule): batch sizes from fractions of the run, kept as
+    text in the config; `batch_steps` reads it."""
+    return ",".join(f"{fraction:g}:{size}" for fraction, size in batch_steps(text))
+
+
+batch_schedule.reparse = True  # check_fields parses a config's value again
+
+
+def batch_steps(text: str) -> tuple[tuple[float, int], ...]:
+    """'0.6:100' -> ((0.6, 100),): (fraction of the run, batch size) pairs, fractions rising in (0, 1)."""
+    steps = []
+    for part in text.split(","):
+        fraction, _, size = part.strip().partition(":")
+        try:
+            steps.append((float(fraction), int(size)))
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected FRACTION:SIZE[,FRACTION:SIZE] such as 0.6:100 (batches of 100 from 60% of the run), "
+                f"got {text!r}"
+            ) from None
+    fractions = [f for f, _ in steps]
+    if not all(0.0 < f < 1.0 for f in fractions) or fractions != sorted(set(fractions)):
+        raise argparse.ArgumentTypeError(f"the fractions must rise, each between 0 and 1 (not included), got {text!r}")
+    if not all(size >= 1 for _, size in steps):
+        raise argparse.ArgumentTypeError(f"each batch size must be a whole number of at least 1, got {text!r}")
+    return tuple(steps)
 
 
 def absolute_path(text: str) -> str:

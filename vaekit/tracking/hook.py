@@ -22,7 +22,7 @@ class TrackingHook:
 
     def _open(self, trainer) -> list:
         if self.trackers is None:
-            purge = trainer.start_epoch * trainer.program.steps_per_epoch + 1 if trainer.resumed else None
+            purge = trainer.steps_before + 1 if trainer.resumed else None
             self.trackers = open_trackers(self.names, self.run_dir, resumed=trainer.resumed, purge_step=purge)
             params = settings(trainer.cfg)
             for tracker in self.trackers:
@@ -40,7 +40,7 @@ class TrackingHook:
         sums = {k: v * step for k, v in values.items()}  # values: the epoch's running means after `step` steps
         means = {f"step/{k}": (s - last_sums.get(k, 0.0)) / (step - last_step) for k, s in sums.items()}
         self.window = (epoch, step, sums)
-        self._send(trainer, "scalars", means, epoch * trainer.program.steps_per_epoch + step)
+        self._send(trainer, "scalars", means, trainer.steps_before + step)
 
     def on_epoch(self, trainer, record: dict) -> None:
         from vaekit.eval import code_use

@@ -28,6 +28,7 @@ from vaekit.data.splits import DataSplits
 from vaekit.data.text import bucketed_order, pair_lengths, sentence_lengths, trim_padding
 from vaekit.errors import VaekitError
 from vaekit.models import build_objective
+from vaekit.options import batch_steps
 from vaekit.precision import precision
 from vaekit.train import checkpoint as ckpt
 from vaekit.train import distributed, lock, tracking
@@ -77,7 +78,10 @@ class Trainer:
         distributed.init(self.world, cfg.train.device)
         self.show_progress = show_progress and self.world.is_main
         self.device = resolve_device(cfg.train.device, self.world.local_rank)
-        self.local_batch = distributed.shard_size(self.world, cfg.train.batch_size)
+        later = batch_steps(cfg.train.batch_schedule) if cfg.train.batch_schedule else ()
+        self.batches = ((0.0, cfg.train.batch_size), *later)  # (from this fraction of the run, batch size)
+        for _, size in self.batches:  # every batch of the schedule shards over the processes
+            distributed.shard_size(self.world, size)
         torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank
         self.model = network(cfg, model).to(self.device)
         self.objective = build_objective(cfg.model)
@@ -98,9 +102,10 @@ class Trainer:
         self.history: list[dict] = []
         self.start_epoch, self.best_val = 0, math.inf
         self.elapsed_before = 0.0  # training seconds of earlier invocations (a resumed run)
+        self.steps_before = 0  # optimizer steps taken before the current epoch (the trackers' x axis)
         self._place_data(data)
-        self.program = self._make_program(cfg, data)
-        self.run_step = GraphedStep(self.program) if self.graphed else self.program
+        self.step_loss = compiled(self.step_fn, self.graphed) if cfg.train.compile else self.step_fn
+        self._use_batch(cfg.train.batch_size)
 
     def _place_data(self, data: DataSplits) -> None:
         """The dataset on the device, from here on; sentences sorted by length for validation."""
@@ -113,10 +118,13 @@ class Trainer:
             by_length = torch.argsort(lengths(self.val_x, self.val_y))
             self.val_x, self.val_y = self.val_x[by_length], self.val_y[by_length]
 
-    def _make_program(self, cfg: RunConfig, data: DataSplits) -> StepProgram:
-        """The training step over the device-resident data (compiled when asked)."""
-        return StepProgram(
-            compiled(self.step_fn, self.graphed) if cfg.train.compile else self.step_fn,
+    def _use_batch(self, global_batch: int) -> None:
+        """The training step over the device-resident data at this batch size (compiled when asked;
+        a compiled step compiles once more for a new batch shape, a graphed one is captured again)."""
+        t = self.cfg.train
+        self.local_batch = distributed.shard_size(self.world, global_batch)
+        self.program = StepProgram(
+            self.step_loss,
             self.model,
             self.optimizer,
             self.train_x,
@@ -124,11 +132,12 @@ class Trainer:
             local_batch=self.local_batch,
             rank=self.world.rank,
             world_size=self.world.size,
-            binarize=data.dynamic_binarize,
-            grad_clip=cfg.train.grad_clip,
-            precision_name=cfg.train.precision,
-            trim_padding=data.is_text,
+            binarize=self.data.dynamic_binarize,
+            grad_clip=t.grad_clip,
+            precision_name=t.precision,
+            trim_padding=self.data.is_text,
         )
+        self.run_step = GraphedStep(self.program) if self.graphed else self.program
 
     # -- schedule ---------------------------------------------------------------------------
     def lr_at(self, epoch: int, elapsed: float = 0.0) -> float:
@@ -139,15 +148,33 @@ class Trainer:
             return t.lr * (self.lr_end / t.lr) ** min(1.0, elapsed / t.time_budget)
         return log_linear_lr(t.lr, t.lr_end, epoch, t.epochs)
 
+    def fraction(self, epoch: int, elapsed: float) -> float:
+        """How far the run is: the share of its epochs, or with a time budget of its clock, as the
+        learning rate's schedule counts it."""
+        t = self.cfg.train
+        return min(1.0, elapsed / t.time_budget) if t.time_budget is not None else epoch / t.epochs
+
+    def batch_at(self, fraction: float) -> int:
+        """The batch size --batch-schedule gives at this point of the run (--batch-size before it)."""
+        return [size for start, size in self.batches if fraction >= start][-1]
+
+    def _schedule_batch(self, epoch: int, elapsed: float) -> float:
+        """Moves to the batch size of this point of the run; returns the learning rate's factor there,
+        the square root of the batch's ratio to --batch-size (1 without a schedule)."""
+        size = self.batch_at(self.fraction(epoch, elapsed))
+        if size != self.program.global_batch:
+            self._use_batch(size)
+            if self.show_progress:
+                factor = math.sqrt(size / self.cfg.train.batch_size)
+                tqdm.write(f"epoch {epoch + 1}: batch size {size}, learning rate x{factor:.3g} (--batch-schedule)")
+        return math.sqrt(size / self.cfg.train.batch_size)
+
     def _schedule_objective(self, epoch: int, elapsed: float) -> None:
-        """Tells an objective that changes over the run (IWAE's late_k) how far the run is: the share of
-        its epochs, or with a time budget of its clock, as the learning rate's schedule counts it."""
+        """Tells an objective that changes over the run (IWAE's late_k) how far the run is."""
         at_fraction = getattr(self.objective, "at_fraction", None)
         if at_fraction is None:
             return
-        t = self.cfg.train
-        fraction = min(1.0, elapsed / t.time_budget) if t.time_budget is not None else epoch / t.epochs
-        said = at_fraction(fraction)
+        said = at_fraction(self.fraction(epoch, elapsed))
         if said is None:
             return
         if self.graphed:  # the captured graph replays the old shapes: capture the step again
@@ -183,6 +210,9 @@ class Trainer:
         self.start_epoch, self.best_val = state["epoch"], state["best_val"]
         self.history = read_metrics(self.run_dir)["epochs"][: self.start_epoch]
         self.elapsed_before = self.history[-1].get("elapsed", 0.0) if self.history else 0.0
+        # a run written before records counted their steps had one batch size throughout
+        unrecorded = self.start_epoch * (self.train_x.shape[0] // self.cfg.train.batch_size)
+        self.steps_before = self.history[-1].get("step", unrecorded) if self.history else 0
 
     # -- one epoch --------------------------------------------------------------------------
     def train_epoch(self, epoch: int, bar, deadline: float = math.inf) -> dict[str, float]:
@@ -268,7 +298,8 @@ class Trainer:
     def _train(self) -> list[dict]:
         t = self.cfg.train
         budget = math.inf if t.time_budget is None else t.time_budget
-        steps_left = (t.epochs - self.start_epoch) * self.program.steps_per_epoch
+        n = self.train_x.shape[0]
+        steps_left = sum(n // self.batch_at(self.fraction(e, 0.0)) for e in range(self.start_epoch, t.epochs))
         total = None if t.time_budget is not None else steps_left
         bar = tqdm(
             total=total, unit="step", dynamic_ncols=True, mininterval=1.0, disable=not self.show_progress or total == 0
@@ -283,7 +314,7 @@ class Trainer:
                     break
                 clock = f"{epoch + 1} ({elapsed / 60:.1f}/{budget / 60:.1f} min)"
                 bar.set_description(f"epoch {clock if t.time_budget else f'{epoch + 1}/{t.epochs}'}", refresh=False)
-                lr = self.lr_at(epoch, elapsed)
+                lr = self.lr_at(epoch, elapsed) * self._schedule_batch(epoch, elapsed)
                 set_lr(self.optimizer, lr)
                 self._schedule_objective(epoch, elapsed)
                 began = time.perf_counter()
@@ -291,12 +322,14 @@ class Trainer:
                 train = self.train_epoch(epoch, bar if self.show_progress else None, deadline=deadline)
                 seconds = time.perf_counter() - began
                 chunk = seconds * min(1.0, self.cfg.train.log_every / self.program.steps_per_epoch)
-                cut_short = train.get("steps", self.program.steps_per_epoch) < self.program.steps_per_epoch
+                steps = train.get("steps", self.program.steps_per_epoch)
+                cut_short = steps < self.program.steps_per_epoch
                 now, closing, chunk = self._agreed(time.perf_counter() - started, closing, chunk)
                 out_of_time = cut_short or now + 2 * (closing + chunk) >= budget
                 if (epoch + 1) % t.eval_every == 0 or epoch + 1 == t.epochs or out_of_time:
                     self._end_epoch(epoch, train, self.validate(), seconds, lr, started)
                     closing = time.perf_counter() - began - seconds
+                self.steps_before += steps
                 if out_of_time:
                     break
         finally:
@@ -349,7 +382,9 @@ class Trainer:
             "lr": lr,
             "seconds": seconds,
             "elapsed": time.perf_counter() - started,  # the run's training seconds so far, validations included
+            "step": self.steps_before + steps,  # optimizer steps so far
             **({"steps": steps} if steps < self.program.steps_per_epoch else {}),
+            **({"batch": self.program.global_batch} if self.cfg.train.batch_schedule else {}),
             **{f"train_{k}": v for k, v in train.items()},
             **{f"val_{k}": v for k, v in val.items()},
         }

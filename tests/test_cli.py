@@ -133,7 +133,13 @@ def _example(action: argparse.Action) -> str:
     """A value the flag accepts (for an option whose default is None)."""
     if action.choices:
         return str(list(action.choices)[-1])
-    examples = {"duration": "90s", "int_list": "8,8", "absolute_path": ".", "name list": "tensorboard"}
+    examples = {
+        "duration": "90s",
+        "int_list": "8,8",
+        "absolute_path": ".",
+        "name list": "tensorboard",
+        "batch_schedule": "0.5:8",
+    }
     return examples.get(getattr(action.type, "__name__", ""), "1")
 
 

@@ -110,6 +110,71 @@ def test_kl_warmup_and_learning_rate_schedule(tmp_path):
     assert trainer.lr_at(3) == pytest.approx(1e-3 * 0.1 ** (3 / 7))
 
 
+def test_batch_schedule_changes_the_batch_and_scales_the_learning_rate(tmp_path):
+    """--batch-schedule 0.5:32 after --batch-size 64: half the epochs at each, the learning rate times
+    sqrt(32/64) from the switch, and each record counting the optimizer steps its batches took."""
+    run = tmp_path / "run"
+    argv = ["train", "vae", "--epochs", "4", "--batch-size", "64", "--batch-schedule", "0.5:32", "--out", str(run)]
+    assert main([*argv, *TINY]) == 0
+    history = json.loads((run / "metrics.json").read_text())["epochs"]
+    n = load_dataset("digits").train_x.shape[0]
+    assert [r["batch"] for r in history] == [64, 64, 32, 32]
+    assert [r["step"] for r in history] == [n // 64, 2 * (n // 64), 2 * (n // 64) + n // 32, 2 * (n // 64 + n // 32)]
+    assert [r["lr"] for r in history] == pytest.approx([1e-3, 1e-3, 1e-3 * 0.5**0.5, 1e-3 * 0.5**0.5])
+
+
+class _StopAfter:
+    """A hook that ends the run after epoch `epoch`'s checkpoint, as a kill would."""
+
+    def __init__(self, epoch: int):
+        self.epoch = epoch
+
+    def on_log(self, trainer, epoch, step, values):
+        pass
+
+    def on_epoch(self, trainer, record):
+        if record["epoch"] == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_a_batch_schedule_resumes_across_its_switch_exactly(tmp_path):
+    """Stopped before the switch and resumed, a scheduled run makes the uninterrupted run's weights."""
+    data = load_dataset("digits")
+    cfg = dataclasses.replace(
+        _config(epochs=4), train=TrainConfig(epochs=4, lr=3e-3, batch_size=64, batch_schedule="0.5:32")
+    )
+    Trainer(cfg, data, tmp_path / "straight", show_progress=False).fit()
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(cfg, data, tmp_path / "split", show_progress=False, hooks=(_StopAfter(2),)).fit()
+    resumed = Trainer(cfg, data, tmp_path / "split", show_progress=False)
+    resumed.resume()
+    assert resumed.steps_before == 2 * (data.train_x.shape[0] // 64)
+    resumed.fit()
+    a, _ = ckpt.load_tensors(tmp_path / "straight" / ckpt.LAST)
+    b, _ = ckpt.load_tensors(tmp_path / "split" / ckpt.LAST)
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+    history = json.loads((tmp_path / "split" / "metrics.json").read_text())["epochs"]
+    assert [r["batch"] for r in history] == [64, 64, 32, 32]
+
+
+@pytest.mark.parametrize("schedule", ["0.5", "1.2:32", "0.6:100,0.3:50", "0.5:0", "half:32"])
+def test_a_bad_batch_schedule_is_refused_in_one_line(schedule, tmp_path, capsys):
+    assert main(["train", "vae", "--batch-schedule", schedule, "--out", str(tmp_path / "run"), *TINY]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--batch-schedule" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_checks_its_batch_schedule_and_fits_it_to_the_data(tmp_path):
+    with pytest.raises(VaekitError, match="batch_schedule"):
+        RunConfig(train=TrainConfig(batch_schedule="0.9:8,0.2:4")).check()
+    cfg = dataclasses.replace(_config(epochs=2), train=TrainConfig(epochs=2, batch_schedule="0.5:100000"))
+    with pytest.warns(UserWarning, match="--batch-schedule 0.5:100000"):
+        trainer = Trainer(cfg, load_dataset("digits"), tmp_path, show_progress=False)
+    assert trainer.cfg.train.batch_schedule == f"0.5:{load_dataset('digits').train_x.shape[0]}"
+
+
 def test_config_rejects_unknown_keys():
     raw = RunConfig().to_dict()
     raw["train"]["epochz"] = 3

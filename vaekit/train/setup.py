@@ -15,6 +15,7 @@ from torch import nn
 from vaekit.config import RunConfig
 from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.models import build_model
+from vaekit.options import batch_steps
 from vaekit.precision import TRAINING_PRECISIONS
 
 
@@ -64,13 +65,24 @@ def network(cfg: RunConfig, model: nn.Module | None) -> nn.Module:
 
 
 def _fit_batch(cfg: RunConfig, n_train: int) -> RunConfig:
-    """A batch larger than the training split is clamped to it, with a warning, and recorded so."""
-    if cfg.train.batch_size <= n_train:
-        return cfg
-    warnings.warn(
-        f"--batch-size {cfg.train.batch_size} is more than the {n_train} training images: "
-        f"using {n_train} (config.json records it)",
-        VaekitWarning,
-        stacklevel=4,
-    )
-    return dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, batch_size=n_train))
+    """A batch larger than the training split is clamped to it, with a warning, and recorded so
+    (the --batch-schedule's sizes too)."""
+    t = cfg.train
+    if t.batch_size > n_train:
+        warnings.warn(
+            f"--batch-size {t.batch_size} is more than the {n_train} training images: "
+            f"using {n_train} (config.json records it)",
+            VaekitWarning,
+            stacklevel=4,
+        )
+        t = dataclasses.replace(t, batch_size=n_train)
+    later = batch_steps(t.batch_schedule) if t.batch_schedule else ()
+    if any(size > n_train for _, size in later):
+        warnings.warn(
+            f"--batch-schedule {t.batch_schedule} asks for batches of more than the {n_train} training "
+            f"examples: using {n_train} there (config.json records it)",
+            VaekitWarning,
+            stacklevel=4,
+        )
+        t = dataclasses.replace(t, batch_schedule=",".join(f"{f:g}:{min(size, n_train)}" for f, size in later))
+    return cfg if t is cfg.train else dataclasses.replace(cfg, train=t)

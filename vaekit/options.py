@@ -295,7 +295,12 @@ duration.show = lambda seconds: f"{seconds / 60:g}m"  # how --help shows a defau
 def batch_schedule(text: str) -> str:
     """'0.6:100' or '0.3:150,0.6:100' (--batch-schedule): batch sizes from fractions of the run, kept as
     text in the config; `batch_steps` reads it."""
-    return ",".join(f"{fraction:g}:{size}" for fraction, size in batch_steps(text))
+    return schedule_text(batch_steps(text))
+
+
+def schedule_text(steps) -> str:
+    """((0.6, 100),) -> '0.6:100': a batch schedule as the config keeps it."""
+    return ",".join(f"{fraction:g}:{size}" for fraction, size in steps)
 
 
 batch_schedule.reparse = True  # check_fields parses a config's value again

@@ -15,7 +15,7 @@ from torch import nn
 from vaekit.config import RunConfig
 from vaekit.errors import VaekitError, VaekitWarning
 from vaekit.models import build_model
-from vaekit.options import batch_steps
+from vaekit.options import batch_steps, schedule_text
 from vaekit.precision import TRAINING_PRECISIONS
 
 
@@ -84,5 +84,5 @@ def _fit_batch(cfg: RunConfig, n_train: int) -> RunConfig:
             VaekitWarning,
             stacklevel=4,
         )
-        t = dataclasses.replace(t, batch_schedule=",".join(f"{f:g}:{min(size, n_train)}" for f, size in later))
+        t = dataclasses.replace(t, batch_schedule=schedule_text((f, min(size, n_train)) for f, size in later))
     return cfg if t is cfg.train else dataclasses.replace(cfg, train=t)

@@ -162,12 +162,12 @@ class Trainer:
         """Moves to the batch size of this point of the run; returns the learning rate's factor there,
         the square root of the batch's ratio to --batch-size (1 without a schedule)."""
         size = self.batch_at(self.fraction(epoch, elapsed))
+        factor = math.sqrt(size / self.cfg.train.batch_size)
         if size != self.program.global_batch:
             self._use_batch(size)
             if self.show_progress:
-                factor = math.sqrt(size / self.cfg.train.batch_size)
                 tqdm.write(f"epoch {epoch + 1}: batch size {size}, learning rate x{factor:.3g} (--batch-schedule)")
-        return math.sqrt(size / self.cfg.train.batch_size)
+        return factor
 
     def _schedule_objective(self, epoch: int, elapsed: float) -> None:
         """Tells an objective that changes over the run (IWAE's late_k) how far the run is."""

@@ -90,14 +90,21 @@ class TokenHead(nn.Module):
     def target_log_prob(self, h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """log p(target | h): h (M, H), target (M,) classes -> (M,)."""
         if self.adaptive is not None:
-            return self.adaptive(h.float(), target).output
+            with _float32(h):  # under bf16 autocast its cluster products would write bf16 rows into a float32 output
+                return self.adaptive(h.float(), target).output
         return torch.log_softmax(self._logits(h).float(), dim=-1).gather(1, target[:, None])[:, 0]
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
         """All classes: (M, H) -> (M, classes)."""
         if self.adaptive is not None:
-            return self.adaptive.log_prob(h.float())
+            with _float32(h):
+                return self.adaptive.log_prob(h.float())
         return torch.log_softmax(self._logits(h).float(), dim=-1)
+
+
+def _float32(h: torch.Tensor):
+    """Autocast off: the adaptive softmax computes in float32 whatever precision the step runs in."""
+    return torch.autocast(h.device.type, enabled=False)
 
 
 def banned_tokens(logp: torch.Tensor, tokens: torch.Tensor, no_repeat: int, allow_unk: bool) -> torch.Tensor:

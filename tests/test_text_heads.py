@@ -145,3 +145,25 @@ def test_the_output_layer_runs_in_float32_under_bf16_autocast(softmax):
     assert torch.allclose(mixed, plain, rtol=0.02)  # the recurrent products in bf16, the softmax not
     mixed.sum().backward()
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_a_smaller_encoder_trains_saves_reloads_and_is_refused_where_there_is_none(ptb_slice_file, tmp_path, capsys):
+    model, same = tiny("vae", hidden=16, encoder_hidden=8), tiny("vae", hidden=16)
+    assert model.encoder.rnn.hidden_size == 8 and model.decoder.rnn.hidden_size == 16
+    assert model.latent_head.linear.in_features == 8  # q(z|x) reads the smaller state
+    assert sum(p.numel() for p in model.parameters()) < sum(p.numel() for p in same.parameters())
+    q = model.encode(X)
+    assert q.mean.shape == (2, 4) and torch.isfinite(model.decode(q.rsample()).log_prob(X)).all()
+    run = tmp_path / "small-encoder"
+    text = ["--data", str(ptb_slice_file), "--epochs", "1", *TINY_TEXT]
+    assert main(["train", "vae", *text, "--encoder-hidden", "8", "--out", str(run)]) == 0
+    assert json.loads((run / "config.json").read_text())["model"]["encoder_hidden"] == 8
+    loaded, _ = load_run(run)
+    assert loaded.encoder.rnn.hidden_size == 8 and loaded.decoder.rnn.hidden_size == 16
+    capsys.readouterr()
+    assert main(["eval", str(run), "--json"]) == 0
+    assert math.isfinite(json.loads(capsys.readouterr().out.strip().splitlines()[-1])["nll"])
+    assert main(["train", "lm", *text, "--encoder-hidden", "8", "--out", str(tmp_path / "lm")]) == 2
+    assert "the language model has none" in capsys.readouterr().err and not (tmp_path / "lm").exists()
+    digits = ["train", "vae", "--data", "digits", "--quiet", "--encoder-hidden", "8", "--out", str(tmp_path / "d")]
+    assert main(digits) == 2 and "for the sentence models on text" in capsys.readouterr().err

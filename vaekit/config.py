@@ -125,6 +125,11 @@ class ModelConfig:
     )
     # Text networks (vaekit.nn.recurrent)
     embedding_dim: int = option(256, "text: size of the word vectors", type=count(1))
+    encoder_hidden: int | None = option(  # a sentence VAE's encoder reads, the decoder does the work: it can be smaller
+        None,
+        "text VAE and AE: the encoder's state size, e.g. 256 under --hidden 512 (none: the decoder's, --hidden)",
+        type=count(1),
+    )
     bidirectional: bool = option(
         False,
         "text: a bidirectional encoder (--no-bidirectional: one direction, the default)",

@@ -6,7 +6,8 @@
 
 so the ELBO, beta-VAE, IWAE and reconstruction objectives, the trainer and the importance-sampled
 evaluation run on text unchanged. `--arch gru|lstm` picks the cell, `--hidden 256` (one size per
-layer, all equal) the state size, `--embedding-dim` the word vectors, `--bidirectional` the encoder,
+layer, all equal) the state size, `--encoder-hidden` the encoder's if it differs (a cheaper encoder
+buys epochs: the decoder does the work), `--embedding-dim` the word vectors, `--bidirectional` the encoder,
 `--softmax adaptive|full` the output layer and `--tie-embeddings` makes the word vectors its matrix.
 
 `LanguageModel` is the baseline that answers "does the latent variable help?": the same decoder
@@ -197,7 +198,8 @@ def build_sentence_model(cfg, data_shape, vocab_size: int, variational: bool = T
     """A sentence VAE (or AE) for padded sentences of `data_shape` (T,) over `vocab_size` token ids."""
     hidden, layers = _sizes(cfg, vocab_size)
     decoder, head = _decoder(cfg, vocab_size, cfg.latent_dim)
-    encoder = SentenceEncoder(decoder.embed, hidden, layers, cfg.arch, cfg.bidirectional, cfg.embedding_dropout)
+    encoder_hidden = cfg.encoder_hidden or hidden
+    encoder = SentenceEncoder(decoder.embed, encoder_hidden, layers, cfg.arch, cfg.bidirectional, cfg.embedding_dropout)
     return SentenceAutoencoder(encoder, decoder, head, cfg.latent_dim, data_shape[0] - 2, variational)
 
 
@@ -206,5 +208,7 @@ def build_sentence_ae(cfg, data_shape, vocab_size: int) -> SentenceAutoencoder:
 
 
 def build_language_model(cfg, data_shape, vocab_size: int) -> LanguageModel:
+    if cfg.encoder_hidden:
+        raise VaekitError("--encoder-hidden sizes a sentence VAE's encoder; the language model has none: drop it")
     decoder, head = _decoder(cfg, vocab_size, 0)
     return LanguageModel(decoder, head, data_shape[0] - 2)

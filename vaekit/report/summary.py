@@ -175,7 +175,12 @@ def _text_model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
             if ctx.has_code
             else "none: a language model p(x) = prod_t p(x_t | x_<t) has no z (samples only)",
         ),
-        ("networks", f"{m.arch} of {hidden} units, word vectors of {m.embedding_dim}, {params:,} parameters"),
+        (
+            "networks",
+            f"{m.arch} of {hidden} units"
+            + (f" (the encoder's: {m.encoder_hidden})" if m.encoder_hidden else "")
+            + f", word vectors of {m.embedding_dim}, {params:,} parameters",
+        ),
         (
             "likelihood p(x|z)" if ctx.has_code else "likelihood p(x)",
             "a softmax over the vocabulary at every step, given the words before (autoregressive)",

@@ -177,8 +177,11 @@ def _text_model_rows(ctx: ReportContext) -> list[tuple[str, str]]:
         ),
         (
             "networks",
-            f"{m.arch} of {hidden} units"
-            + (f" (the encoder's: {m.encoder_hidden})" if m.encoder_hidden else "")
+            (
+                f"{m.arch}: decoder of {hidden} units, encoder of {m.encoder_hidden}"
+                if m.encoder_hidden
+                else f"{m.arch} of {hidden} units"
+            )
             + f", word vectors of {m.embedding_dim}, {params:,} parameters",
         ),
         (

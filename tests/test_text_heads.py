@@ -15,6 +15,8 @@ from vaekit.config import ModelConfig
 from vaekit.data.text import sentence_lengths
 from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID
 from vaekit.models import build_model
+from vaekit.nn.recurrent import Dropout
+from vaekit.nn.sequence import TokenHead
 from vaekit.train import load_run
 
 TINY_TEXT = ["--hidden", "16", "--embedding-dim", "8", "--latent-dim", "4", "--batch-size", "32", "--quiet"]
@@ -145,6 +147,40 @@ def test_the_output_layer_runs_in_float32_under_bf16_autocast(softmax):
     assert torch.allclose(mixed, plain, rtol=0.02)  # the recurrent products in bf16, the softmax not
     mixed.sum().backward()
     assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_the_adaptive_head_gives_torchs_log_probs_and_gradients_and_its_products_may_be_bf16():
+    # TokenHead computes torch's adaptive softmax itself so that its products can run in bf16
+    torch.manual_seed(0)
+    adaptive = torch.nn.AdaptiveLogSoftmaxWithLoss(32, 10000, [2000, 6000], div_value=4.0)
+    head = TokenHead(32, 10000)
+    head.adaptive = adaptive
+    h = torch.randn(400, 32, requires_grad=True)
+    target = torch.cat([torch.randint(0, 2000, (300,)), torch.randint(2000, 10000, (98,)), torch.tensor([2000, 9999])])
+    ours, theirs = head.target_log_prob(h, target), adaptive(h, target).output
+    torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
+    for a, b in zip(
+        torch.autograd.grad(ours.sum(), [h, *adaptive.parameters()]),
+        torch.autograd.grad(theirs.sum(), [h, *adaptive.parameters()]),
+    ):
+        torch.testing.assert_close(a, b)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        mixed = head.target_log_prob(h, target)
+    assert mixed.dtype == torch.float32
+    assert float((mixed - theirs).abs().max()) < 0.05 and abs(float((mixed - theirs).mean())) < 5e-3
+    assert float((mixed - theirs).abs().max()) > 0  # the products did run in bf16
+
+
+def test_dropout_keeps_its_rate_and_the_expected_value_and_is_off_in_evaluation():
+    torch.manual_seed(0)
+    x = torch.ones(1000, 1000)
+    for p in (0.3, 0.5):
+        drop = Dropout(p)
+        y = drop(x)
+        assert abs(float((y == 0).float().mean()) - p) < 0.003 and abs(float(y.mean()) - 1) < 0.005
+        assert torch.unique(y).tolist() == pytest.approx([0.0, 1 / (1 - p)])
+        assert drop.eval()(x) is x
+    assert not Dropout(1.0)(x).any()
 
 
 def test_a_smaller_encoder_trains_saves_reloads_and_is_refused_where_there_is_none(ptb_slice_file, tmp_path, capsys):

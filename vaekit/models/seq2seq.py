@@ -41,7 +41,7 @@ from torch.distributions import Distribution
 from vaekit.data.vocab import FIRST_OUTPUT_ID, PAD_ID
 from vaekit.errors import NoPrior, VaekitError
 from vaekit.nn.attention import ATTENTION
-from vaekit.nn.recurrent import CELLS, SentenceDecoder, SentenceEncoder
+from vaekit.nn.recurrent import CELLS, Dropout, SentenceDecoder, SentenceEncoder
 from vaekit.nn.sequence import TokenHead
 from vaekit.objectives import LossOutput
 
@@ -53,7 +53,7 @@ class DroppedEmbedding(nn.Embedding):
 
     def __init__(self, vocab: int, dim: int, dropout: float = 0.0):
         super().__init__(vocab, dim, padding_idx=PAD_ID)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.drop(super().forward(tokens))

@@ -90,8 +90,7 @@ class TokenHead(nn.Module):
     def target_log_prob(self, h: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """log p(target | h): h (M, H), target (M,) classes -> (M,)."""
         if self.adaptive is not None:
-            with _float32(h):  # under bf16 autocast its cluster products would write bf16 rows into a float32 output
-                return self.adaptive(h.float(), target).output
+            return _adaptive_target_log_prob(self.adaptive, h, target)
         return torch.log_softmax(self._logits(h).float(), dim=-1).gather(1, target[:, None])[:, 0]
 
     def log_probs(self, h: torch.Tensor) -> torch.Tensor:
@@ -100,6 +99,29 @@ class TokenHead(nn.Module):
             with _float32(h):
                 return self.adaptive.log_prob(h.float())
         return torch.log_softmax(self._logits(h).float(), dim=-1)
+
+
+def _adaptive_target_log_prob(adaptive: nn.AdaptiveLogSoftmaxWithLoss, h: torch.Tensor, target: torch.Tensor):
+    """log p(target | h) (M,) under an adaptive softmax: torch's own forward, with its products free
+    to run in bfloat16 under autocast (the head is most of a PTB step's products once the recurrent
+    layers are bf16) while every log-softmax and the output stay float32.
+
+    p(w) = p_head(w) for the head's words; p_head(cluster i) * p_i(w) for a word of tail cluster i.
+    """
+    head_logp = torch.log_softmax(adaptive.head(h).float(), dim=1)  # (M, shortlist + clusters)
+    shortlist = adaptive.shortlist_size
+    in_tail = target >= shortlist
+    first = torch.where(in_tail, 0, target)  # the head column: the word itself, or its cluster below
+    bounds = adaptive.cutoffs  # [shortlist, ..., n_classes]
+    tail_logp = head_logp.new_zeros(target.shape)
+    for i, (low, high) in enumerate(zip(bounds[:-1], bounds[1:])):
+        rows = ((target >= low) & (target < high)).nonzero()[:, 0]
+        if rows.numel() == 0:
+            continue
+        first = first.index_fill(0, rows, shortlist + i)
+        cluster_logp = torch.log_softmax(adaptive.tail[i](h.index_select(0, rows)).float(), dim=1)
+        tail_logp = tail_logp.index_copy(0, rows, cluster_logp.gather(1, (target[rows] - low)[:, None])[:, 0])
+    return head_logp.gather(1, first[:, None])[:, 0] + tail_logp
 
 
 def _float32(h: torch.Tensor):

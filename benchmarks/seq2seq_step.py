@@ -13,8 +13,8 @@ its word vectors were looked up once for all steps (BENCHMARKS.md, "The step pro
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
-import time
 import types
 from pathlib import Path
 
@@ -27,6 +27,9 @@ from vaekit.data import load_dataset
 from vaekit.data.text import bucketed_order
 from vaekit.train.step import epoch_seed
 from vaekit.train.trainer import Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from alternated_steps import cpu_seconds  # noqa: E402
 
 BLOCK = 5
 
@@ -66,13 +69,7 @@ def main() -> None:
     for variant in args.variants:
         programs[variant], data = program(variant, data)
         programs[variant]()  # a warm-up step
-    cpu = dict.fromkeys(programs, 0.0)
-    for r in range(args.rounds):
-        for variant in programs if r % 2 == 0 else reversed(list(programs)):
-            start = time.thread_time()
-            for _ in range(BLOCK):
-                programs[variant]()
-            cpu[variant] += time.thread_time() - start
+    cpu = cpu_seconds(programs, args.rounds, BLOCK)
     steps = BLOCK * args.rounds
     for variant, p in programs.items():
         print(f"{variant}: {cpu[variant] / steps * 1000:.1f} ms CPU a step ({steps} steps), loss sum {p.sums[0]:.4f}")

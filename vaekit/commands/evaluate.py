@@ -208,7 +208,9 @@ def _measure(model, cfg, args, device, text: bool) -> dict:
         from vaekit.eval.text import evaluate_sentences  # nats per sentence, perplexity per token
 
         if args.precision != "float32":
-            raise VaekitError("a text run is evaluated in float32 (the adaptive softmax computes in it)")
+            raise VaekitError(
+                f"a text run is evaluated in float32 only (got --precision {args.precision}): drop --precision"
+            )
         return evaluate_sentences(
             model, x, k=args.iw_samples, batch_size=min(args.batch_size, 100), seed=args.seed, progress=bar
         )

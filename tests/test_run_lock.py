@@ -112,6 +112,30 @@ def test_two_trainings_started_at_the_same_moment_one_writes(tmp_path):
     assert not (run / LOCK).exists()
 
 
+def test_sigterm_ends_a_training_as_ctrl_c_does_and_resume_continues(tmp_path, capsys):
+    # `kill PID` (a scheduler's stop, or a run started with `&`, which ignores Ctrl-C's SIGINT)
+    # ended the process on the spot: no message, no exit status of vaekit's, the lock left behind
+    run = tmp_path / "run"
+    child = _trainer(run)
+    try:
+        _wait_for(lambda: _epoch(run) >= 1, child)
+        child.send_signal(signal.SIGTERM)
+        assert child.wait(180) == 143
+        err = child.stderr.read()
+        assert "terminated (SIGTERM)" in err and "--resume" in err and "Traceback" not in err, err
+    finally:
+        child.kill()
+        child.wait()
+    assert not (run / LOCK).exists(), "the run is given back"
+    done = _epoch(run)
+    capsys.readouterr()
+    assert (
+        main(["--threads", "1", "train", "vae", "--out", str(run), "--resume", "--epochs", str(done + 1), "--quiet"])
+        == 0
+    )
+    assert _epoch(run) == done + 1 and "locked by process" not in capsys.readouterr().err
+
+
 def test_a_refused_training_leaves_no_lock_and_no_folder(tmp_path, monkeypatch, capsys):
     """The lock is taken before the data is loaded; bad data then leaves the folder as it was."""
     monkeypatch.chdir(tmp_path)

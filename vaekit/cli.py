@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import signal
 import sys
+import threading
 import traceback
 import warnings
 
@@ -102,7 +104,28 @@ def build_parser() -> argparse.ArgumentParser:
 _REFUSED_WRITES = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (`kill`, a batch scheduler's notice, a container's stop) ends a command as Ctrl-C does:
+    the trainer's finally-blocks run, the run lock is given back and the last epoch's checkpoint stays,
+    where an unhandled SIGTERM would end the process on the spot. (A process started with `&` from a
+    script ignores SIGINT, so SIGTERM is how such a run is stopped.)"""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None
+    try:
+        return _main(argv)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -123,9 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             if err.errno not in _REFUSED_WRITES:
                 raise
             return _user_error(_refused_write(err), args.debug)
-        except KeyboardInterrupt:
-            print("vaekit: interrupted (a training run continues with --resume)", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as err:
+            how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+            print(f"vaekit: {how} (a training run continues with --resume)", file=sys.stderr)
+            return 143 if isinstance(err, Terminated) else 130
 
 
 def _refused_write(err: OSError) -> str:

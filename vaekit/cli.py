@@ -147,9 +147,9 @@ def _main(argv: list[str] | None) -> int:
                 raise
             return _user_error(_refused_write(err), args.debug)
         except KeyboardInterrupt as err:
-            how = "terminated (SIGTERM)" if isinstance(err, Terminated) else "interrupted"
+            how, status = ("terminated (SIGTERM)", 143) if isinstance(err, Terminated) else ("interrupted", 130)
             print(f"vaekit: {how} (a training run continues with --resume)", file=sys.stderr)
-            return 143 if isinstance(err, Terminated) else 130
+            return status
 
 
 def _refused_write(err: OSError) -> str:

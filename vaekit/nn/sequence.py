@@ -102,16 +102,15 @@ class TokenHead(nn.Module):
 
 
 def _adaptive_target_log_prob(adaptive: nn.AdaptiveLogSoftmaxWithLoss, h: torch.Tensor, target: torch.Tensor):
-    """log p(target | h) (M,) under an adaptive softmax: torch's own forward, with its products free
-    to run in bfloat16 under autocast (the head is most of a PTB step's products once the recurrent
+    """log p(target | h) (M,) under an adaptive softmax: what torch's forward computes, with its products
+    free to run in bfloat16 under autocast (the head is most of a PTB step's products once the recurrent
     layers are bf16) while every log-softmax and the output stay float32.
 
     p(w) = p_head(w) for the head's words; p_head(cluster i) * p_i(w) for a word of tail cluster i.
     """
     head_logp = torch.log_softmax(adaptive.head(h).float(), dim=1)  # (M, shortlist + clusters)
     shortlist = adaptive.shortlist_size
-    in_tail = target >= shortlist
-    first = torch.where(in_tail, 0, target)  # the head column: the word itself, or its cluster below
+    first = target  # the head column: the word itself, or (set below) its tail cluster's
     bounds = adaptive.cutoffs  # [shortlist, ..., n_classes]
     tail_logp = head_logp.new_zeros(target.shape)
     for i, (low, high) in enumerate(zip(bounds[:-1], bounds[1:])):

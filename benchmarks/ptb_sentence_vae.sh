@@ -1,25 +1,40 @@
 #!/usr/bin/env bash
-# The sentence VAE and its language-model baseline on the Penn Treebank (BENCHMARKS.md,
-# "Sentence VAE and LM on the Penn Treebank"), one thread each, 18 epochs each.
+# The sentence VAE and its language-model baseline on the Penn Treebank, one thread each.
 #
-#   benchmarks/ptb_sentence_vae.sh vae|lm OUT_DIR [EPOCHS]
+#   benchmarks/ptb_sentence_vae.sh vae|lm OUT_DIR [EPOCHS]      the 18-epoch recipe
+#   benchmarks/ptb_sentence_vae.sh vae2h|lm2h OUT_DIR [TIME]    the clock recipe (default 2h)
 #
-# Both: GRU 256, word vectors 256, dropout 0.3 on the decoder states, batch 64, Adam 1e-3 decaying
-# log-linearly to 1e-4 over the epochs, gradient clipping 5. The VAE adds z of 32, a KL warm-up over
-# 2 epochs and free bits 0.2 nats per latent (a KL floor of 6.4 nats against posterior collapse);
-# --word-dropout 0 pins the measured recipe now that text runs default to 0.3 (issue 20).
-# For a 2-hour run (--time 2h) BENCHMARKS.md lists the levers to try; none is measured on full PTB.
-# Then: vaekit eval OUT_DIR (the LM: exact) or vaekit eval OUT_DIR -k 50 (the VAE).
+# 18-epoch recipe (BENCHMARKS.md, "Sentence VAE and LM on the Penn Treebank"): GRU 256, word vectors
+# 256, dropout 0.3 on the decoder states, batch 64, Adam 1e-3 decaying log-linearly to 1e-4 over the
+# epochs, gradient clipping 5. The VAE adds z of 32, a KL warm-up over 2 epochs and free bits 0.2
+# nats per latent (a KL floor of 6.4 nats against posterior collapse); --word-dropout 0 pins the
+# measured recipe now that text runs default to 0.3 (issue 20).
+#
+# Clock recipe (BENCHMARKS.md, "GRU 512 / encoder 256 in bf16", the best measured per CPU-hour):
+# decoder GRU 512, encoder GRU 256, word vectors 256, dropout 0.5 on the word vectors and on the
+# decoder's outputs, batch 128, Adam 2e-3 decaying to 1e-4 over the clock, the same z and KL
+# schedule. bf16 products pay only on a core with bf16 units (`lscpu` lists avx512_bf16 or
+# amx_bf16); elsewhere set PRECISION=float32. Evaluation runs in float32 either way.
+#
+# Then: vaekit eval OUT_DIR (the LM: exact) or vaekit eval OUT_DIR -k 100 (the VAE), run here.
 set -euo pipefail
-model=$1 out=$2 epochs=${3:-18}
+model=$1 out=$2
 py=${PYTHON:-python}
 export OMP_NUM_THREADS=1
-common=(--data ptb --arch gru --hidden 256 --embedding-dim 256 --dropout 0.3 --batch-size 64
-  --lr 1e-3 --lr-end 1e-4 --grad-clip 5 --epochs "$epochs" --seed 0 --out "$out")
+short=(--data ptb --arch gru --hidden 256 --embedding-dim 256 --dropout 0.3 --batch-size 64
+  --lr 1e-3 --lr-end 1e-4 --grad-clip 5 --epochs "${3:-18}" --seed 0 --out "$out")
+clock=(--data ptb --arch gru --hidden 512 --embedding-dim 256 --dropout 0.5 --embedding-dropout 0.5
+  --batch-size 128 --lr 2e-3 --lr-end 1e-4 --grad-clip 5 --time "${3:-2h}" --epochs 1000 --seed 0
+  --precision "${PRECISION:-bf16}" --out "$out")
+z=(--latent-dim 32 --kl-warmup 2 --free-bits 0.2 --word-dropout 0)
 case $model in
-  vae) "$py" -m vaekit --threads 1 train vae "${common[@]}" --latent-dim 32 --kl-warmup 2 --free-bits 0.2 --word-dropout 0
-       "$py" -m vaekit --threads 1 eval "$out" -k 50 ;;
-  lm)  "$py" -m vaekit --threads 1 train lm "${common[@]}"
-       "$py" -m vaekit --threads 1 eval "$out" ;;
-  *) echo "usage: $0 vae|lm OUT_DIR [EPOCHS]" >&2; exit 2 ;;
+  vae)   "$py" -m vaekit --threads 1 train vae "${short[@]}" "${z[@]}"
+         "$py" -m vaekit --threads 1 eval "$out" -k 50 ;;
+  lm)    "$py" -m vaekit --threads 1 train lm "${short[@]}"
+         "$py" -m vaekit --threads 1 eval "$out" ;;
+  vae2h) "$py" -m vaekit --threads 1 train vae "${clock[@]}" "${z[@]}" --encoder-hidden 256
+         "$py" -m vaekit --threads 1 eval "$out" -k 100 ;;
+  lm2h)  "$py" -m vaekit --threads 1 train lm "${clock[@]}"
+         "$py" -m vaekit --threads 1 eval "$out" ;;
+  *) echo "usage: $0 vae|lm OUT_DIR [EPOCHS]  or  $0 vae2h|lm2h OUT_DIR [TIME]" >&2; exit 2 ;;
 esac

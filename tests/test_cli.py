@@ -188,6 +188,34 @@ def test_a_dataset_default_applies_to_its_model_and_mlp_only_and_a_flag_still_wi
     assert "vae on binarized-mnist 0.003" in " ".join(helps["--lr"].split())
 
 
+def test_ptb_starts_from_its_two_hour_recipe_for_the_gru_only_and_a_flag_still_wins():
+    """`train vae --data ptb` (and its baseline `train lm`) start from the recipe measured best per
+    CPU-hour (registry PTB_DECODER, BENCHMARKS.md): GRU 512, dropout 0.5, batch 128, a 2-hour clock;
+    --epochs alone turns the clock off, given flags win, an LSTM or a text file keeps text's defaults."""
+    vae = _config("vae", "--data", "ptb")
+    m, t = vae.model, vae.train
+    assert (m.arch, m.hidden, m.encoder_hidden, m.dropout, m.embedding_dropout, m.word_dropout) == (
+        "gru", (512,), 256, 0.5, 0.5, 0.0
+    )
+    assert (t.batch_size, t.lr, t.lr_end, t.grad_clip, t.time_budget) == (128, 2e-3, 1e-4, 5.0, 7200.0)
+    assert (m.options["free_bits"], m.options["warmup_epochs"]) == (0.2, 2.0)
+    lm = _config("lm", "--data", "ptb")
+    assert (lm.model.hidden, lm.model.dropout, lm.train.batch_size, lm.train.time_budget) == ((512,), 0.5, 128, 7200.0)
+    assert lm.model.encoder_hidden is None
+    short = _config("vae", "--data", "ptb", "--epochs", "3", "--hidden", "256", "--batch-size", "32")
+    assert (short.train.epochs, short.train.time_budget, short.model.hidden, short.train.batch_size) == (
+        3, None, (256,), 32
+    )
+    clock = _config("vae", "--data", "ptb", "--time", "10m")
+    assert (clock.train.time_budget, clock.model.hidden) == (600.0, (512,)) and clock.train.epochs > 1000
+    for argv in (("vae", "--data", "ptb", "--arch", "lstm"), ("iwae", "--data", "ptb")):
+        other = _config(*argv)
+        assert (other.model.hidden, other.train.batch_size, other.train.time_budget) == ((256,), 32, None)
+    helps = {flag: next(a.help for a in _options("train") if flag in a.option_strings) for flag in ("--hidden", "--time")}
+    assert "vae on ptb 512" in " ".join(helps["--hidden"].split())
+    assert "lm on ptb 120m" in " ".join(helps["--time"].split())
+
+
 def test_python_dash_m_trains_and_evaluates(tmp_path):
     """The real entry point in a fresh process: train, then eval --json prints one JSON object."""
     run = tmp_path / "run"

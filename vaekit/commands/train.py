@@ -154,20 +154,20 @@ def config_from_args(args) -> RunConfig:
         model_values.setdefault("arch", "conv")
     if model_values.get("tie_embeddings"):  # tying needs the one output matrix of a full softmax
         model_values.setdefault("softmax", "full")
-    if text:  # the image defaults do not fit sentences
-        model_values = {**text_defaults(ModelConfig), **model_values}
-    # ModelConfig's defaults, with the model's own where its registry entry has them (on text, on a dataset too)
+    # ModelConfig's defaults, with the model's own where its registry entry has them (on text, on a
+    # dataset too); a given flag wins over a dataset's default, which wins over text's
     model = default_config(args.model, text)
-    on_data, train_on_data = data_defaults(args.model, data.name, model_values.get("arch", model.arch))
-    model = dataclasses.replace(model, **{**on_data, **model_values})
+    on_text = text_defaults(ModelConfig) if text else {}  # the image defaults do not fit sentences
+    arch = model_values.get("arch", on_text.get("arch", model.arch))
+    on_data, train_on_data = data_defaults(args.model, data.name, arch)
+    model = dataclasses.replace(model, **{**on_text, **on_data, **model_values})
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args), text))
     base = default_train_config(args.model)  # TrainConfig's defaults, with the model's own (seq2seq's)
+    train_on_text = text_defaults(TrainConfig) if text and not pairs else {}  # pairs keep the model's batch
+    base = dataclasses.replace(base, **{**train_on_text, **train_on_data})
     if args.epochs is not None and args.time_budget is None:  # --epochs alone: that many epochs, no clock
         base = dataclasses.replace(base, time_budget=None)
-    train_values = given(args, TrainConfig)
-    if text and not pairs:  # sentence pairs keep the model's own batch
-        train_values = {**text_defaults(TrainConfig), **train_values}
-    train = dataclasses.replace(base, **{**train_on_data, **train_values})
+    train = dataclasses.replace(base, **given(args, TrainConfig))
     if args.epochs is None and args.time_budget is not None:
         train = dataclasses.replace(train, epochs=EPOCH_CAP)
     cfg = RunConfig(data=data, model=model, train=train)

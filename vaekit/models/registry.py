@@ -61,8 +61,9 @@ class ModelSpec:
     # e.g. the sentence VAE's schedule against posterior collapse (measured: BENCHMARKS.md, issue 20)
     text_options: Mapping[str, Any] = field(default_factory=dict)
     text_config: Mapping[str, Any] = field(default_factory=dict)
-    # On a named dataset, with the MLP networks: ModelConfig and TrainConfig fields that start elsewhere,
-    # e.g. Burda et al.'s network for binarized MNIST (measured there, not taste: BENCHMARKS.md, issue 23)
+    # On a named dataset, with the network they were measured with (its "arch"; mlp unless it says):
+    # ModelConfig and TrainConfig fields that start elsewhere, e.g. Burda et al.'s network for binarized
+    # MNIST (measured there, not taste: BENCHMARKS.md, issue 23) or the Penn Treebank's 2-hour recipe
     data_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
@@ -97,6 +98,25 @@ def _keyword_defaults(fn: Callable, kinds: tuple) -> dict[str, Any]:
 SENTENCE_VAE_OPTIONS = {"warmup_epochs": 2.0, "free_bits": 0.2}
 SENTENCE_VAE_CONFIG = {"word_dropout": 0.3}
 
+# On the Penn Treebank, the recipe that did best per CPU-hour (BENCHMARKS.md, "GRU 512 / encoder 256
+# in bf16"): a wider decoder held back by dropout 0.5 on its word vectors and outputs, batches of 128
+# at Adam 2e-3 decaying to 1e-4 over a 2-hour clock. The VAE adds a smaller encoder and no word
+# dropout (free bits keep z in use); the LM is the same decoder, its baseline at the same budget.
+PTB_DECODER = {
+    "arch": "gru",
+    "hidden": (512,),
+    "embedding_dim": 256,
+    "dropout": 0.5,
+    "embedding_dropout": 0.5,
+    "batch_size": 128,
+    "lr": 2e-3,
+    "lr_end": 1e-4,
+    "grad_clip": 5.0,
+    "time_budget": 7200.0,
+    "epochs": 1000,
+}
+PTB_SENTENCE_VAE = {**PTB_DECODER, "encoder_hidden": 256, "word_dropout": 0.0}
+
 MODELS: dict[str, ModelSpec] = {
     "vae": ModelSpec(
         build_vae,
@@ -106,7 +126,10 @@ MODELS: dict[str, ModelSpec] = {
         text_options=SENTENCE_VAE_OPTIONS,
         text_config=SENTENCE_VAE_CONFIG,
         # 784-300-300-40 ELU at Adam 3e-3: 88.58 nats in 5 minutes against 92.07 for the image defaults
-        data_defaults={"binarized-mnist": {"hidden": (300, 300), "activation": "elu", "latent_dim": 40, "lr": 3e-3}},
+        data_defaults={
+            "binarized-mnist": {"hidden": (300, 300), "activation": "elu", "latent_dim": 40, "lr": 3e-3},
+            "ptb": PTB_SENTENCE_VAE,
+        },
     ),
     "ae": ModelSpec(
         build_autoencoder,
@@ -169,6 +192,7 @@ MODELS: dict[str, ModelSpec] = {
         SentenceNLL,
         "recurrent language model: the sentence VAE's decoder with no z, the baseline for text",
         build_text=build_language_model,
+        data_defaults={"ptb": PTB_DECODER},
     ),
     "seq2seq": ModelSpec(
         None,
@@ -196,8 +220,11 @@ def default_config(name: str, text: bool = False) -> ModelConfig:
 
 def data_defaults(name: str, data: str, arch: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """(ModelConfig fields, TrainConfig fields) that model `name` starts elsewhere on dataset `data`
-    (its entry's data_defaults); only for the MLP networks they were measured with."""
-    values = get_spec(name).data_defaults.get(data, {}) if arch == "mlp" else {}
+    (its entry's data_defaults); only for the network they were measured with (their "arch", mlp
+    unless they name one)."""
+    values = get_spec(name).data_defaults.get(data, {})
+    if values.get("arch", "mlp") != arch:
+        return {}, {}
     model = {k: v for k, v in values.items() if k in ModelConfig.__dataclass_fields__}
     return model, {k: v for k, v in values.items() if k not in model}
 

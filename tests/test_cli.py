@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import TINY
 from vaekit.cli import COMMANDS, build_parser, main
-from vaekit.commands.train import SECTIONS, _resumed_config, config_from_args
+from vaekit.commands.train import SECTIONS, _resumed_config, clock_note, config_from_args
 from vaekit.config import ModelConfig, ModelOptions, RunConfig
 from vaekit.errors import VaekitError
 from vaekit.models import MODELS
@@ -211,6 +211,10 @@ def test_ptb_starts_from_its_two_hour_recipe_for_the_gru_only_and_a_flag_still_w
     for argv in (("vae", "--data", "ptb", "--arch", "lstm"), ("iwae", "--data", "ptb")):
         other = _config(*argv)
         assert (other.model.hidden, other.train.batch_size, other.train.time_budget) == ((256,), 32, None)
+    argv = ["train", "vae", "--data", "ptb"]
+    assert "default clock" in clock_note(vae, build_parser().parse_args(argv))
+    assert clock_note(clock, build_parser().parse_args([*argv, "--time", "10m"])) == " for 10m"
+    assert clock_note(short, build_parser().parse_args([*argv, "--epochs", "3"])) == ""
     helps = {flag: next(a.help for a in _options("train") if flag in a.option_strings) for flag in ("--hidden", "--time")}
     assert "vae on ptb 512" in " ".join(helps["--hidden"].split())
     assert "lm on ptb 120m" in " ".join(helps["--time"].split())

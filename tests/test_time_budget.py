@@ -27,9 +27,10 @@ def test_durations_parse_and_bad_ones_are_refused(capsys):
     assert code == 2 and "duration" in capsys.readouterr().err
 
 
-def test_time_budget_stops_within_the_budget_and_keeps_the_best(tmp_path):
+def test_time_budget_stops_within_the_budget_and_keeps_the_best(tmp_path, capsys):
     out, budget = tmp_path / "timed", 4.0
     assert main(["train", "vae", "--time", f"{budget}s", "--lr", "3e-3", "--out", str(out), *TINY]) == 0
+    assert " for 4s -> " in capsys.readouterr().err  # the clock, said where training starts
     metrics = json.loads((out / "metrics.json").read_text())
     history = metrics["epochs"]
     assert len(history) >= 3  # it trained for the time, not the default 50 epochs and not one

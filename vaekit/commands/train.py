@@ -238,6 +238,17 @@ def run(args) -> int:
         return _train(args, cfg)
 
 
+def clock_note(cfg: RunConfig, args) -> str:
+    """' for 90s' under --time; a clock the user did not type (seq2seq's, PTB's recipe) says how to change it."""
+    seconds = cfg.train.time_budget
+    if seconds is None:
+        return ""
+    note = f" for {seconds:g}s" if seconds < 120 else f" for {seconds / 60:g}m"
+    if args.time_budget is None and not args.resume:
+        note += " (the default clock: --time changes it, --epochs N alone turns it off)"
+    return note
+
+
 def _train(args, cfg: RunConfig) -> int:
     from vaekit.data import load_dataset
     from vaekit.train import distributed
@@ -265,7 +276,8 @@ def _train(args, cfg: RunConfig) -> int:
         what += "" if data.is_text else f" {'x'.join(map(str, data.image_shape))}"
         print(
             f"training {cfg.model.name} on {data.name} ({data.train_x.shape[0]} {what}) "
-            f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "") + f" ({how}) -> {args.out}",
+            f"on {trainer.device}" + (f" x {world.size} processes" if world.active else "") + f" ({how})"
+            f"{clock_note(cfg, args)} -> {args.out}",
             file=sys.stderr,
         )
     try:

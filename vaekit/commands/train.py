@@ -10,7 +10,8 @@ examples:
   vaekit train vae --data binarized-mnist --epochs 5
   vaekit train vae --data frey --likelihood gaussian --latent-dim 10
   vaekit train vae --data ./my_images --image-size 32 --arch conv
-  vaekit train vae --data ptb --kl-warmup 2 --free-bits 0.2   # a sentence VAE (GRU) on the Penn Treebank
+  vaekit train vae --data ptb                  # a sentence VAE on the Penn Treebank: its 2-hour recipe
+  vaekit train vae --data ptb --time 10m      # a short clock: the text defaults (GRU 256)
   vaekit train lm --data ptb                                  # the same decoder without z: the baseline
   vaekit train vae --data my_sentences.txt --tokens char      # your own text, one sentence per line
   vaekit train seq2seq --data fra-eng                         # translate English into French, with attention
@@ -159,7 +160,7 @@ def config_from_args(args) -> RunConfig:
     model = default_config(args.model, text)
     on_text = text_defaults(ModelConfig) if text else {}  # the image defaults do not fit sentences
     arch = model_values.get("arch", on_text.get("arch", model.arch))
-    on_data, train_on_data = data_defaults(args.model, data.name, arch)
+    on_data, train_on_data = data_defaults(args.model, data.name, arch, args.time_budget)
     model = dataclasses.replace(model, **{**on_text, **on_data, **model_values})
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args), text))
     base = default_train_config(args.model)  # TrainConfig's defaults, with the model's own (seq2seq's)

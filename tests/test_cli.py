@@ -195,22 +195,20 @@ def test_ptb_starts_from_its_two_hour_recipe_for_the_gru_only_and_a_flag_still_w
     file keeps text's defaults."""
     vae = _config("vae", "--data", "ptb")
     m, t = vae.model, vae.train
-    assert (m.arch, m.hidden, m.encoder_hidden, m.dropout, m.embedding_dropout, m.word_dropout) == (
-        "gru", (512,), 256, 0.5, 0.5, 0.0
-    )
+    recipe = ("gru", (512,), 256, 0.5, 0.5, 0.0)
+    assert (m.arch, m.hidden, m.encoder_hidden, m.dropout, m.embedding_dropout, m.word_dropout) == recipe
     assert (t.batch_size, t.lr, t.lr_end, t.grad_clip, t.time_budget) == (128, 2e-3, 1e-4, 5.0, 7200.0)
     assert (m.options["free_bits"], m.options["warmup_epochs"]) == (0.2, 2.0)
     lm = _config("lm", "--data", "ptb")
     assert (lm.model.hidden, lm.model.dropout, lm.train.batch_size, lm.train.time_budget) == ((512,), 0.5, 128, 7200.0)
     assert lm.model.encoder_hidden is None
     short = _config("vae", "--data", "ptb", "--epochs", "3", "--hidden", "256", "--batch-size", "32")
-    assert (short.train.epochs, short.train.time_budget, short.model.hidden, short.train.batch_size) == (
-        3, None, (256,), 32
-    )
+    given = (3, None, (256,), 32)
+    assert (short.train.epochs, short.train.time_budget, short.model.hidden, short.train.batch_size) == given
     clock = _config("vae", "--data", "ptb", "--time", "90m")
     assert (clock.train.time_budget, clock.model.hidden) == (5400.0, (512,)) and clock.train.epochs > 1000
-    short_clock = _config("vae", "--data", "ptb", "--time", "10m")  # the recipe is for an hour or more
-    assert (short_clock.train.time_budget, short_clock.model.hidden, short_clock.train.batch_size) == (600.0, (256,), 32)
+    brief = _config("vae", "--data", "ptb", "--time", "10m")  # the recipe is for an hour or more
+    assert (brief.train.time_budget, brief.model.hidden, brief.train.batch_size) == (600.0, (256,), 32)
     for argv in (("vae", "--data", "ptb", "--arch", "lstm"), ("iwae", "--data", "ptb")):
         other = _config(*argv)
         assert (other.model.hidden, other.train.batch_size, other.train.time_budget) == ((256,), 32, None)
@@ -218,7 +216,7 @@ def test_ptb_starts_from_its_two_hour_recipe_for_the_gru_only_and_a_flag_still_w
     assert "default clock" in clock_note(vae, build_parser().parse_args(argv))
     assert clock_note(clock, build_parser().parse_args([*argv, "--time", "90m"])) == " for 90m"
     assert clock_note(short, build_parser().parse_args([*argv, "--epochs", "3"])) == ""
-    helps = {flag: next(a.help for a in _options("train") if flag in a.option_strings) for flag in ("--hidden", "--time")}
+    helps = {f: next(a.help for a in _options("train") if f in a.option_strings) for f in ("--hidden", "--time")}
     assert "vae on ptb 512" in " ".join(helps["--hidden"].split())
     assert "lm on ptb 120m" in " ".join(helps["--time"].split())
 

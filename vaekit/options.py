@@ -289,7 +289,7 @@ def duration(text: str) -> float:
     return seconds
 
 
-duration.show = lambda seconds: f"{seconds / 60:g}m"  # how --help shows a default budget
+duration.show = lambda seconds: f"{seconds:g}s" if seconds < 120 else f"{seconds / 60:g}m"  # --help, train's start line
 
 
 def batch_schedule(text: str) -> str:

@@ -31,7 +31,7 @@ from pathlib import Path
 from vaekit.commands._common import pair_options, text_options
 from vaekit.config import DataConfig, ModelConfig, ModelOptions, RunConfig, TrainConfig
 from vaekit.errors import VaekitError
-from vaekit.options import add_flags, flag_name, flagged, given, given_flags, render, resumable, text_defaults
+from vaekit.options import add_flags, duration, flag_name, flagged, given, given_flags, render, resumable, text_defaults
 
 HELP = "train a model and write its checkpoints, metrics and pictures"
 
@@ -244,7 +244,7 @@ def clock_note(cfg: RunConfig, args) -> str:
     seconds = cfg.train.time_budget
     if seconds is None:
         return ""
-    note = f" for {seconds:g}s" if seconds < 120 else f" for {seconds / 60:g}m"
+    note = f" for {duration.show(seconds)}"
     if args.time_budget is None and not args.resume:
         note += " (the default clock: --time changes it, --epochs N alone turns it off)"
     return note

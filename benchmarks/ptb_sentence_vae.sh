@@ -2,7 +2,8 @@
 # The sentence VAE and its language-model baseline on the Penn Treebank, one thread each.
 #
 #   benchmarks/ptb_sentence_vae.sh vae|lm OUT_DIR [EPOCHS]      the 18-epoch recipe
-#   benchmarks/ptb_sentence_vae.sh vae2h|lm2h OUT_DIR [TIME]    the clock recipe (default 2h)
+#   benchmarks/ptb_sentence_vae.sh vae2h|lm2h OUT_DIR [TIME [FLAG...]]   the clock recipe (default 2h);
+#                                   further flags go to train, e.g. --weight-drop 0.5 --hidden 768
 #
 # 18-epoch recipe (BENCHMARKS.md, "Sentence VAE and LM on the Penn Treebank"): GRU 256, word vectors
 # 256, dropout 0.3 on the decoder states, batch 64, Adam 1e-3 decaying log-linearly to 1e-4 over the
@@ -32,9 +33,9 @@ case $model in
          "$py" -m vaekit --threads 1 eval "$out" -k 50 ;;
   lm)    "$py" -m vaekit --threads 1 train lm "${short[@]}"
          "$py" -m vaekit --threads 1 eval "$out" ;;
-  vae2h) "$py" -m vaekit --threads 1 train vae "${clock[@]}" "${z[@]}" --encoder-hidden 256
+  vae2h) "$py" -m vaekit --threads 1 train vae "${clock[@]}" "${z[@]}" --encoder-hidden 256 "${@:4}"
          "$py" -m vaekit --threads 1 eval "$out" -k 100 ;;
-  lm2h)  "$py" -m vaekit --threads 1 train lm "${clock[@]}"
+  lm2h)  "$py" -m vaekit --threads 1 train lm "${clock[@]}" "${@:4}"
          "$py" -m vaekit --threads 1 eval "$out" ;;
-  *) echo "usage: $0 vae|lm OUT_DIR [EPOCHS]  or  $0 vae2h|lm2h OUT_DIR [TIME]" >&2; exit 2 ;;
+  *) echo "usage: $0 vae|lm OUT_DIR [EPOCHS]  or  $0 vae2h|lm2h OUT_DIR [TIME [FLAG...]]" >&2; exit 2 ;;
 esac

@@ -146,6 +146,11 @@ class ModelConfig:
     embedding_dropout: float = option(
         0.0, "text: dropout on the word vectors the encoder and decoder read (seq2seq: see --dropout)", type=_FRACTION
     )
+    weight_drop: float = option(  # Merity et al. 2018 (AWD-LSTM)
+        0.0,
+        "text: DropConnect on the decoder's recurrent matrices, one mask per batch (AWD-LSTM's weight drop)",
+        type=_FRACTION,
+    )
     softmax: str = option(  # vaekit.nn.sequence.TokenHead
         "adaptive",
         "text: the output layer, adaptive (Grave et al. 2017: fast over a large vocabulary) or full "

@@ -185,6 +185,7 @@ def _decoder(cfg, vocab_size: int, latent_dim: int) -> tuple[SentenceDecoder, To
         cfg.word_dropout,
         cfg.dropout,
         cfg.embedding_dropout,
+        cfg.weight_drop,
     )
     tied = decoder.embed if cfg.tie_embeddings else None  # Press & Wolf 2017: one matrix in and out
     if tied is not None:  # N(0, 1) vectors as logits start far from uniform: the first epoch is lost (BENCHMARKS.md)

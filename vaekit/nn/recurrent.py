@@ -15,7 +15,10 @@ Sentences arrive as padded rows of token ids (`vaekit.data.text`): <bos> w_1 .. 
                       must lean on z to predict the next word.
 
 Dropout while training, as the anchors use it (0.5 in Texar's PTB VAE): `embedding_dropout` on the
-word vectors both networks read, `dropout` on the decoder's outputs before the softmax.
+word vectors both networks read, `dropout` on the decoder's outputs before the softmax, and
+`weight_drop` on the decoder's recurrent (hidden-to-hidden) matrices: DropConnect, one mask per batch
+shared by every time step (AWD-LSTM, Merity et al. 2018), which regularises the recurrence itself
+without disturbing the fused RNN kernel.
 
 The output layer is `vaekit.nn.sequence.TokenHead`: an adaptive softmax for large vocabularies.
 """
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from vaekit.data.vocab import BOS_ID, PAD_ID, UNK_ID
@@ -108,10 +112,13 @@ class SentenceDecoder(nn.Module):
         word_dropout: float = 0.0,
         dropout: float = 0.0,
         embedding_dropout: float = 0.0,
+        weight_drop: float = 0.0,
     ):
         super().__init__()
         if not 0.0 <= word_dropout < 1.0:
             raise VaekitError(f"--word-dropout must be in [0, 1), got {word_dropout}")
+        if not 0.0 <= weight_drop < 1.0:
+            raise VaekitError(f"--weight-drop must be in [0, 1), got {weight_drop}")
         self.embedding_dropout = Dropout(embedding_dropout)  # on the input word vectors
         self.embed = nn.Embedding(vocab_size, embedding_dim, padding_idx=PAD_ID)
         self.rnn = _cell(cell)(embedding_dim + latent_dim, hidden, layers, batch_first=True)
@@ -120,6 +127,7 @@ class SentenceDecoder(nn.Module):
         # z -> every layer's initial state (and an LSTM's initial cell); no z: learned-free zeros.
         self.init = nn.Linear(latent_dim, layers * hidden * (2 if self.is_lstm else 1)) if latent_dim else None
         self.dropout = Dropout(dropout)  # on the outputs (the last layer's states), before the softmax
+        self.weight_drop = Dropout(weight_drop)  # on the hidden-to-hidden matrices, once per batch
         self.out_features = hidden
 
     def initial_state(self, z: torch.Tensor | None, batch: int):
@@ -147,8 +155,15 @@ class SentenceDecoder(nn.Module):
         """x (B, T) padded sentences, z (B, D) or None -> hidden states (B, T-1, H) predicting x[:, 1:];
         `state` replaces the initial state made from z (an encoder-decoder's bridge)."""
         inputs = x[:, :-1]  # (B, T-1) <bos> w_1 .. w_n (and <eos>/<pad> whose outputs are never scored)
-        out, _ = self.rnn(self._inputs(inputs, z), self.initial_state(z, x.shape[0]) if state is None else state)
-        return self.dropout(out)
+        args = (self._inputs(inputs, z), self.initial_state(z, x.shape[0]) if state is None else state)
+        return self.dropout(self._recur(*args)[0])
+
+    def _recur(self, inputs: torch.Tensor, state):
+        """The RNN over (B, T, F) inputs; with `weight_drop` in training, through dropped recurrent matrices."""
+        if not (self.training and self.weight_drop.p > 0):
+            return self.rnn(inputs, state)
+        dropped = {f"weight_hh_l{k}": self.weight_drop(getattr(self.rnn, f"weight_hh_l{k}")) for k in range(self.layers)}
+        return functional_call(self.rnn, dropped, (inputs, state))
 
     def step(self, tokens: torch.Tensor, z: torch.Tensor | None, state):
         """One step: last tokens (B,) -> (hidden (B, H), new state)."""
@@ -157,5 +172,5 @@ class SentenceDecoder(nn.Module):
     def step_embedded(self, vectors: torch.Tensor, z: torch.Tensor | None, state):
         """One step from the last tokens' word vectors (B, E) (`embedded`) -> (hidden (B, H), new state)."""
         inputs = vectors if z is None else torch.cat([vectors, z], dim=1)  # (B, E + D)
-        out, state = self.rnn(inputs[:, None, :], state)
+        out, state = self.rnn(inputs[:, None, :], state)  # decoding: weight drop is for teacher-forced training
         return out[:, 0], state

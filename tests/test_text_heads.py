@@ -1,5 +1,6 @@
 """The sentence models' output layer and regularisers: adaptive or full softmax, tied input and output
-word vectors (Press & Wolf 2017), dropout on the word vectors and on the decoder's outputs."""
+word vectors (Press & Wolf 2017), dropout on the word vectors and on the decoder's outputs, DropConnect
+on its recurrent matrices (weight drop)."""
 
 from __future__ import annotations
 
@@ -23,9 +24,9 @@ TINY_TEXT = ["--hidden", "16", "--embedding-dim", "8", "--latent-dim", "4", "--b
 X = torch.tensor([[BOS_ID, 7, 9, 4, 25, EOS_ID, PAD_ID], [BOS_ID, 11, EOS_ID, PAD_ID, PAD_ID, PAD_ID, PAD_ID]])
 
 
-def tiny(name: str = "vae", vocab_size: int = 60, hidden: int = 16, **fields):
+def tiny(name: str = "vae", vocab_size: int = 60, hidden: int = 16, layers: int = 1, **fields):
     torch.manual_seed(0)
-    cfg = ModelConfig(name=name, arch="gru", hidden=(hidden,), embedding_dim=8, latent_dim=4, **fields)
+    cfg = ModelConfig(name=name, arch="gru", hidden=(hidden,) * layers, embedding_dim=8, latent_dim=4, **fields)
     return build_model(cfg, (40,), 0, vocab_size)
 
 
@@ -117,6 +118,68 @@ def test_dropout_on_word_vectors_and_on_outputs_are_separate_and_train_only():
             assert not torch.equal(model.decode(z).log_prob(X), model.decode(z).log_prob(X))
     assert words.decoder.embedding_dropout.p == words.encoder.embedding_dropout.p == 0.5
     assert words.decoder.dropout.p == 0.0 and outputs.decoder.embedding_dropout.p == 0.0
+
+
+@pytest.mark.parametrize("name, layers", [("vae", 1), ("lm", 2)])
+def test_weight_drop_masks_the_recurrent_matrices_once_per_batch_in_training_only(name, layers):
+    plain = tiny(name, layers=layers)
+    dropped = tiny(name, layers=layers, weight_drop=0.5)  # the same weights (seed 0)
+    z = torch.randn(2, 4) if name == "vae" else None
+    rnn = dropped.decoder.rnn
+    before = {k: v.detach().clone() for k, v in rnn.named_parameters()}
+    with torch.no_grad():  # evaluation: the full matrices, the same numbers as without it
+        torch.testing.assert_close(dropped.eval().decoder(X, z), plain.eval().decoder(X, z))
+    dropped.train()
+    torch.manual_seed(1)
+    first, second = dropped.decoder(X, z), dropped.decoder(X, z)
+    assert not torch.equal(first, second)  # a new mask each batch
+    # one mask per batch, the same at every step: rerunning the RNN with that masked matrix in place
+    # gives the same states, which a mask drawn per step would not
+    torch.manual_seed(2)
+    masked = {f"weight_hh_l{k}": dropped.decoder.weight_drop(getattr(rnn, f"weight_hh_l{k}")) for k in range(layers)}
+    torch.manual_seed(2)
+    out = dropped.decoder(X, z)
+    assert all(float((m == 0).float().mean()) == pytest.approx(0.5, abs=0.05) for m in masked.values())
+    out.sum().backward()  # gradients reach the parameters, only through the kept entries
+    grad = rnn.weight_hh_l0.grad
+    assert grad is not None and bool((grad[masked["weight_hh_l0"] == 0] == 0).all()) and grad.abs().sum() > 0
+    with torch.no_grad():
+        for k, m in masked.items():
+            getattr(rnn, k).copy_(m)
+        dropped.decoder.weight_drop.p = 0.0
+        torch.testing.assert_close(dropped.decoder(X, z), out)
+        for k, v in before.items():
+            getattr(rnn, k).copy_(v)
+        dropped.decoder.weight_drop.p = 0.5
+    assert all(torch.equal(v, before[k]) for k, v in rnn.named_parameters())  # the stored weights untouched
+
+
+def test_weight_drop_is_recorded_in_the_run_and_refused_off_text(ptb_slice_file, tmp_path, capsys):
+    run = tmp_path / "wd"
+    assert (
+        main(
+            [
+                "train",
+                "lm",
+                "--data",
+                str(ptb_slice_file),
+                "--epochs",
+                "1",
+                *TINY_TEXT,
+                "--weight-drop",
+                "0.3",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
+    assert json.loads((run / "config.json").read_text())["model"]["weight_drop"] == 0.3
+    assert load_run(run)[0].decoder.weight_drop.p == 0.3
+    digits = ["train", "vae", "--data", "digits", "--quiet", "--weight-drop", "0.5", "--out", str(tmp_path / "d")]
+    assert main(digits) == 2 and "--weight-drop" in capsys.readouterr().err
+    assert main(["train", "lm", "--data", str(ptb_slice_file), "--weight-drop", "1", "--out", str(tmp_path / "e")]) == 2
+    assert not (tmp_path / "d" / "config.json").exists() and not (tmp_path / "e").exists()
 
 
 def test_a_tied_model_starts_near_the_uniform_distribution():

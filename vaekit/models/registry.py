@@ -291,9 +291,8 @@ def build_model(cfg, image_shape, num_classes: int, vocab_size: int = 0, source_
     (then `image_shape` is (T,), the padded sentence length), for sentence pairs when
     source_vocab_size > 0 too (vocab_size is then the target's)."""
     spec = spec_of(cfg)
-    if (cfg.tie_embeddings or cfg.softmax != "adaptive" or cfg.embedding_dropout or cfg.weight_drop or cfg.encoder_hidden) and (
-        source_vocab_size or not vocab_size
-    ):
+    text_only = cfg.tie_embeddings or cfg.softmax != "adaptive" or cfg.embedding_dropout or cfg.weight_drop
+    if (text_only or cfg.encoder_hidden) and (source_vocab_size or not vocab_size):
         raise VaekitError(
             "--tie-embeddings, --softmax, --embedding-dropout, --weight-drop and --encoder-hidden are for the "
             "sentence models "

@@ -162,7 +162,8 @@ class SentenceDecoder(nn.Module):
         """The RNN over (B, T, F) inputs; with `weight_drop` in training, through dropped recurrent matrices."""
         if not (self.training and self.weight_drop.p > 0):
             return self.rnn(inputs, state)
-        dropped = {f"weight_hh_l{k}": self.weight_drop(getattr(self.rnn, f"weight_hh_l{k}")) for k in range(self.layers)}
+        names = [f"weight_hh_l{k}" for k in range(self.layers)]
+        dropped = {name: self.weight_drop(getattr(self.rnn, name)) for name in names}
         return functional_call(self.rnn, dropped, (inputs, state))
 
     def step(self, tokens: torch.Tensor, z: torch.Tensor | None, state):

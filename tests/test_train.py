@@ -17,6 +17,7 @@ from vaekit.models import build_model
 from vaekit.objectives import ELBO
 from vaekit.train import checkpoint as ckpt
 from vaekit.train import load_run
+from vaekit.train.average import WeightAverage
 from vaekit.train.trainer import Trainer
 
 
@@ -43,6 +44,47 @@ def test_resume_replays_the_uninterrupted_run_exactly(tmp_path):
         torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
     history = json.loads((split / "metrics.json").read_text())["epochs"]
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
+
+
+def test_the_weight_average_follows_its_formula_and_the_model_gets_its_weights_back():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    average = WeightAverage(model, decay=0.9)
+    expected = [p.detach().clone() for p in model.parameters()]
+    for n in range(30):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        average.update()
+        d = min(0.9, (1 + n) / (10 + n))  # the warm-up: early updates lean on the new weights
+        expected = [d * e + (1 - d) * p.detach() for e, p in zip(expected, model.parameters())]
+    for e, s in zip(expected, average.shadow):
+        torch.testing.assert_close(s, e)
+    raw = [p.detach().clone() for p in model.parameters()]
+    with average.applied():
+        assert all(torch.equal(p, s) for p, s in zip(model.parameters(), average.shadow))
+    assert all(torch.equal(p, r) for p, r in zip(model.parameters(), raw))
+    assert not any(torch.equal(r, s) for r, s in zip(raw, average.shadow))
+
+
+def test_an_averaged_run_keeps_the_average_and_resumes_exactly(tmp_path):
+    """--ema: last.safetensors and model.safetensors hold the average, the optimizer file the training
+    weights beside it, and a run stopped and resumed ends with the uninterrupted run's average."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    ema = ["--ema", "0.95"]
+    assert main(["train", "vae", "--epochs", "4", "--out", str(straight), *TINY, *ema]) == 0
+    assert main(["train", "vae", "--epochs", "2", "--out", str(split), *TINY, *ema]) == 0
+    assert main(["train", "vae", "--epochs", "4", "--out", str(split), "--resume", "--quiet"]) == 0
+    a, _ = ckpt.load_tensors(straight / ckpt.LAST)
+    b, _ = ckpt.load_tensors(split / ckpt.LAST)
+    state, meta = ckpt.load_tensors(straight / ckpt.OPTIMIZER)
+    steps = json.loads((straight / "metrics.json").read_text())["epochs"][-1]["step"]
+    assert a.keys() == b.keys() and meta["trainer"]["average_updates"] == steps > 0
+    for name in a:
+        torch.testing.assert_close(a[name], b[name], rtol=0, atol=0)
+        if name in dict(load_run(straight, "last")[0].named_parameters()):
+            assert torch.equal(a[name], state[f"average.{name}"]) and not torch.equal(a[name], state[f"model.{name}"])
+    assert json.loads((straight / "config.json").read_text())["train"]["ema"] == 0.95
 
 
 def test_a_trained_model_loads_back_exactly(tmp_path):

@@ -229,6 +229,13 @@ class TrainConfig:
         resume=True,
     )
     grad_clip: float | None = option(None, "clip the gradient norm to this (default: no clipping)", type=positive)
+    ema: float | None = option(  # vaekit.train.average
+        None,
+        "validate, keep and evaluate an exponential moving average of the weights with this decay per "
+        "step (0.999: about the last thousand steps; default: the weights as trained)",
+        type=real(0.0, 1.0, low_open=True, high_open=True),
+        metavar="DECAY",
+    )
     seed: int = option(0, "random seed", type=seed)
     device: str = option("auto", "auto, cpu, cuda or cuda:N (default: auto: cuda when there is one)", resume=True)
     log_every: int = option(  # the only host syncs in the loop

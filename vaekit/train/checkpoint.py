@@ -7,14 +7,19 @@ A run directory holds:
     config.json                   the RunConfig (data, model, train) the model was built from
     model.safetensors             the weights with the best validation loss
     last.safetensors              the weights after the last finished epoch
-    last-optimizer.safetensors    for --resume: those weights again, the optimizer state and the
-                                  trainer position, in one file so that they change together
+    last-optimizer.safetensors    for --resume: the training weights, the optimizer state, the
+                                  trainer position (and with --ema the weight average), in one file
+                                  so that they change together
+
+With --ema (`vaekit.train.average`) model.safetensors and last.safetensors hold the average: the
+weights that were validated and that one uses; the training weights live only in the optimizer file.
     metrics.json                  per-epoch curves
     *.png                         pictures
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -32,6 +37,8 @@ from vaekit.io import (
 )
 from vaekit.models.run import BEST, LAST, load_run
 from vaekit.train import distributed, lock
+from vaekit.train.average import PREFIX as AVERAGE
+from vaekit.train.average import WeightAverage
 from vaekit.train.metrics import write_metrics
 
 # The file helpers live in the leaf module vaekit.io, `load_run` and the weight file names beside the
@@ -59,15 +66,23 @@ OPTIMIZER = "last-optimizer.safetensors"
 
 
 def save_optimizer(
-    path: Path, optimizer: torch.optim.Optimizer, trainer_state: dict, model: torch.nn.Module | None = None
+    path: Path,
+    optimizer: torch.optim.Optimizer,
+    trainer_state: dict,
+    model: torch.nn.Module | None = None,
+    average: WeightAverage | None = None,
 ) -> None:
     """Optimizer state as tensors named state.<param index>.<key>, the rest as JSON metadata.
 
-    With `model`, its weights ride along as model.<name>: one atomic file then holds everything
-    --resume needs, so a kill between two writes can never pair weights with the wrong state.
+    With `model`, its weights ride along as model.<name> (and an `average` as average.<name>): one
+    atomic file then holds everything --resume needs, so a kill between two writes can never pair
+    weights with the wrong state.
     """
     sd = optimizer.state_dict()
     tensors = {f"model.{k}": v for k, v in model.state_dict().items()} if model is not None else {}
+    if average is not None:
+        tensors |= average.tensors()
+        trainer_state = {**trainer_state, "average_updates": average.updates}
     scalars = {}
     for idx, state in sd["state"].items():
         for key, value in state.items():
@@ -96,13 +111,21 @@ def holds_weights(path: Path) -> bool:
         ) from None
 
 
-def load_optimizer(path: Path, optimizer: torch.optim.Optimizer, model: torch.nn.Module | None = None) -> dict:
-    """Restores the optimizer (and `model`, where the file holds its weights) from `path`;
-    returns the trainer state saved with it."""
+def load_optimizer(
+    path: Path,
+    optimizer: torch.optim.Optimizer,
+    model: torch.nn.Module | None = None,
+    average: WeightAverage | None = None,
+) -> dict:
+    """Restores the optimizer (and `model`, where the file holds its weights, and `average`) from
+    `path`; returns the trainer state saved with it."""
     tensors, meta = load_tensors(path)
     if not isinstance(meta, dict) or not {"param_groups", "scalars", "trainer"} <= set(meta):
         raise VaekitError(f"{path} is not a vaekit optimizer checkpoint (its metadata lacks the trainer state)")
     weights = {k.removeprefix("model."): tensors.pop(k) for k in [k for k in tensors if k.startswith("model.")]}
+    averaged = {k: tensors.pop(k) for k in [k for k in tensors if k.startswith(AVERAGE)]}
+    if average is not None:
+        average.load(averaged, int(meta["trainer"].get("average_updates", 0)))
     if model is not None and weights:
         device = next(model.parameters()).device
         missing, unexpected = model.load_state_dict({k: v.to(device) for k, v in weights.items()}, strict=False)
@@ -171,20 +194,23 @@ def save_epoch(
     history: list[dict],
     best_val: float,
     improved: bool,
+    average: WeightAverage | None = None,
 ) -> None:
     """The checkpoint of the epoch `history[-1]` records: model.safetensors when `improved`, last.safetensors,
     metrics.json, then the optimizer file. A disk error is one line saying which checkpoint is kept.
+    With an `average` (--ema), the two weight files hold it.
 
     The optimizer file (weights, optimizer, position) is written last: it is what --resume reads, so
     until it is replaced every other file may be rewritten by the resumed epoch.
     """
     epoch = history[-1]["epoch"]
     try:
-        if improved:
-            save_weights(run_dir / BEST, model)
-        save_weights(run_dir / LAST, model)
+        with average.applied() if average is not None else contextlib.nullcontext():
+            if improved:
+                save_weights(run_dir / BEST, model)
+            save_weights(run_dir / LAST, model)
         write_metrics(run_dir, history)
-        save_optimizer(run_dir / OPTIMIZER, optimizer, {"epoch": epoch, "best_val": best_val}, model)
+        save_optimizer(run_dir / OPTIMIZER, optimizer, {"epoch": epoch, "best_val": best_val}, model, average)
     except OSError as err:
         kept = (
             f"the checkpoint of epoch {history[-2]['epoch']} is kept" if len(history) > 1 else "no earlier checkpoint"

@@ -32,6 +32,7 @@ from vaekit.options import batch_steps
 from vaekit.precision import precision
 from vaekit.train import checkpoint as ckpt
 from vaekit.train import distributed, lock, tracking
+from vaekit.train.average import WeightAverage
 from vaekit.train.metrics import read_metrics
 from vaekit.train.setup import network, resolve_device, training_config
 from vaekit.train.step import (
@@ -99,6 +100,7 @@ class Trainer:
             cfg.train.cuda_graph and self.device.type == "cuda" and not self.world.active and not data.is_text
         )
         self.optimizer = make_optimizer(self.model.parameters(), cfg.train.lr, self.device, capturable=self.graphed)
+        self.average = WeightAverage(self.model, cfg.train.ema) if cfg.train.ema else None  # --ema
         self.history: list[dict] = []
         self.start_epoch, self.best_val = 0, math.inf
         self.elapsed_before = 0.0  # training seconds of earlier invocations (a resumed run)
@@ -206,7 +208,7 @@ class Trainer:
             return
         if not ckpt.holds_weights(self.run_dir / ckpt.OPTIMIZER):  # written before the weights moved in
             ckpt.load_weights(self.run_dir / ckpt.LAST, self.model)
-        state = ckpt.load_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer, self.model)
+        state = ckpt.load_optimizer(self.run_dir / ckpt.OPTIMIZER, self.optimizer, self.model, self.average)
         self.start_epoch, self.best_val = state["epoch"], state["best_val"]
         self.history = read_metrics(self.run_dir)["epochs"][: self.start_epoch]
         self.elapsed_before = self.history[-1].get("elapsed", 0.0) if self.history else 0.0
@@ -230,6 +232,8 @@ class Trainer:
         done = steps
         for step in range(steps):
             self.run_step()
+            if self.average is not None:
+                self.average.update()
             if (step + 1) % every == 0 or step + 1 == steps:
                 self._report(
                     bar, epoch, step, program.names, program.sums / (step + 1), (step % every) + 1, program.global_batch
@@ -255,9 +259,16 @@ class Trainer:
             speed = "sent/s" if self.lengths is not None else "img/s"
             bar.set_postfix(shown | {speed: f"{rate * batch:,.0f}"}, refresh=False)
 
-    @torch.no_grad()
     def validate(self) -> dict[str, float]:
-        """The objective at its end-of-schedule weights, averaged over the validation split."""
+        """The objective at its end-of-schedule weights (with --ema, at the weight average), averaged
+        over the validation split."""
+        if self.average is not None:
+            with self.average.applied():
+                return self._validate()
+        return self._validate()
+
+    @torch.no_grad()
+    def _validate(self) -> dict[str, float]:
         self.model.eval()
         torch.manual_seed(self.cfg.train.seed)
         done = torch.tensor(float(self.cfg.train.epochs), device=self.device)
@@ -334,6 +345,8 @@ class Trainer:
                     break
         finally:
             bar.close()
+        if self.average is not None:  # the model one goes on to use is the one validated and saved
+            self.average.copy_to_model()
         distributed.barrier(self.world)
         return self.history
 
@@ -392,5 +405,7 @@ class Trainer:
         improved = val["loss"] < self.best_val
         self.best_val = min(self.best_val, val["loss"])
         if self.world.is_main:
-            ckpt.save_epoch(self.run_dir, self.model, self.optimizer, self.history, self.best_val, improved)
+            ckpt.save_epoch(
+                self.run_dir, self.model, self.optimizer, self.history, self.best_val, improved, self.average
+            )
         tracking.notify(self.hooks, "on_epoch", self, record)

@@ -232,7 +232,7 @@ class TrainConfig:
     ema: float | None = option(  # vaekit.train.average
         None,
         "validate, keep and evaluate an exponential moving average of the weights with this decay per "
-        "step (0.999: about the last thousand steps; default: the weights as trained)",
+        "step, 0.999: about the last thousand steps (default: none, the weights as trained)",
         type=real(0.0, 1.0, low_open=True, high_open=True),
         metavar="DECAY",
     )

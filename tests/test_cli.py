@@ -140,7 +140,15 @@ def _example(action: argparse.Action) -> str:
         "name list": "tensorboard",
         "batch_schedule": "0.5:8",
     }
-    return examples.get(getattr(action.type, "__name__", ""), "1")
+    if getattr(action.type, "__name__", "") in examples:
+        return examples[action.type.__name__]
+    for value in ("1", "0.5"):  # 0.5 where 1 is outside the range, e.g. --ema's (0, 1)
+        try:
+            action.type(value)
+            return value
+        except (argparse.ArgumentTypeError, ValueError, TypeError):
+            pass
+    return "1"
 
 
 @pytest.mark.parametrize("name", list(MODELS))

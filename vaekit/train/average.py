@@ -30,32 +30,31 @@ class WeightAverage:
         self.decay, self.updates = decay, 0
         named = [(k, p) for k, p in model.named_parameters() if p.dtype.is_floating_point]
         self.names = [k for k, _ in named]
-        self.params = [p for _, p in named]
-        self.shadow = [p.detach().clone() for p in self.params]
+        self.params = [p.detach() for _, p in named]  # views of the weights, made once: the step reads them
+        self.shadow = [p.clone() for p in self.params]
 
     @torch.no_grad()
     def update(self) -> None:
         """One step of the average towards the current weights (no host sync: all on the device)."""
         d = min(self.decay, (1 + self.updates) / (10 + self.updates))
-        torch._foreach_lerp_(self.shadow, [p.detach() for p in self.params], 1.0 - d)
+        torch._foreach_lerp_(self.shadow, self.params, 1.0 - d)
         self.updates += 1
 
     @contextlib.contextmanager
     def applied(self):
         """The model holds the average inside the block, its own weights again after it."""
-        with torch.no_grad():
-            raw = [p.detach().clone() for p in self.params]
-            torch._foreach_copy_([p.data for p in self.params], self.shadow)
+        raw = [p.clone() for p in self.params]
+        self.copy_to_model()
         try:
             yield
         finally:
             with torch.no_grad():
-                torch._foreach_copy_([p.data for p in self.params], raw)
+                torch._foreach_copy_(self.params, raw)
 
     @torch.no_grad()
     def copy_to_model(self) -> None:
         """Leaves the average in the model (at the end of training: the weights one uses)."""
-        torch._foreach_copy_([p.data for p in self.params], self.shadow)
+        torch._foreach_copy_(self.params, self.shadow)
 
     def tensors(self) -> dict[str, torch.Tensor]:
         """The average for a checkpoint, named average.<parameter>."""

@@ -59,6 +59,33 @@ def test_greedy_decodes_under_the_rule_never_repeat_a_trigram(text_use_run):
     assert any(t.endswith(CUT_MARK) for t in texts)  # a decode that hit the length limit says so
 
 
+def test_greedy_decodes_leave_out_unk_unless_asked_and_samples_keep_it(text_use_run, tmp_path, capsys):
+    """PTB's <unk> is one token in twenty: a greedy decode that may choose it reads "the <unk> of <unk>".
+
+    Greedy decodes ban it by default (--unk allows it); samples are the model's own (--no-unk bans it).
+    The ban itself is checked on the decoder above; here, which rule each command follows and says.
+    """
+    cases = [
+        (["reconstruct", "-n", "5"], False),
+        (["reconstruct", "-n", "5", "--unk"], True),
+        (["interpolate", "--pairs", "1", "--steps", "3"], False),
+        (["sample", "-n", "5"], True),
+        (["sample", "-n", "5", "--greedy"], False),
+        (["sample", "-n", "5", "--no-unk"], False),
+    ]
+    for i, (command, allowed) in enumerate(cases):
+        out = tmp_path / f"{i}.txt"
+        assert main([command[0], str(text_use_run), *command[1:], "--out", str(out)]) == 0
+        said = capsys.readouterr().err
+        assert ("<unk> may be chosen" in said) == allowed and ("<unk> never chosen" in said) != allowed, command
+        if not allowed:
+            decodes = out.read_text().splitlines()
+            decodes = [line for line in decodes if not line.startswith(("(", "  in:", "from:", "to:"))]
+            assert not any("<unk>" in line for line in decodes), command
+    assert main(["reconstruct", str(text_use_run), "--unk", "--no-unk"]) == 2  # one or the other
+    capsys.readouterr()
+
+
 def test_the_tokenizer_is_saved_with_the_vocabulary_and_reads_typed_sentences():
     vocab = Vocabulary.build([["the", "cat", "eats", "."]], tokenizer=Tokenizer(lower=True, split_punct=True))
     again = Vocabulary.from_json(vocab.to_json())

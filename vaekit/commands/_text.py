@@ -14,7 +14,7 @@ from vaekit.options import count
 
 
 def add_decode_arguments(p) -> None:
-    """--no-repeat and --no-unk: the decoding rule of a text run's sentences (vaekit.generate.text)."""
+    """--no-repeat, --unk/--no-unk: the decoding rule of a text run's sentences (vaekit.generate.text)."""
     p.add_argument(
         "--no-repeat",
         type=count(2, or_zero=True),
@@ -23,7 +23,21 @@ def add_decode_arguments(p) -> None:
         help="text: never repeat a sequence of N words within a sentence, so greedy decodes do not loop "
         "(default: 3 for greedy decodes, 0 (off) for sampling)",
     )
-    p.add_argument("--no-unk", action="store_true", help="text: never emit <unk> when decoding")
+    unk = p.add_mutually_exclusive_group()
+    unk.add_argument(
+        "--unk", action="store_true", help="text: let greedy decodes choose <unk> (by default they never do)"
+    )
+    unk.add_argument(
+        "--no-unk", action="store_true", help="text: never emit <unk>, sampling too (greedy decodes never do by default)"
+    )
+
+
+def refuse_decode_flags(args) -> None:
+    """An image run given a text decoding flag: one line, not silence."""
+    flags = (("--no-repeat", getattr(args, "no_repeat", None) is not None), ("--unk", getattr(args, "unk", False)))
+    given = [f for f, v in (*flags, ("--no-unk", getattr(args, "no_unk", False))) if v]
+    if given:
+        raise VaekitError(f"{', '.join(given)} set how sentences are decoded: they apply to runs trained on text")
 
 
 def decode_rule(args, greedy: bool = True):
@@ -31,7 +45,11 @@ def decode_rule(args, greedy: bool = True):
     from vaekit.generate.text import DecodeRule
 
     n = getattr(args, "no_repeat", None)
-    rule = DecodeRule(no_repeat=(3 if greedy else 0) if n is None else n, allow_unk=not getattr(args, "no_unk", False))
+    if getattr(args, "no_unk", False) or getattr(args, "unk", False):
+        allow_unk = getattr(args, "unk", False)
+    else:
+        allow_unk = not greedy  # samples are the model's own; a greedy decode of <unk>s says nothing
+    rule = DecodeRule(no_repeat=(3 if greedy else 0) if n is None else n, allow_unk=allow_unk)
     print(rule.describe(), file=sys.stderr)
     return rule
 

@@ -28,7 +28,7 @@ from vaekit.commands._common import (
     run_words,
     write_picture,
 )
-from vaekit.commands._text import add_decode_arguments
+from vaekit.commands._text import add_decode_arguments, refuse_decode_flags
 from vaekit.errors import VaekitError
 
 HELP = "picture of latent interpolations between test images"
@@ -75,6 +75,7 @@ def run(args) -> int:
         from vaekit.commands import _text
 
         return _text.interpolate(args, model, cfg)
+    refuse_decode_flags(args)
     if args.from_text is not None or args.to_text is not None:
         raise VaekitError("--from and --to take sentences: they apply to runs trained on text")
     x, y = open_split(cfg, args, "test")

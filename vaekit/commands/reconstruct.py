@@ -22,7 +22,7 @@ from vaekit.commands._common import (
     run_words,
     write_picture,
 )
-from vaekit.commands._text import add_decode_arguments
+from vaekit.commands._text import add_decode_arguments, refuse_decode_flags
 
 HELP = "picture of test images beside their reconstructions"
 
@@ -52,6 +52,7 @@ def run(args) -> int:
         from vaekit.commands import _text
 
         return _text.reconstruct(args, model, cfg)
+    refuse_decode_flags(args)
     x, y = open_split(cfg, args, args.split)
     if args.n > x.shape[0]:
         print(

@@ -28,7 +28,7 @@ from vaekit.commands._common import (
     run_words,
     write_picture,
 )
-from vaekit.commands._text import add_decode_arguments
+from vaekit.commands._text import add_decode_arguments, refuse_decode_flags
 from vaekit.errors import VaekitError
 
 HELP = "decode prior samples into a picture (and optionally an array)"
@@ -120,6 +120,7 @@ def run(args) -> int:
         from vaekit.commands import _text
 
         return _text.sample(args, model, cfg)
+    refuse_decode_flags(args)
     prior = None
     if args.prior != "standard":
         if not args.prior.startswith("gmm:"):

@@ -6,8 +6,10 @@ deterministic stand-in for the most likely sentence given z, as in Bowman et al.
 
 Greedy decoding of a recurrent model falls into loops ("the <unk> <unk> <unk> ..." up to the
 length limit), so decodes follow a rule a reader can be told (`DecodeRule`): no n-gram repeated
-within a sentence (n = 3 by default), and optionally no <unk> at all. A sentence that reaches
-the length limit without <eos> ends in "…".
+within a sentence (n = 3 by default) and, for greedy decodes, no <unk>: on a corpus like PTB, where
+<unk> is one token in twenty, it is the argmax wherever a rarer content word would go, and a decode
+of "<unk> <unk> of the <unk>" says nothing. A sentence that reaches the length limit without <eos>
+ends in "…".
 """
 
 from __future__ import annotations
@@ -38,14 +40,18 @@ class DecodeRule:
         """A line for the output, saying the rule."""
         n = self.no_repeat
         repeat = f"no {n}-word sequence repeated in a sentence (--no-repeat)" if n else "no repetition rule"
-        unk = "<unk> never chosen (--no-unk)" if not self.allow_unk else "<unk> marks a word outside the vocabulary"
+        unk = (
+            "<unk> never chosen, the next most likely word is (--unk allows it)"
+            if not self.allow_unk
+            else "<unk> may be chosen: it marks a word outside the vocabulary (--no-unk bans it)"
+        )
         return f"decoding: {repeat}; {unk}; a sentence cut at the length limit ends in …"
 
     def kwargs(self) -> dict:
         return {"no_repeat": self.no_repeat, "allow_unk": self.allow_unk}
 
 
-READABLE = DecodeRule()  # greedy decodes: no repeated trigram
+READABLE = DecodeRule(allow_unk=False)  # greedy decodes: no repeated trigram, no <unk>
 SAMPLING = DecodeRule(no_repeat=0)  # ancestral samples: the model's own distribution
 
 

@@ -198,13 +198,17 @@ def test_a_dataset_default_applies_to_its_model_and_mlp_only_and_a_flag_still_wi
 
 def test_ptb_starts_from_its_two_hour_recipe_for_the_gru_only_and_a_flag_still_wins():
     """`train vae --data ptb` (and its baseline `train lm`) start from the recipe measured best per
-    CPU-hour (registry PTB_DECODER, BENCHMARKS.md): GRU 512, dropout 0.5, batch 128, a 2-hour clock;
-    --epochs alone turns the clock off, given flags win; a --time under an hour, an LSTM or a text
-    file keeps text's defaults."""
+    CPU-hour (registry PTB_DECODER, BENCHMARKS.md): GRU 512, tied 512-dim word vectors, dropout 0.5,
+    batch 128, a 2-hour clock; --epochs alone turns the clock off, given flags win; a --time under an
+    hour, an LSTM or a text file keeps text's defaults."""
     vae = _config("vae", "--data", "ptb")
     m, t = vae.model, vae.train
     recipe = ("gru", (512,), 256, 0.5, 0.5, 0.0)
     assert (m.arch, m.hidden, m.encoder_hidden, m.dropout, m.embedding_dropout, m.word_dropout) == recipe
+    assert (m.embedding_dim, m.tie_embeddings, m.softmax) == (512, True, "full")
+    untied = _config("vae", "--data", "ptb", "--no-tie-embeddings").model  # the output layer goes back too
+    assert (untied.tie_embeddings, untied.softmax, untied.embedding_dim) == (False, "adaptive", 512)
+    assert _config("vae", "--data", "ptb", "--no-tie-embeddings", "--softmax", "full").model.softmax == "full"
     assert (t.batch_size, t.lr, t.lr_end, t.grad_clip, t.time_budget) == (128, 2e-3, 1e-4, 5.0, 7200.0)
     assert (m.options["free_bits"], m.options["warmup_epochs"]) == (0.2, 2.0)
     lm = _config("lm", "--data", "ptb")
@@ -217,6 +221,7 @@ def test_ptb_starts_from_its_two_hour_recipe_for_the_gru_only_and_a_flag_still_w
     assert (clock.train.time_budget, clock.model.hidden) == (5400.0, (512,)) and clock.train.epochs > 1000
     brief = _config("vae", "--data", "ptb", "--time", "10m")  # the recipe is for an hour or more
     assert (brief.train.time_budget, brief.model.hidden, brief.train.batch_size) == (600.0, (256,), 32)
+    assert (brief.model.tie_embeddings, brief.model.softmax) == (False, "adaptive")
     for argv in (("vae", "--data", "ptb", "--arch", "lstm"), ("iwae", "--data", "ptb")):
         other = _config(*argv)
         assert (other.model.hidden, other.train.batch_size, other.train.time_budget) == ((256,), 32, None)

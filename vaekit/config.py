@@ -160,8 +160,9 @@ class ModelConfig:
     tie_embeddings: bool = option(
         False,
         "text: the output matrix is the word vectors (Press & Wolf 2017; a projection from the state "
-        "size when it differs); implies --softmax full",
-        action="store_true",
+        "size when it differs); implies --softmax full (default: off; on for vae and lm on ptb, "
+        "--no-tie-embeddings turns it off)",
+        action=argparse.BooleanOptionalAction,
     )
     options: dict[str, Any] = field(default_factory=dict)  # model/objective options, e.g. beta, k (ModelOptions)
 

@@ -153,8 +153,6 @@ def config_from_args(args) -> RunConfig:
     model_values = given(args, ModelConfig)
     if "block" in model_values:  # --block implies the conv networks
         model_values.setdefault("arch", "conv")
-    if model_values.get("tie_embeddings"):  # tying needs the one output matrix of a full softmax
-        model_values.setdefault("softmax", "full")
     # ModelConfig's defaults, with the model's own where its registry entry has them (on text, on a
     # dataset too); a given flag wins over a dataset's default, which wins over text's
     model = default_config(args.model, text)
@@ -162,6 +160,8 @@ def config_from_args(args) -> RunConfig:
     arch = model_values.get("arch", on_text.get("arch", model.arch))
     on_data, train_on_data = data_defaults(args.model, data.name, arch, args.time_budget)
     model = dataclasses.replace(model, **{**on_text, **on_data, **model_values})
+    if model.tie_embeddings and "softmax" not in model_values:  # tying needs a full softmax's one matrix
+        model = dataclasses.replace(model, softmax="full")
     model = dataclasses.replace(model, options=resolve_options(args.model, _options(args), text))
     base = default_train_config(args.model)  # TrainConfig's defaults, with the model's own (seq2seq's)
     train_on_text = text_defaults(TrainConfig) if text and not pairs else {}  # pairs keep the model's batch

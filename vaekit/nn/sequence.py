@@ -50,8 +50,8 @@ class TokenHead(nn.Module):
             raise VaekitError(f"unknown output layer {softmax!r}: use --softmax adaptive or full")
         if tied is not None and softmax != "full":
             raise VaekitError(
-                "--tie-embeddings needs one output matrix, which the adaptive softmax does not have: "
-                "add --softmax full (or drop --tie-embeddings)"
+                "tied word vectors (--tie-embeddings, on by default for --data ptb) need one output matrix, "
+                "which the adaptive softmax does not have: use --softmax full, or add --no-tie-embeddings"
             )
         self.classes, self.softmax = classes, softmax
         self.adaptive = self.linear = self.proj = self.bias = None

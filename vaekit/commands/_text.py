@@ -28,7 +28,7 @@ def add_decode_arguments(p) -> None:
         "--unk", action="store_true", help="text: let greedy decodes choose <unk> (by default they never do)"
     )
     unk.add_argument(
-        "--no-unk", action="store_true", help="text: never emit <unk>, sampling too (greedy decodes never do by default)"
+        "--no-unk", action="store_true", help="text: never emit <unk>, sampling too (greedy decodes never do anyway)"
     )
 
 

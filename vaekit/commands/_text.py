@@ -34,8 +34,8 @@ def add_decode_arguments(p) -> None:
 
 def refuse_decode_flags(args) -> None:
     """An image run given a text decoding flag: one line, not silence."""
-    flags = (("--no-repeat", getattr(args, "no_repeat", None) is not None), ("--unk", getattr(args, "unk", False)))
-    given = [f for f, v in (*flags, ("--no-unk", getattr(args, "no_unk", False))) if v]
+    values = {flag: getattr(args, flag[2:].replace("-", "_"), None) for flag in ("--no-repeat", "--unk", "--no-unk")}
+    given = [flag for flag, value in values.items() if value is not None and value is not False]  # --no-repeat 0 too
     if given:
         raise VaekitError(f"{', '.join(given)} set how sentences are decoded: they apply to runs trained on text")
 

@@ -41,15 +41,16 @@ def refuse_decode_flags(args) -> None:
 
 
 def decode_rule(args, greedy: bool = True):
-    """The DecodeRule the flags ask for, said on stderr."""
-    from vaekit.generate.text import DecodeRule
+    """The DecodeRule the flags ask for (READABLE or SAMPLING where they say nothing), said on stderr."""
+    import dataclasses
 
-    n = getattr(args, "no_repeat", None)
-    if getattr(args, "no_unk", False) or getattr(args, "unk", False):
-        allow_unk = getattr(args, "unk", False)
-    else:
-        allow_unk = not greedy  # samples are the model's own; a greedy decode of <unk>s says nothing
-    rule = DecodeRule(no_repeat=(3 if greedy else 0) if n is None else n, allow_unk=allow_unk)
+    from vaekit.generate.text import READABLE, SAMPLING
+
+    rule = READABLE if greedy else SAMPLING
+    if getattr(args, "no_repeat", None) is not None:
+        rule = dataclasses.replace(rule, no_repeat=args.no_repeat)
+    if getattr(args, "unk", False) or getattr(args, "no_unk", False):
+        rule = dataclasses.replace(rule, allow_unk=bool(getattr(args, "unk", False)))
     print(rule.describe(), file=sys.stderr)
     return rule
 

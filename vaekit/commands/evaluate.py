@@ -27,7 +27,9 @@ the Inception-style score with that classifier. See vaekit.eval.sample_quality.
 
 Each result is kept in its own file, RUN_DIR/eval-SPLIT-CHECKPOINT[-kK][-firstN][-prior].json
 (e.g. eval-test-best-k1000.json; -prior with --proposal prior), recording the checkpoint file it
-came from and its SHA-256.
+came from and its SHA-256. A long evaluation that is stopped (Ctrl-C, a killed process, a session's
+end) keeps its running sums in RUN_DIR/eval-...partial.safetensors: the same command continues from
+there and ends at the number an unbroken one gives (vaekit.eval.partial).
 """
 
 from __future__ import annotations
@@ -136,11 +138,13 @@ def run(args) -> int:
         _track(args.run_dir, cfg, result)
         return 0
     text = model.data_kind == "sentences"
+    checkpoint = checkpoint_record(args.run_dir, args.which)
+    partial = _partial(args, model, checkpoint, device)
     result = {
         "split": args.split,
-        **_measure(model, cfg, args, device, text),
+        **_measure(model, cfg, args, device, text, partial),
         "precision": args.precision,
-        "checkpoint": checkpoint_record(args.run_dir, args.which),
+        "checkpoint": checkpoint,
     }
     use = code_use.from_results(result, code_use.code_size(model, cfg), text)
     if use is not None:
@@ -149,6 +153,8 @@ def run(args) -> int:
     if quality is not None:
         result["sample_quality"] = quality
     _save(args, result, None if model.own_evaluation else args.iw_samples)
+    if partial is not None:
+        partial.finish()
     if args.json:
         print(json.dumps(result))
     elif text:
@@ -171,7 +177,26 @@ def _track(run_dir: Path, cfg, result: dict) -> None:
         log_evaluation(run_dir, cfg, result)
 
 
-def _measure(model, cfg, args, device, text: bool) -> dict:
+def _result_path(args, k: int | None) -> Path:
+    name = result_name(args.split, args.which, k, args.limit)
+    return args.run_dir / (name.replace(".json", "-prior.json") if args.proposal == "prior" else name)
+
+
+def _partial(args, model, checkpoint: dict, device):
+    """The running state of this evaluation beside its result (eval-...partial.safetensors), continued
+    if an interrupted run of the same evaluation left one (vaekit.eval.partial); None for the models
+    that report their own measures in one pass."""
+    from vaekit.eval.partial import Partial
+
+    if model.own_evaluation:
+        return None
+    path = _result_path(args, args.iw_samples).with_suffix(".partial.safetensors")
+    same = ("split", "which", "iw_samples", "limit", "seed", "batch_size", "precision", "proposal")
+    identity = {"sha256": checkpoint["sha256"], "device": device.type, **{key: getattr(args, key) for key in same}}
+    return Partial.open(path, identity)
+
+
+def _measure(model, cfg, args, device, text: bool, partial=None) -> dict:
     """The likelihood measures of the split: importance-sampled for images, per sentence and token for text."""
     from tqdm.auto import tqdm
 
@@ -193,6 +218,8 @@ def _measure(model, cfg, args, device, text: bool) -> dict:
     with tqdm(
         total=total, unit="sentence" if text else unit, unit_scale=True, desc=desc, disable=disable, file=sys.stderr
     ) as bar:
+        if partial is not None and args.proposal == "posterior":
+            bar.update(partial.done)  # an interrupted evaluation continues where it stopped
         if not text:
             return evaluate(
                 model,
@@ -204,6 +231,7 @@ def _measure(model, cfg, args, device, text: bool) -> dict:
                 progress=bar,
                 precision=args.precision,
                 proposal=args.proposal,
+                partial=partial,
             )
         from vaekit.eval.text import evaluate_sentences  # nats per sentence, perplexity per token
 
@@ -212,7 +240,13 @@ def _measure(model, cfg, args, device, text: bool) -> dict:
                 f"a text run is evaluated in float32 only (got --precision {args.precision}): drop --precision"
             )
         return evaluate_sentences(
-            model, x, k=args.iw_samples, batch_size=min(args.batch_size, 100), seed=args.seed, progress=bar
+            model,
+            x,
+            k=args.iw_samples,
+            batch_size=min(args.batch_size, 100),
+            seed=args.seed,
+            progress=bar,
+            partial=partial,
         )
 
 
@@ -222,12 +256,10 @@ def _save(args, result: dict, k: int | None) -> None:
     from vaekit.io import atomic_write_text
     from vaekit.report.card import record_command, write_card
 
-    name = result_name(args.split, args.which, k, args.limit)
-    if args.proposal == "prior":
-        name = name.replace(".json", "-prior.json")
+    path = _result_path(args, k)
     try:
-        atomic_write_text(args.run_dir / name, json.dumps(result, indent=2) + "\n")
-        print(f"wrote {args.run_dir / name}", file=sys.stderr)
+        atomic_write_text(path, json.dumps(result, indent=2) + "\n")
+        print(f"wrote {path}", file=sys.stderr)
         record_command(args.run_dir, args._argv)
         write_card(args.run_dir)  # the card shows the newest evaluation
     except OSError as err:  # someone else's run on a read-only disk: the numbers are still printed

@@ -26,6 +26,7 @@ from torch.distributions import Normal
 from vaekit.errors import VaekitError
 from vaekit.eval.latent import active_units
 from vaekit.eval.naive_mc import prior_sampling_evidence
+from vaekit.eval.partial import Partial
 from vaekit.info import bits_per_dim
 from vaekit.nn.distributions import kl_or_estimate, peel
 from vaekit.nn.heads import is_discrete
@@ -128,6 +129,7 @@ def evaluate(
     progress=None,
     precision: str = "float32",
     proposal: str = "posterior",
+    partial: Partial | None = None,
 ) -> dict:
     """ELBO, importance-sampled NLL with K samples, bits/dim and active units over images x.
 
@@ -146,6 +148,8 @@ def evaluate(
       proposal      where the K codes come from: "posterior" q(z|x) (importance sampling), or
                     "prior" p(z) (naive Monte Carlo, `vaekit.eval.naive_mc`: shows why q is needed;
                     then elbo, recon and kl use min(K, 100) draws from q)
+    `partial` (vaekit.eval.partial) keeps the running sums after every block of images and continues
+    from the blocks it holds.
     """
     if not x.is_floating_point():  # token ids: a sentence model
         raise VaekitError(
@@ -163,7 +167,7 @@ def evaluate(
             )
         if model.own_evaluation:  # models without a density q(z|x) (AE, WAE, VQ-VAE) report their own measures
             return model.evaluate_split(x, y, batch_size=batch_size, seed=seed)
-        return _evaluate_likelihood(model, x, y, k, batch_size, max_elements, seed, progress, proposal)
+        return _evaluate_likelihood(model, x, y, k, batch_size, max_elements, seed, progress, proposal, partial)
 
 
 PROPOSALS = ("posterior", "prior")
@@ -171,18 +175,26 @@ ELBO_DRAWS_WITH_PRIOR = 100  # q draws for the ELBO terms when the NLL comes fro
 
 
 def _evaluate_likelihood(
-    model, x, y, k: int, batch_size: int, max_elements: int | None, seed: int, progress, proposal: str = "posterior"
+    model,
+    x,
+    y,
+    k: int,
+    batch_size: int,
+    max_elements: int | None,
+    seed: int,
+    progress,
+    proposal: str = "posterior",
+    partial: Partial | None = None,
 ) -> dict:
     _require_posterior(model)
     if k < 1:
         raise VaekitError(f"--iw-samples must be at least 1, got {k}")
     model.eval()
-    torch.manual_seed(seed)
+    partial = partial if partial is not None else Partial()
+    partial.seed(seed, x.device)
     if max_elements is None:
         max_elements = memory_budget(x.device)
-    totals = torch.zeros(3, dtype=torch.float64, device=x.device)  # nll, recon, kl
-    means = []
-    for start in range(0, x.shape[0], batch_size):
+    for start in range(partial.done, x.shape[0], batch_size):  # from the first block not yet summed
         xb = x[start : start + batch_size]
         yb = None if y is None else y[start : start + batch_size]
         if proposal == "prior":
@@ -191,16 +203,15 @@ def _evaluate_likelihood(
             terms.nll = -prior_sampling_evidence(model, xb, [k], chunk=chunk, progress=progress)[0, 0]  # (B,)
         else:
             terms = block_terms(model, xb, yb, k, max_elements)
-        totals += terms.sums()
-        means.append(terms.code_means)
+        partial.add(terms.sums(), terms.code_means, xb.shape[0], x.device)
         if progress is not None and proposal == "posterior":  # the prior path counts decoded codes instead
             progress.update(xb.shape[0])
     n = x.shape[0]
-    terms = mean_terms(totals, n)
+    terms = mean_terms(partial.totals, n)  # nll, recon, kl
     return {
         **terms,
         "bits_per_dim": bits_per_dim(terms["nll"], x[0].numel(), discrete=_discrete_data(model, x, y)),
-        "active_units": active_units(torch.cat(means)),
+        "active_units": active_units(partial.code_means()),
         "k": k,
         "n": n,
         "proposal": proposal,

@@ -23,6 +23,7 @@ from vaekit.data.text import sentence_lengths, trim_padding
 from vaekit.errors import VaekitError
 from vaekit.eval.latent import active_units
 from vaekit.eval.likelihood import block_terms, mean_terms
+from vaekit.eval.partial import Partial
 
 
 def _blocks(x: torch.Tensor, batch_size: int):
@@ -36,38 +37,56 @@ def perplexity(total_nll: float, tokens: int) -> float:
     return math.exp(total_nll / tokens)
 
 
+def _nll_only(log_p: torch.Tensor) -> torch.Tensor:
+    """(3,) float64 block sums (nll, 0, 0) of the models without a KL term."""
+    sums = torch.zeros(3, dtype=torch.float64)
+    sums[0] = -log_p.double().sum().cpu()
+    return sums
+
+
 @torch.no_grad()
 def evaluate_sentences(
-    model, x: torch.Tensor, k: int = 100, batch_size: int = 100, seed: int = 0, progress=None
+    model,
+    x: torch.Tensor,
+    k: int = 100,
+    batch_size: int = 100,
+    seed: int = 0,
+    progress=None,
+    partial: Partial | None = None,
 ) -> dict:
     """Measures of a sentence model on padded sentences x (N, T); see the module docstring.
 
     Returns a dict of floats (per sentence, nats) and counts: `tokens` = words + <eos> scored,
     `words` = words alone. The language model gives nll/perplexity; the VAE also elbo, recon, kl,
     active_units and k; the deterministic autoencoder its reconstruction -log p(x|f(x)).
+    `partial` (vaekit.eval.partial) keeps the running sums after every block and continues from
+    the blocks it holds.
     """
     if k < 1:
         raise VaekitError(f"--iw-samples must be at least 1, got {k}")
     model.eval()
-    torch.manual_seed(seed)
+    partial = partial if partial is not None else Partial()
+    partial.seed(seed, x.device)
     n, tokens = x.shape[0], int((sentence_lengths(x) - 1).sum())
     kind = "lm" if model.code_kind == "none" else ("vae" if model.has_prior else "ae")
-    totals = torch.zeros(3, dtype=torch.float64)  # lm/ae: nll; vae: nll, recon, kl
-    means = []
-    for xb in _blocks(x, batch_size):
+    for i, xb in enumerate(_blocks(x, batch_size)):
+        if i < partial.blocks:  # summed before an interruption
+            continue
+        means = None
         if kind == "lm":
             no_code = xb.new_zeros((xb.shape[0], 0), dtype=torch.float32)  # (B, 0): p(x) of B sentences
-            totals[0] -= model.decode(no_code).log_prob(xb).double().sum().cpu()
+            sums = _nll_only(model.decode(no_code).log_prob(xb))
         elif kind == "ae":
             q = model.encode(xb)
-            totals[0] -= model.decode(q.mean).log_prob(xb).double().sum().cpu()
+            sums = _nll_only(model.decode(q.mean).log_prob(xb))
         else:
             # the images' importance-sampled loop; K draws decoded about 2000 sentences at a time
             terms = block_terms(model, xb, None, k, max_elements=2000 * xb[0].numel() * 4)
-            totals += terms.sums().cpu()
-            means.append(terms.code_means)
+            sums, means = terms.sums(), terms.code_means
+        partial.add(sums.cpu(), means, xb.shape[0], x.device)
         if progress is not None:
             progress.update(xb.shape[0])
+    totals = partial.totals  # lm/ae: nll; vae: nll, recon, kl
     counts = {"n": n, "tokens": tokens, "words": tokens - n}
     if kind in ("lm", "ae"):
         nll = float(totals[0]) / n
@@ -78,7 +97,7 @@ def evaluate_sentences(
         **terms,
         "perplexity": perplexity(terms["nll"] * n, tokens),
         "elbo_perplexity": perplexity(-terms["elbo"] * n, tokens),
-        "active_units": active_units(torch.cat(means)),
+        "active_units": active_units(partial.code_means()),
         "k": k,
         **counts,
     }

@@ -11,4 +11,5 @@ code_use.py        whether a model uses its code z (KL, active units), said in o
 sample_quality.py  the Fréchet distance and classifier score of prior samples
 classifier.py      the small CNN classifiers those scores use (trained once, cached)
 disentangle.py     MIG (mutual information gap) on dSprites-like data
+partial.py         the running sums of a long evaluation on disk, so a stopped one continues
 """

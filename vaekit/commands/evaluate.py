@@ -154,6 +154,7 @@ def run(args) -> int:
         result["sample_quality"] = quality
     _save(args, result, None if model.own_evaluation else args.iw_samples)
     if partial is not None:
+        _save_per_example(args, partial, result)
         partial.finish()
     if args.json:
         print(json.dumps(result))
@@ -266,6 +267,19 @@ def _save(args, result: dict, k: int | None) -> None:
         warnings.warn(
             f"could not save {err.filename} ({err.strerror}): the result is printed only", VaekitWarning, stacklevel=1
         )
+
+
+def _save_per_example(args, partial, result: dict) -> None:
+    """Each data point's -log p(x), in the split's order, beside the result: two models evaluated on
+    the same split compare sentence by sentence (vaekit.eval.paired), not only by their means."""
+    from vaekit.io import save_tensors
+
+    path = _result_path(args, args.iw_samples).with_suffix(".per-example.safetensors")
+    meta = {"what": "-log p(x) in nats per data point, the split's order", "split": args.split, "k": result.get("k")}
+    try:
+        save_tensors(path, {"nll": partial.per_example(result["n"])}, {**meta, "checkpoint": result["checkpoint"]})
+    except OSError as err:
+        warnings.warn(f"could not save {err.filename} ({err.strerror})", VaekitWarning, stacklevel=1)
 
 
 def _sample_quality(model, cfg, args, device) -> dict | None:

@@ -12,4 +12,5 @@ sample_quality.py  the Fréchet distance and classifier score of prior samples
 classifier.py      the small CNN classifiers those scores use (trained once, cached)
 disentangle.py     MIG (mutual information gap) on dSprites-like data
 partial.py         the running sums of a long evaluation on disk, so a stopped one continues
+paired.py          two models on the same data: the NLL difference and its paired standard error
 """

@@ -148,8 +148,8 @@ def evaluate(
       proposal      where the K codes come from: "posterior" q(z|x) (importance sampling), or
                     "prior" p(z) (naive Monte Carlo, `vaekit.eval.naive_mc`: shows why q is needed;
                     then elbo, recon and kl use min(K, 100) draws from q)
-    `partial` (vaekit.eval.partial) keeps the running sums after every block of images and continues
-    from the blocks it holds.
+    `partial` (vaekit.eval.partial) keeps the running sums and each image's NLL
+    (`partial.per_example(n)`) after every block, and continues from the blocks it holds.
     """
     if not x.is_floating_point():  # token ids: a sentence model
         raise VaekitError(
@@ -203,7 +203,8 @@ def _evaluate_likelihood(
             terms.nll = -prior_sampling_evidence(model, xb, [k], chunk=chunk, progress=progress)[0, 0]  # (B,)
         else:
             terms = block_terms(model, xb, yb, k, max_elements)
-        partial.add(terms.sums(), terms.code_means, xb.shape[0], x.device)
+        index = torch.arange(start, start + xb.shape[0])
+        partial.add(terms.sums(), terms.code_means, terms.nll, index, x.device)
         if progress is not None and proposal == "posterior":  # the prior path counts decoded codes instead
             progress.update(xb.shape[0])
     n = x.shape[0]

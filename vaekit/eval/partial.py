@@ -23,14 +23,17 @@ from vaekit.io import load_tensors, save_tensors
 
 
 class Partial:
-    """The running state of one evaluation: blocks done, data points done, (3,) float64 sums and the
-    posterior means of the blocks done. `path` None keeps it in memory only (a library call)."""
+    """The running state of one evaluation: blocks done, data points done, (3,) float64 sums, the
+    posterior means of the blocks done and each data point's -log p(x) (`per_example`). `path` None
+    keeps it in memory only (a library call)."""
 
     def __init__(self, path: Path | None = None, identity: dict | None = None):
         self.path, self.identity = (Path(path) if path is not None else None), dict(identity or {})
         self.blocks, self.done = 0, 0
         self.totals = torch.zeros(3, dtype=torch.float64)
         self.means: list[torch.Tensor] = []
+        self.nll: list[torch.Tensor] = []  # per data point, float64, in the order the blocks came
+        self.index: list[torch.Tensor] = []  # where each of those sits in the data
         self._rng: dict[str, torch.Tensor] = {}
 
     @classmethod
@@ -54,7 +57,7 @@ class Partial:
             return state
         state.blocks, state.done = int(meta["blocks"]), int(meta["done"])
         state.totals = tensors["totals"]
-        state.means = [tensors["means"]] if "means" in tensors else []
+        state.means, state.nll, state.index = ([tensors[k]] if k in tensors else [] for k in ("means", "nll", "index"))
         state._rng = {k: v for k, v in tensors.items() if k.startswith("rng_")}
         print(
             f"continuing an interrupted evaluation from {state.path.name}: {state.done:,} data points done",
@@ -70,12 +73,17 @@ class Partial:
         if device.type == "cuda" and "rng_cuda" in self._rng:
             torch.cuda.set_rng_state(self._rng["rng_cuda"], device)
 
-    def add(self, sums: torch.Tensor, means: torch.Tensor | None, count: int, device: torch.device) -> None:
-        """One more block of `count` data points: its (3,) sums and (count, D) posterior means; saved."""
+    def add(
+        self, sums: torch.Tensor, means: torch.Tensor | None, nll: torch.Tensor, index: torch.Tensor, device
+    ) -> None:
+        """One more block: its (3,) sums, (B, D) posterior means (None without a code), each data
+        point's -log p(x) (B,) and their positions in the data (B,); then saved."""
         self.totals += sums.double().cpu()
         if means is not None:
             self.means.append(means.detach().cpu())
-        self.blocks, self.done = self.blocks + 1, self.done + count
+        self.nll.append(nll.detach().double().cpu())
+        self.index.append(index.detach().long().cpu())
+        self.blocks, self.done = self.blocks + 1, self.done + len(index)
         if self.path is not None:
             self._save(device)
 
@@ -83,9 +91,11 @@ class Partial:
         self._rng = {"rng_cpu": torch.get_rng_state()}
         if device.type == "cuda":
             self._rng["rng_cuda"] = torch.cuda.get_rng_state(device)
-        if len(self.means) > 1:
-            self.means = [torch.cat(self.means)]  # one tensor on disk and in memory
-        tensors = {"totals": self.totals, **self._rng, **({"means": self.means[0]} if self.means else {})}
+        for name in ("means", "nll", "index"):  # one tensor each on disk and in memory
+            if len(getattr(self, name)) > 1:
+                setattr(self, name, [torch.cat(getattr(self, name))])
+        listed = {name: getattr(self, name)[0] for name in ("means", "nll", "index") if getattr(self, name)}
+        tensors = {"totals": self.totals, **self._rng, **listed}
         meta = {"identity": self.identity, "blocks": self.blocks, "done": self.done}
         try:
             save_tensors(self.path, tensors, meta)
@@ -99,6 +109,13 @@ class Partial:
 
     def code_means(self) -> torch.Tensor:
         return torch.cat(self.means)
+
+    def per_example(self, n: int) -> torch.Tensor:
+        """(n,) float64: each data point's -log p(x) in the data's order (NaN where not yet evaluated)."""
+        out = torch.full((n,), float("nan"), dtype=torch.float64)
+        if self.nll:
+            out[torch.cat(self.index)] = torch.cat(self.nll)
+        return out
 
     def finish(self) -> None:
         """The evaluation is complete: its result is written elsewhere, the running state is not needed."""

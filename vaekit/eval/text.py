@@ -27,9 +27,11 @@ from vaekit.eval.partial import Partial
 
 
 def _blocks(x: torch.Tensor, batch_size: int):
+    """(positions in x, sentences trimmed to their longest) for blocks of like lengths."""
     order = torch.argsort(sentence_lengths(x))
     for start in range(0, x.shape[0], batch_size):
-        yield trim_padding(x[order[start : start + batch_size]])
+        index = order[start : start + batch_size]
+        yield index, trim_padding(x[index])
 
 
 def perplexity(total_nll: float, tokens: int) -> float:
@@ -37,11 +39,12 @@ def perplexity(total_nll: float, tokens: int) -> float:
     return math.exp(total_nll / tokens)
 
 
-def _nll_only(log_p: torch.Tensor) -> torch.Tensor:
-    """(3,) float64 block sums (nll, 0, 0) of the models without a KL term."""
+def _nll_only(log_p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(3,) float64 block sums (nll, 0, 0) of the models without a KL term, and the (B,) NLLs."""
+    nll = -log_p.double().cpu()
     sums = torch.zeros(3, dtype=torch.float64)
-    sums[0] = -log_p.double().sum().cpu()
-    return sums
+    sums[0] = nll.sum()
+    return sums, nll
 
 
 @torch.no_grad()
@@ -59,8 +62,8 @@ def evaluate_sentences(
     Returns a dict of floats (per sentence, nats) and counts: `tokens` = words + <eos> scored,
     `words` = words alone. The language model gives nll/perplexity; the VAE also elbo, recon, kl,
     active_units and k; the deterministic autoencoder its reconstruction -log p(x|f(x)).
-    `partial` (vaekit.eval.partial) keeps the running sums after every block and continues from
-    the blocks it holds.
+    `partial` (vaekit.eval.partial) keeps the running sums and each sentence's NLL
+    (`partial.per_example(n)`) after every block, and continues from the blocks it holds.
     """
     if k < 1:
         raise VaekitError(f"--iw-samples must be at least 1, got {k}")
@@ -69,21 +72,21 @@ def evaluate_sentences(
     partial.seed(seed, x.device)
     n, tokens = x.shape[0], int((sentence_lengths(x) - 1).sum())
     kind = "lm" if model.code_kind == "none" else ("vae" if model.has_prior else "ae")
-    for i, xb in enumerate(_blocks(x, batch_size)):
+    for i, (index, xb) in enumerate(_blocks(x, batch_size)):
         if i < partial.blocks:  # summed before an interruption
             continue
         means = None
         if kind == "lm":
             no_code = xb.new_zeros((xb.shape[0], 0), dtype=torch.float32)  # (B, 0): p(x) of B sentences
-            sums = _nll_only(model.decode(no_code).log_prob(xb))
+            sums, nll = _nll_only(model.decode(no_code).log_prob(xb))
         elif kind == "ae":
             q = model.encode(xb)
-            sums = _nll_only(model.decode(q.mean).log_prob(xb))
+            sums, nll = _nll_only(model.decode(q.mean).log_prob(xb))
         else:
             # the images' importance-sampled loop; K draws decoded about 2000 sentences at a time
             terms = block_terms(model, xb, None, k, max_elements=2000 * xb[0].numel() * 4)
-            sums, means = terms.sums(), terms.code_means
-        partial.add(sums.cpu(), means, xb.shape[0], x.device)
+            sums, means, nll = terms.sums(), terms.code_means, terms.nll
+        partial.add(sums, means, nll, index, x.device)
         if progress is not None:
             progress.update(xb.shape[0])
     totals = partial.totals  # lm/ae: nll; vae: nll, recon, kl

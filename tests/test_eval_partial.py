@@ -166,3 +166,14 @@ def test_a_partial_from_another_checkpoint_is_not_continued(tiny_text_run, tmp_p
     assert "left by a different evaluation" in capsys.readouterr().err
     result = json.loads((run / "eval-test-best-k3.json").read_text())
     assert result["n"] > 5 and not stale.exists()
+
+
+def test_a_language_model_result_is_named_without_k(tiny_text_run, tmp_path):
+    """The LM's NLL is exact: its files carry no K, and its per-sentence NLLs sit beside them."""
+    run = tmp_path / "lm"
+    shutil.copytree(tiny_text_run("lm"), run)
+    assert main(["eval", str(run), "--json"]) == 0
+    result = json.loads((run / "eval-test-best.json").read_text())
+    assert "k" not in result and not list(run.glob("eval-*-k*"))
+    nll, _ = load_tensors(run / "eval-test-best.per-example.safetensors")
+    assert float(nll["nll"].mean()) == pytest.approx(result["nll"], rel=1e-9)

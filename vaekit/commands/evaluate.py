@@ -152,9 +152,10 @@ def run(args) -> int:
     quality = None if text else _sample_quality(model, cfg, args, device)
     if quality is not None:
         result["sample_quality"] = quality
-    _save(args, result, None if model.own_evaluation else args.iw_samples)
+    k = _samples(model, args)
+    _save(args, result, k)
     if partial is not None:
-        _save_per_example(args, partial, result)
+        _save_per_example(args, partial, result, k)
         partial.finish()
     if args.json:
         print(json.dumps(result))
@@ -178,6 +179,12 @@ def _track(run_dir: Path, cfg, result: dict) -> None:
         log_evaluation(run_dir, cfg, result)
 
 
+def _samples(model, args) -> int | None:
+    """K in the result's name: only an importance-sampled NLL has one (not a language model's exact
+    NLL, nor the measures of a model without q(z|x))."""
+    return args.iw_samples if model.has_prior and not model.own_evaluation else None
+
+
 def _result_path(args, k: int | None) -> Path:
     name = result_name(args.split, args.which, k, args.limit)
     return args.run_dir / (name.replace(".json", "-prior.json") if args.proposal == "prior" else name)
@@ -191,7 +198,7 @@ def _partial(args, model, checkpoint: dict, device):
 
     if model.own_evaluation:
         return None
-    path = _result_path(args, args.iw_samples).with_suffix(".partial.safetensors")
+    path = _result_path(args, _samples(model, args)).with_suffix(".partial.safetensors")
     same = ("split", "which", "iw_samples", "limit", "seed", "batch_size", "precision", "proposal")
     identity = {"sha256": checkpoint["sha256"], "device": device.type, **{key: getattr(args, key) for key in same}}
     return Partial.open(path, identity)
@@ -269,12 +276,12 @@ def _save(args, result: dict, k: int | None) -> None:
         )
 
 
-def _save_per_example(args, partial, result: dict) -> None:
+def _save_per_example(args, partial, result: dict, k: int | None) -> None:
     """Each data point's -log p(x), in the split's order, beside the result: two models evaluated on
     the same split compare sentence by sentence (vaekit.eval.paired), not only by their means."""
     from vaekit.io import save_tensors
 
-    path = _result_path(args, args.iw_samples).with_suffix(".per-example.safetensors")
+    path = _result_path(args, k).with_suffix(".per-example.safetensors")
     meta = {"what": "-log p(x) in nats per data point, the split's order", "split": args.split, "k": result.get("k")}
     try:
         save_tensors(path, {"nll": partial.per_example(result["n"])}, {**meta, "checkpoint": result["checkpoint"]})

@@ -282,7 +282,8 @@ def _save_per_example(args, partial, result: dict, k: int | None) -> None:
     from vaekit.io import save_tensors
 
     path = _result_path(args, k).with_suffix(".per-example.safetensors")
-    meta = {"what": "-log p(x) in nats per data point, the split's order", "split": args.split, "k": result.get("k")}
+    what = "-log p(x)" if "nll" in result else "the reconstruction term -log p(x|f(x))"
+    meta = {"what": f"{what} in nats per data point, the split's order", "split": args.split, "k": result.get("k")}
     try:
         save_tensors(path, {"nll": partial.per_example(result["n"])}, {**meta, "checkpoint": result["checkpoint"]})
     except OSError as err:

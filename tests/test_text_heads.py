@@ -17,7 +17,7 @@ from vaekit.data.text import sentence_lengths
 from vaekit.data.vocab import BOS_ID, EOS_ID, FIRST_OUTPUT_ID, PAD_ID
 from vaekit.models import build_model
 from vaekit.nn.recurrent import Dropout
-from vaekit.nn.sequence import TokenHead
+from vaekit.nn.sequence import EVAL_LOGIT_ELEMENTS, TokenHead
 from vaekit.train import load_run
 
 TINY_TEXT = ["--hidden", "16", "--embedding-dim", "8", "--latent-dim", "4", "--batch-size", "32", "--quiet"]
@@ -267,3 +267,17 @@ def test_a_smaller_encoder_trains_saves_reloads_and_is_refused_where_there_is_no
     assert "the language model has none" in capsys.readouterr().err and not (tmp_path / "lm").exists()
     digits = ["train", "vae", "--data", "digits", "--quiet", "--encoder-hidden", "8", "--out", str(tmp_path / "d")]
     assert main(digits) == 2 and "for the sentence models on text" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("tie", [False, True])
+def test_the_blocked_evaluation_path_gives_the_training_paths_log_probs(tie):
+    """Without gradients the full softmax scores rows in cache-sized blocks (logit - logsumexp); the
+    numbers are the log-softmax's, across block boundaries (2,000 rows, blocks of 699 at 3,000 classes)."""
+    model = tiny("vae", vocab_size=3002, hidden=16, softmax="full", tie_embeddings=tie).eval()
+    head = model.head
+    h, target = torch.randn(2000, 16) * 3, torch.randint(0, 3000, (2000,))
+    with_grad = head.target_log_prob(h, target)  # the training path
+    with torch.no_grad():
+        blocked = head.target_log_prob(h, target)
+        assert 2000 > EVAL_LOGIT_ELEMENTS // head.classes  # more than one block
+    torch.testing.assert_close(blocked, with_grad.detach(), rtol=1e-5, atol=1e-5)

@@ -120,7 +120,7 @@ def test_the_paired_difference_of_two_evaluations(tiny_text_run, ptb_slice_file,
 
 
 def test_a_killed_eval_command_is_continued_by_the_same_command(tiny_text_run, tmp_path, capsys):
-    """The real thing: `vaekit eval` killed (SIGKILL) mid-way, then run again."""
+    """The real thing: `vaekit eval` stopped mid-way (SIGTERM, as `kill PID` sends), then run again."""
     run = tmp_path / "run"
     shutil.copytree(tiny_text_run("vae"), run)
     flags = ["eval", str(run), "-k", "200", "--batch-size", "1", "--split", "train", "--json"]
@@ -129,7 +129,9 @@ def test_a_killed_eval_command_is_continued_by_the_same_command(tiny_text_run, t
     (run / "eval-train-best-k200.json").unlink()
     partial = run / "eval-train-best-k200.partial.safetensors"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "vaekit", *flags], env=env, stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vaekit", *flags], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+    )
     try:
         deadline = time.monotonic() + 120
         while not partial.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -137,8 +139,10 @@ def test_a_killed_eval_command_is_continued_by_the_same_command(tiny_text_run, t
         assert proc.poll() is None, "the evaluation ended before it could be stopped: give it more work"
         time.sleep(0.2)
     finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate()
+    assert proc.returncode == 143
+    assert "the same eval command continues from its last block" in err
     assert partial.exists() and not (run / "eval-train-best-k200.json").exists()
     capsys.readouterr()
     assert main(flags) == 0

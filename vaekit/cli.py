@@ -148,8 +148,14 @@ def _main(argv: list[str] | None) -> int:
             return _user_error(_refused_write(err), args.debug)
         except KeyboardInterrupt as err:
             how, status = ("terminated (SIGTERM)", 143) if isinstance(err, Terminated) else ("interrupted", 130)
-            print(f"vaekit: {how} (a training run continues with --resume)", file=sys.stderr)
+            print(f"vaekit: {how} ({_how_to_continue(args.command)})", file=sys.stderr)
             return status
+
+
+def _how_to_continue(command: str) -> str:
+    if command == "eval":  # vaekit.eval.partial: its running sums are on disk after every block
+        return "the same eval command continues from its last block"
+    return "a training run continues with --resume"
 
 
 def _refused_write(err: OSError) -> str:

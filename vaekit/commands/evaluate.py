@@ -286,7 +286,7 @@ def _save_per_example(args, partial, result: dict, k: int | None) -> None:
     meta = {"what": f"{what} in nats per data point, the split's order", "split": args.split, "k": result.get("k")}
     try:
         save_tensors(path, {"nll": partial.per_example(result["n"])}, {**meta, "checkpoint": result["checkpoint"]})
-        print(f"wrote {path} (each data point's value: benchmarks/paired_nll.py compares two runs)", file=sys.stderr)
+        print(f"wrote {path} (each data point's value; vaekit.eval.paired compares two runs)", file=sys.stderr)
     except OSError as err:
         warnings.warn(f"could not save {err.filename} ({err.strerror})", VaekitWarning, stacklevel=1)
 
